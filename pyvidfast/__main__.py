@@ -1,0 +1,5 @@
+import sys
+
+from pyvidfast.cli import main
+
+sys.exit(main())
