@@ -1,0 +1,312 @@
+// CPU kernel: separable antialiased bicubic (horizontal pass, then vertical), clamp, round,
+// normalise, for the cropped window only. The weights are computed once per call by the shared
+// resize_weights.h; the arithmetic follows ATen (Note [matching ATen's AA bicubic]).
+//
+// Work is split into (frame, band of output rows) tasks. Within a band, input rows go through the
+// horizontal pass once, in increasing order, into a ring of max_taps rows that the vertical pass
+// reads; only the crop's columns and the input rows its output rows read are computed.
+// Inner loops: the horizontal pass carries one pixel's R, G, B (and a pad lane) in a 4-float
+// vector through its taps, so the per-channel sums keep ATen's tap order; the vertical pass is a
+// plain float loop along the row that gcc -O3 vectorises with SSE2 (no FMA: results stay ATen's).
+#include <algorithm>
+#include <vector>
+
+#include "common/check.h"
+#include "common/memory.h"
+#include "common/parallel.h"
+#include "transform/resize_crop_normalize.h"
+
+namespace pvf {
+namespace transform {
+namespace {
+
+// Four floats, loaded from any float address (the horizontal pass reads R, G, B and one
+// neighbouring value it ignores).
+typedef float v4f __attribute__((vector_size(16), aligned(4)));
+typedef float v4a __attribute__((vector_size(16)));  // the same, 16-byte aligned
+
+inline v4a load4(const float* p) { return *reinterpret_cast<const v4f*>(p); }
+
+// Taps of the cropped output indices [start, start + n) of one axis. Every index gets max_taps
+// weights: the real ones followed by zeros. Adding 0 * x (x finite, >= 0) leaves a sum unchanged,
+// so the padded loop gives ATen's result with one trip count for all pixels (no mispredicted
+// loop exits in the horizontal pass).
+struct AxisTaps {
+  int max_taps = 1;
+  std::vector<float> weights;  // n * max_taps, zero-padded
+  std::vector<int64_t> first;  // first input index of each output index
+  std::vector<int> count;      // taps with weights (>= 1; a zero-tap window reads one tap of 0)
+  int64_t lo = 0, hi = 0;      // input indices read, padded taps included: [lo, hi)
+  std::vector<v4a> splat;      // weights broadcast to 4 lanes (horizontal pass)
+};
+
+AxisTaps make_taps(int64_t in_size, int64_t out_size, int64_t start, int64_t n) {
+  const AxisFilter f = make_axis_filter(in_size, out_size);
+  AxisTaps t;
+  t.max_taps = f.max_taps;
+  t.weights.assign(static_cast<size_t>(n * f.max_taps), 0.0f);
+  t.first.resize(static_cast<size_t>(n));
+  t.count.resize(static_cast<size_t>(n));
+  t.lo = in_size;
+  t.hi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t first = 0;
+    const int c = compute_axis_taps(f, start + i, &t.weights[static_cast<size_t>(i * f.max_taps)],
+                                    &first);
+    t.first[i] = first;
+    t.count[i] = std::max(c, 1);
+    t.lo = std::min(t.lo, first);
+    t.hi = std::max(t.hi, first + f.max_taps);
+  }
+  t.splat.resize(t.weights.size());
+  for (size_t i = 0; i < t.weights.size(); ++i) t.splat[i] = v4a{} + t.weights[i];
+  return t;
+}
+
+struct Scratch {
+  std::vector<float> row;   // one input row's needed columns, interleaved R, G, B floats
+  std::vector<float> ring;  // max_taps horizontally resized rows, planar [3][crop_w]
+  std::vector<float> acc;   // one output row, planar [3][crop_w]
+  std::vector<const float*> rows;  // the ring rows one output row reads
+};
+
+// The taps of the horizontal pass for every cropped column of one row (interleaved R, G, B floats
+// in `row`), written planar. One pixel's three channels ride in one 4-lane vector (the fourth lane
+// holds a neighbour and is ignored); two pixels are interleaved so their dependent add chains
+// overlap. K > 0: the tap count, fully unrolled; K == 0: tx.max_taps at run time.
+template <int K>
+void horizontal_taps(const float* __restrict row, const AxisTaps& tx, int64_t cw,
+                     float* __restrict r, float* __restrict g, float* __restrict b) {
+  const int k = K > 0 ? K : tx.max_taps;
+  const int64_t lo = tx.lo;
+  const int64_t* first = tx.first.data();
+  const v4a* w = tx.splat.data();
+  int64_t x = 0;
+  for (; x + 2 <= cw; x += 2) {
+    const float* s0 = row + 3 * (first[x] - lo);
+    const float* s1 = row + 3 * (first[x + 1] - lo);
+    const v4a* w0 = w + x * k;
+    const v4a* w1 = w0 + k;
+    v4a a0 = load4(s0) * w0[0];  // ATen: out = src_0 * w_0
+    v4a a1 = load4(s1) * w1[0];
+#pragma GCC unroll 16
+    for (int j = 1; j < k; ++j) {
+      a0 += load4(s0 + 3 * j) * w0[j];  // out += src_j * w_j
+      a1 += load4(s1 + 3 * j) * w1[j];
+    }
+    r[x] = a0[0];
+    g[x] = a0[1];
+    b[x] = a0[2];
+    r[x + 1] = a1[0];
+    g[x + 1] = a1[1];
+    b[x + 1] = a1[2];
+  }
+  for (; x < cw; ++x) {
+    const float* s0 = row + 3 * (first[x] - lo);
+    const v4a* w0 = w + x * k;
+    v4a a0 = load4(s0) * w0[0];
+    for (int j = 1; j < k; ++j) a0 += load4(s0 + 3 * j) * w0[j];
+    r[x] = a0[0];
+    g[x] = a0[1];
+    b[x] = a0[2];
+  }
+}
+
+// Horizontal pass of one input row into planar [3][crop_w] floats.
+void horizontal_row(const ResizeCropParams& p, const AxisTaps& tx, const uint8_t* src_row,
+                    float* __restrict row, float* __restrict out) {
+  // Columns [lo, min(hi, width)) as floats; padded taps past the image read zeros.
+  const int64_t lo = tx.lo, ncols = std::min(tx.hi, p.width) - tx.lo;
+  const int64_t sw = p.src_stride_w, sc = p.src_stride_c;
+  if (sc == 1 && sw == 3) {
+    const uint8_t* __restrict s = src_row + lo * 3;
+    for (int64_t i = 0; i < 3 * ncols; ++i) row[i] = static_cast<float>(s[i]);  // vectorised
+  } else {
+    const uint8_t* s = src_row + lo * sw;
+    for (int64_t x = 0; x < ncols; ++x, s += sw) {
+      row[3 * x] = static_cast<float>(s[0]);
+      row[3 * x + 1] = static_cast<float>(s[sc]);
+      row[3 * x + 2] = static_cast<float>(s[2 * sc]);
+    }
+  }
+  const int64_t cw = p.crop_w;
+  float* r = out;
+  switch (tx.max_taps) {
+    case 1:
+      return horizontal_taps<1>(row, tx, cw, r, r + cw, r + 2 * cw);
+    case 5:
+      return horizontal_taps<5>(row, tx, cw, r, r + cw, r + 2 * cw);
+    case 7:
+      return horizontal_taps<7>(row, tx, cw, r, r + cw, r + 2 * cw);
+    case 9:
+      return horizontal_taps<9>(row, tx, cw, r, r + cw, r + 2 * cw);
+    case 11:
+      return horizontal_taps<11>(row, tx, cw, r, r + cw, r + 2 * cw);
+    case 13:
+      return horizontal_taps<13>(row, tx, cw, r, r + cw, r + 2 * cw);
+    default:
+      return horizontal_taps<0>(row, tx, cw, r, r + cw, r + 2 * cw);
+  }
+}
+
+// Vertical pass: acc = rows[0] * w[0]; acc += rows[j] * w[j], blocked along the row so the partial
+// sums stay in registers across the taps (the per-element order is still ATen's).
+void vertical_row(const float* const* rows, const float* w, int n, int64_t len,
+                  float* __restrict acc) {
+  int64_t k = 0;
+  for (; k + 16 <= len; k += 16) {
+    v4a a0, a1, a2, a3;
+    {
+      const float* s = rows[0] + k;
+      const float w0 = w[0];
+      a0 = *reinterpret_cast<const v4f*>(s) * w0;
+      a1 = *reinterpret_cast<const v4f*>(s + 4) * w0;
+      a2 = *reinterpret_cast<const v4f*>(s + 8) * w0;
+      a3 = *reinterpret_cast<const v4f*>(s + 12) * w0;
+    }
+    for (int j = 1; j < n; ++j) {
+      const float* s = rows[j] + k;
+      const float wj = w[j];
+      a0 += *reinterpret_cast<const v4f*>(s) * wj;
+      a1 += *reinterpret_cast<const v4f*>(s + 4) * wj;
+      a2 += *reinterpret_cast<const v4f*>(s + 8) * wj;
+      a3 += *reinterpret_cast<const v4f*>(s + 12) * wj;
+    }
+    *reinterpret_cast<v4f*>(acc + k) = a0;
+    *reinterpret_cast<v4f*>(acc + k + 4) = a1;
+    *reinterpret_cast<v4f*>(acc + k + 8) = a2;
+    *reinterpret_cast<v4f*>(acc + k + 12) = a3;
+  }
+  for (; k < len; ++k) {
+    float a = rows[0][k] * w[0];
+    for (int j = 1; j < n; ++j) a += rows[j][k] * w[j];
+    acc[k] = a;
+  }
+}
+
+// Clamps, rounds and converts one planar output row (3 channels, rounded in place in acc) into
+// the destination. Written with vector operations because gcc does not vectorise the clamp's
+// compare-and-select here.
+template <OutDtype D>
+void store_row(const ResizeCropParams& p, float* __restrict acc, int64_t t, int64_t y,
+               const uint16_t* lut16) {
+  const int64_t cw = p.crop_w;
+  const int64_t len = 3 * cw;
+  const v4a zero{}, top = zero + 255.0f, magic = zero + 12582912.0f;
+  int64_t k = 0;
+  for (; k + 4 <= len; k += 4) {
+    v4a v = load4(acc + k);
+    v = v < zero ? zero : v;  // torch.clamp(0, 255), then torch.round (clamp_round_255)
+    v = v > top ? top : v;
+    v = (v + magic) - magic;
+    *reinterpret_cast<v4f*>(acc + k) = v;
+  }
+  for (; k < len; ++k) acc[k] = clamp_round_255(acc[k]);
+  for (int c = 0; c < 3; ++c) {
+    const float* __restrict a = acc + c * cw;
+    const int64_t offset = t * p.dst_stride_t + c * p.dst_stride_c + y * p.dst_stride_h;
+    if constexpr (D == OutDtype::kUint8) {
+      uint8_t* __restrict d = static_cast<uint8_t*>(p.dst) + offset;
+      for (int64_t x = 0; x < cw; ++x) d[x] = static_cast<uint8_t>(static_cast<int>(a[x]));
+    } else if constexpr (D == OutDtype::kFloat32) {
+      float* __restrict d = static_cast<float*>(p.dst) + offset;
+      const v4a half = zero + 127.5f;
+      int64_t x = 0;
+      for (; x + 4 <= cw; x += 4) {
+        *reinterpret_cast<v4f*>(d + x) = (load4(a + x) - half) / half;  // normalize_255
+      }
+      for (; x < cw; ++x) d[x] = normalize_255(a[x]);
+    } else {
+      uint16_t* __restrict d = static_cast<uint16_t*>(p.dst) + offset;
+      for (int64_t x = 0; x < cw; ++x) d[x] = lut16[static_cast<int>(a[x])];
+    }
+  }
+}
+
+template <OutDtype D>
+void run_band(const ResizeCropParams& p, const AxisTaps& tx, const AxisTaps& ty, int64_t t,
+              int64_t y0, int64_t y1, Scratch& s, const uint16_t* lut16) {
+  const int64_t cw = p.crop_w;
+  const int64_t plane = 3 * cw;
+  const int ring_rows = ty.max_taps;
+  const uint8_t* frame = p.src + t * p.src_stride_t;
+  int64_t next_row = ty.first[y0];
+  float* __restrict acc = s.acc.data();
+  for (int64_t y = y0; y < y1; ++y) {
+    const int64_t first = ty.first[y];
+    const int n = ty.count[y];
+    // Rows arrive in increasing order and a window never starts before the previous one, so
+    // slot (row % ring_rows) is free once the rows below `first` are no longer needed.
+    for (int64_t r = std::max(next_row, first); r < first + n; ++r) {
+      horizontal_row(p, tx, frame + r * p.src_stride_h, s.row.data(),
+                     s.ring.data() + (r % ring_rows) * plane);
+    }
+    next_row = std::max(next_row, first + n);
+    const float* w = ty.weights.data() + y * ty.max_taps;
+    const float** rows = s.rows.data();
+    for (int j = 0; j < n; ++j) rows[j] = s.ring.data() + ((first + j) % ring_rows) * plane;
+    vertical_row(rows, w, n, plane, acc);
+    store_row<D>(p, acc, t, y, lut16);
+  }
+}
+
+template <OutDtype D>
+void run(const ResizeCropParams& p, int num_threads) {
+  // Weights for the crop's output columns and rows only, shared by all frames and threads.
+  const AxisTaps tx = make_taps(p.width, p.resize_w, p.left, p.crop_w);
+  const AxisTaps ty = make_taps(p.height, p.resize_h, p.top, p.crop_h);
+  uint16_t lut16[256] = {};
+  if constexpr (D == OutDtype::kBFloat16 || D == OutDtype::kFloat16) {
+    for (int u = 0; u < 256; ++u) lut16[u] = normalized_bits16(D, u);
+  }
+  // Enough tasks to balance the threads; bands of one frame recompute the few input rows their
+  // windows share, so split frames only when there are fewer frames than ~4 tasks per thread.
+  const int64_t want = 4 * static_cast<int64_t>(num_threads);
+  int64_t bands = (want + p.frames - 1) / p.frames;
+  bands = std::max<int64_t>(1, std::min<int64_t>(bands, p.crop_h / 16));
+  const int64_t rows_per_band = (p.crop_h + bands - 1) / bands;
+  bands = (p.crop_h + rows_per_band - 1) / rows_per_band;
+
+  // The destination's byte extent (strides are >= 0, checked by validate()).
+  const int64_t elem = D == OutDtype::kUint8 ? 1 : (D == OutDtype::kFloat32 ? 4 : 2);
+  const int64_t last = (p.frames - 1) * p.dst_stride_t + 2 * p.dst_stride_c +
+                       (p.crop_h - 1) * p.dst_stride_h + p.crop_w;
+  advise_huge_pages(p.dst, static_cast<size_t>(last * elem));
+
+  std::vector<Scratch> scratch(static_cast<size_t>(std::max(num_threads, 1)));
+  parallel_for(p.frames * bands, num_threads, [&](int64_t task, int worker) {
+    Scratch& s = scratch[static_cast<size_t>(worker)];
+    if (s.acc.empty()) {
+      s.row.assign(static_cast<size_t>(3 * (tx.hi - tx.lo) + 1), 0.0f);  // +1: last v4f load
+      s.ring.resize(static_cast<size_t>(ty.max_taps * 3 * p.crop_w));
+      s.acc.resize(static_cast<size_t>(3 * p.crop_w));
+      s.rows.resize(static_cast<size_t>(ty.max_taps));
+    }
+    const int64_t t = task / bands;
+    const int64_t y0 = (task % bands) * rows_per_band;
+    const int64_t y1 = std::min(p.crop_h, y0 + rows_per_band);
+    run_band<D>(p, tx, ty, t, y0, y1, s, lut16);
+  });
+}
+
+}  // namespace
+
+void resize_crop_normalize_cpu(const ResizeCropParams& p, int num_threads) {
+  validate(p);
+  PVF_CHECK(num_threads > 0, "num_threads must be positive, got num_threads=", num_threads);
+  if (p.frames == 0) return;
+  switch (p.out_dtype) {
+    case OutDtype::kUint8:
+      return run<OutDtype::kUint8>(p, num_threads);
+    case OutDtype::kFloat32:
+      return run<OutDtype::kFloat32>(p, num_threads);
+    case OutDtype::kBFloat16:
+      return run<OutDtype::kBFloat16>(p, num_threads);
+    case OutDtype::kFloat16:
+      return run<OutDtype::kFloat16>(p, num_threads);
+  }
+  PVF_CHECK(false, "unknown out_dtype code ", static_cast<int>(p.out_dtype));
+}
+
+}  // namespace transform
+}  // namespace pvf

@@ -1,0 +1,338 @@
+"""``pyvidfast check``: which videos would ``ffmpeg -v error -i P -f null -`` complain about?
+
+The same verdict as Open-Sora's ``ffmpeg_check_parallel.sh`` (integrity.py says how), computed
+in-process on a local process pool or a Ray cluster, journaled as it goes so a killed job resumes
+where it stopped, with a per-file timeout and an optional ``P.err`` per file for users who keep
+the old ``ffmpeg_filter_without_errors`` step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from pyvidfast.curation import engines
+from pyvidfast.curation.journal import Journal, file_key
+
+DEFAULT_TIMEOUT = 600.0
+CHECK_COLUMNS = ["ok", "error_kind", "error", "decoded_frames", "header_frames"]
+ERROR_LINES = 3  # lines of the log kept in the ``error`` column
+
+__all__ = ["CHECK_COLUMNS", "DEFAULT_TIMEOUT", "check_files", "err_text", "run_files"]
+
+
+def err_text(lines: Sequence[str]) -> str:
+    """What ``ffmpeg -v error`` writes to ``P.err`` for these log lines (empty: the file is ok).
+
+    Consecutive identical lines are folded the way FFmpeg's log callback folds them.
+    """
+    out: list[str] = []
+    previous, repeats = None, 0
+    for line in lines:
+        if line == previous:
+            repeats += 1
+            continue
+        if repeats:
+            out.append(f"    Last message repeated {repeats} times")
+        out.append(line)
+        previous, repeats = line, 0
+    if repeats:
+        out.append(f"    Last message repeated {repeats} times")
+    return "".join(f"{line}\n" for line in out)
+
+
+def write_err_file(path: str, lines: Sequence[str]) -> str | None:
+    """Write ``path + ".err"``; returns an error message instead of raising when it cannot."""
+    try:
+        with open(path + ".err", "w", encoding="utf-8") as f:
+            f.write(err_text(lines))
+    except OSError as exc:
+        return f"{path}.err: {exc.strerror or exc}"
+    return None
+
+
+def run_files(
+    paths: Sequence[str],
+    with_info: bool = False,
+    *,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    threads: int = 1,
+    journal: str | None = None,
+    progress: bool = True,
+    on_result: Callable[[str, dict], None] | None = None,
+    desc: str = "check",
+    check_paths: set[str] | None = None,
+) -> dict[str, dict]:
+    """Results for every distinct path, from the journal when the file is unchanged since.
+
+    ``with_info`` adds Open-Sora's info row (``result["info"]``); the integrity decode runs for
+    the paths in ``check_paths`` (default: all). ``on_result(path, result)`` is called once per
+    path (journaled ones first), e.g. to write ``.err`` files. Every path gets a result:
+    failures are results, never exceptions.
+    """
+    unique = list(dict.fromkeys(str(p) for p in paths))
+    results: dict[str, dict] = {}
+
+    def wants_check(path: str) -> bool:
+        return check_paths is None or path in check_paths
+
+    with Journal(journal) as book:
+        for path in unique:
+            done = book.done(path)
+            if (
+                done is not None
+                and (not with_info or "info" in done)
+                and (not wants_check(path) or "ok" in done)
+            ):
+                results[path] = done
+                if on_result is not None:
+                    on_result(path, done)
+        todo = [p for p in unique if p not in results]
+        keys = {p: file_key(p) for p in todo}
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=len(unique),
+                initial=len(results),
+                unit="file",
+                desc=desc,
+                file=sys.stderr,
+                smoothing=0.05,
+                dynamic_ncols=True,
+            )
+
+        def finished(path: str, result: dict) -> None:
+            if on_result is not None:
+                on_result(path, result)
+            book.add(path, result, keys[path])
+            results[path] = result
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            tasks = [(p, with_info, threads, wants_check(p)) for p in todo]
+            engines.run(tasks, finished, engine, workers, timeout, address)
+        finally:
+            if bar is not None:
+                bar.close()
+    return results
+
+
+def result_row(result: dict) -> dict:
+    """The output columns for one result."""
+    lines = result.get("error_lines") or []
+    return {
+        "ok": bool(result["ok"]),
+        "error_kind": result.get("error_kind") or "",
+        "error": " | ".join(lines[:ERROR_LINES])[:1000],
+        "decoded_frames": int(result.get("decoded_frames") or 0),
+        "header_frames": int(result.get("header_frames") or 0),
+    }
+
+
+def check_files(
+    paths: Sequence[str | os.PathLike],
+    *,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    threads: int = 1,
+    journal: str | None = None,
+    write_err: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Check every file as ``ffmpeg -v error -i P -f null -`` would, in parallel.
+
+    Returns one row per input path (in order, duplicates included) with ``path``, ``ok`` (True
+    exactly when that ffmpeg command prints nothing), ``error_kind`` (missing, unreadable, empty,
+    open, no_stream, decoder, demux, decode, no_frames, timestamps, timeout, crash; ``timestamps``
+    only when every complaint is the null muxer's dts check), ``error`` (first log lines),
+    ``decoded_frames`` and ``header_frames`` (best video stream).
+
+    ``engine``: "local" (process pool of ``workers``, default one per CPU) or "ray" (cluster at
+    ``address``). ``timeout``: seconds per file before its decode is killed (None: no limit).
+    ``threads``: decoder threads per file. ``journal``: JSONL file that makes the job resumable.
+    ``write_err``: also write ``P.err`` beside each file, as the shell script does.
+    """
+    paths = [os.fspath(p) for p in paths]
+    err_failures: list[str] = []
+
+    def on_result(path: str, result: dict) -> None:
+        if write_err:
+            message = write_err_file(path, result.get("error_lines") or [])
+            if message:
+                err_failures.append(message)
+
+    results = run_files(
+        paths,
+        engine=engine,
+        address=address,
+        workers=workers,
+        timeout=timeout,
+        threads=threads,
+        journal=journal,
+        progress=progress,
+        on_result=on_result,
+    )
+    for message in err_failures[:5]:
+        print(f"check: cannot write {message}", file=sys.stderr)
+    rows = [{"path": p, **result_row(results[p])} for p in paths]
+    return pd.DataFrame(rows, columns=["path", *CHECK_COLUMNS])
+
+
+def summary_lines(table: pd.DataFrame) -> list[str]:
+    """``84 files: 66 ok, 18 failed`` and one line per error kind."""
+    failed = table[~table["ok"].astype(bool)]
+    lines = [f"{len(table)} files: {len(table) - len(failed)} ok, {len(failed)} failed"]
+    for kind, n in Counter(failed["error_kind"]).most_common():
+        lines.append(f"  {kind:<11} {n}")
+    return lines
+
+
+# ------------------------------------------------------------------------- the command
+
+
+def read_input(path: str) -> pd.DataFrame:
+    """A CSV/Parquet table with a ``path`` column, or a list file with one path per line."""
+    if path.lower().endswith((".csv", ".parquet")):
+        from pyvidfast.opensora.table import read_table
+
+        table = read_table(path)
+        if "path" not in table.columns:
+            raise ValueError(f"{path}: no 'path' column (columns: {list(table.columns)})")
+        return table
+    with open(path, encoding="utf-8") as f:
+        paths = [line.rstrip("\r\n") for line in f if line.strip()]
+    return pd.DataFrame({"path": paths})
+
+
+def default_output(path: str) -> str:
+    root, ext = os.path.splitext(path)
+    if ext.lower() not in (".csv", ".parquet"):
+        root = path
+    return f"{root}_checked.csv"
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ``check`` and ``prepare``."""
+    parser.add_argument(
+        "--engine",
+        choices=engines.ENGINES,
+        default="local",
+        help="where files are decoded: 'local' process pool (default) or a 'ray' cluster",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="with --engine ray: the cluster address (e.g. ray://head:10001 or 'auto'); "
+        "default starts a local Ray instance",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel decodes (default: one per CPU locally, the cluster's CPUs on Ray)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="decoder threads per file (default 1, best with one worker per core; raise it "
+        "for a few very long videos)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per file before its decode is killed and the row fails with "
+        f"error_kind=timeout (default {DEFAULT_TIMEOUT:g}; 0 = no limit)",
+    )
+    parser.add_argument(
+        "--journal",
+        default=None,
+        help="JSONL journal of finished files (default <output>.journal.jsonl); rerunning "
+        "the same command skips every file it lists that has not changed since",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``check`` subcommand to the ``pyvidfast`` command."""
+    parser = subparsers.add_parser(
+        "check",
+        help="find videos FFmpeg cannot decode cleanly",
+        description="Decode every file the way `ffmpeg -v error -i P -f null -` does (best video "
+        "and best audio stream, null-muxer timestamp checks) in-process, and write "
+        "the input table plus ok, error_kind, error, decoded_frames, header_frames. A file is "
+        "ok exactly when that ffmpeg command would print nothing. Resumable: killed and "
+        "rerun, it redoes nothing that finished.",
+    )
+    parser.add_argument(
+        "input",
+        help="CSV/Parquet with a 'path' column, or a text file with one path per line "
+        "(like the split lists ffmpeg_check_parallel.sh reads)",
+    )
+    parser.add_argument(
+        "-o", "--output", default=None, help="output CSV (default <input>_checked.csv)"
+    )
+    parser.add_argument(
+        "--write-err",
+        action="store_true",
+        help="also write P.err beside every file with what ffmpeg -v error would print "
+        "(empty = ok), for `ffmpeg_filter_without_errors`",
+    )
+    add_engine_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """``pyvidfast check``."""
+    try:
+        table = read_input(args.input)
+    except (OSError, ValueError) as exc:
+        print(f"check: cannot read {args.input}: {exc}", file=sys.stderr)
+        return 2
+    output = args.output or default_output(args.input)
+    journal = args.journal or output + ".journal.jsonl"
+    checked = check_files(
+        [str(p) for p in table["path"]],
+        engine=args.engine,
+        address=args.address,
+        workers=args.workers,
+        timeout=args.timeout or None,
+        threads=args.threads,
+        journal=journal,
+        write_err=args.write_err,
+        progress=not args.no_progress,
+    )
+    out = table.copy()
+    for column in CHECK_COLUMNS:
+        out[column] = checked[column].to_numpy()
+    out.to_csv(output, index=False)
+    for line in summary_lines(checked):
+        print(line, file=sys.stderr)
+    print(f"Saved {len(out)} rows to {output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pyvidfast.curation.check")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["check", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Where the per-file work runs: a local process pool (default) or a Ray cluster.
+
+The unit of work is ``run_task((path, with_info, threads, with_check))``: the integrity decode
+of one file and, for ``prepare``, its Open-Sora info row, in one worker, so each file is read
+once. Both
+engines kill a file that runs past its timeout (the local pool kills and replaces the worker
+process, Ray force-cancels the task) and turn a dead worker into a ``crash`` failure, and both
+report each result as it finishes so the caller can journal it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyvidfast.curation.integrity import check_file
+
+ENGINES = ("local", "ray")
+
+Task = tuple[str, bool, int, bool]
+OnResult = Callable[[str, dict], None]
+
+
+def failure(kind: str, line: str, with_info: bool) -> dict:
+    """A failed result for a file the worker could not finish (timeout, crash, ...)."""
+    result: dict[str, Any] = {
+        "ok": False,
+        "error_kind": kind,
+        "error_lines": [line],
+        "decoded_frames": 0,
+        "header_frames": 0,
+    }
+    if with_info:
+        from pyvidfast.opensora.info import ERROR_COLUMN, INFO_COLUMNS
+
+        result["info"] = dict(zip(INFO_COLUMNS, (0, 0, 0, math.nan, math.nan, math.nan)))
+        result["info"][ERROR_COLUMN] = line
+    return result
+
+
+def run_task(task: Task) -> dict:
+    """One file: the integrity verdict and/or ``info`` (Open-Sora's row), as asked."""
+    path, with_info, threads, with_check = task
+    result: dict[str, Any] = check_file(path, threads=threads) if with_check else {}
+    if with_info:
+        from pyvidfast.opensora.info import video_info
+
+        result["info"] = video_info(path)
+    return result
+
+
+def _as_result(value: Any, task: Task) -> dict:
+    if isinstance(value, dict):
+        return value
+    line = f"{task[0]}: checker error: {type(value).__name__}: {value}"[:300]
+    return failure("crash", line, task[1])
+
+
+def run_local(
+    tasks: Sequence[Task], on_result: OnResult, workers: int | None, timeout: float | None
+) -> None:
+    """Run ``tasks`` on ``workers`` local processes (default: one per CPU)."""
+    from pyvidfast.opensora.pool import map_with_timeout
+
+    def timed_out(task: Task) -> dict:
+        return failure("timeout", f"{task[0]}: no verdict within {timeout:g}s, killed", task[1])
+
+    def crashed(task: Task, code: int | None) -> dict:
+        return failure("crash", f"{task[0]}: worker died (exit code {code})", task[1])
+
+    map_with_timeout(
+        run_task,
+        list(tasks),
+        num_workers=workers,
+        timeout=timeout,
+        on_timeout=timed_out,
+        on_crash=crashed,
+        on_result=lambda i, value: on_result(tasks[i][0], _as_result(value, tasks[i])),
+    )
+
+
+def run_ray(
+    tasks: Sequence[Task],
+    on_result: OnResult,
+    workers: int | None,
+    timeout: float | None,
+    address: str | None = None,
+) -> None:
+    """Run ``tasks`` as Ray tasks (one CPU each) on the cluster at ``address``.
+
+    Joins a running Ray instance if this process already has one, else ``ray.init(address)``
+    (None starts a local one). At most ``workers`` (default: the cluster's CPUs) tasks are in
+    flight, so a task's timeout counts from when it can start.
+    """
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError(
+            "--engine ray needs Ray: pip install 'pyvidfast[ray]' (or 'ray[data]')"
+        ) from exc
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    limit = max(1, workers or cpus)
+    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
+    pending = list(range(len(tasks)))[::-1]
+    in_flight: dict[Any, tuple[int, float]] = {}
+    while pending or in_flight:
+        while pending and len(in_flight) < limit:
+            i = pending.pop()
+            deadline = time.monotonic() + timeout if timeout else math.inf
+            in_flight[remote.remote(tasks[i])] = (i, deadline)
+        soonest = min(d for _, d in in_flight.values())
+        wait_s = None if soonest == math.inf else max(0.0, soonest - time.monotonic())
+        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait_s)
+        for ref in ready:
+            i, _ = in_flight.pop(ref)
+            try:
+                value = ray.get(ref)
+            except Exception as exc:  # WorkerCrashedError, RayTaskError, ...
+                value = failure(
+                    "crash", f"{tasks[i][0]}: ray task failed: {exc}"[:300], tasks[i][1]
+                )
+            on_result(tasks[i][0], _as_result(value, tasks[i]))
+        now = time.monotonic()
+        for ref, (i, deadline) in list(in_flight.items()):
+            if now >= deadline:
+                ray.cancel(ref, force=True)
+                del in_flight[ref]
+                line = f"{tasks[i][0]}: no verdict within {timeout:g}s, killed"
+                on_result(tasks[i][0], failure("timeout", line, tasks[i][1]))
+
+
+def run(
+    tasks: Sequence[Task],
+    on_result: OnResult,
+    engine: str = "local",
+    workers: int | None = None,
+    timeout: float | None = None,
+    address: str | None = None,
+) -> None:
+    """Run ``tasks`` on ``engine`` ("local" or "ray"), calling ``on_result(path, result)``."""
+    if not tasks:
+        return
+    if engine == "local":
+        run_local(tasks, on_result, workers, timeout)
+    elif engine == "ray":
+        run_ray(tasks, on_result, workers, timeout, address)
+    else:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1

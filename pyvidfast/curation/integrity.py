@@ -1,0 +1,248 @@
+"""One file's integrity verdict: would ``ffmpeg -v error -i P -f null -`` print anything?
+
+Mirrors what the ffmpeg 5.1 command line does with that command, in-process through PyAV:
+
+1. open the input (``avformat_open_input`` + ``avformat_find_stream_info``);
+2. pick the streams the null muxer gets by default: the video stream with the most pixels
+   (+5e6 for the default disposition, attached pictures score 1, a score of 0 never wins) and the
+   audio stream with the most channels (same default bonus), first one on ties;
+3. demux every packet (other streams discarded), decode the picked streams, flush at EOF;
+4. check the timestamps the null muxer would receive (timestamps.py, "the model").
+
+Every FFmpeg library line at level ERROR or worse is captured, and the messages the ffmpeg tool
+itself prints at that level are synthesised with the same wording ("Error while decoding stream
+#0:0: ...", "Cannot determine format of input stream 0:1 after EOF", ...). The file passes exactly
+when nothing was printed. Frames are dropped as soon as they are decoded, so memory does not grow
+with the video's length.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from fractions import Fraction
+from typing import Any
+
+import av
+
+from pyvidfast.curation.ffmpeg_log import capture_errors, format_line
+from pyvidfast.curation.timestamps import AudioTimestamps, VideoTimestamps, rescale
+
+AV_TIME_BASE = Fraction(1, 1_000_000)
+_CODECS = frozenset(av.codecs_available) | {"NULL"}
+
+# error_kind values, roughly in the order a file meets them.
+KINDS = (
+    "missing",  # path does not exist
+    "unreadable",  # exists but cannot be read (permissions, a directory, ...)
+    "empty",  # 0 bytes
+    "open",  # FFmpeg cannot open the container or find stream parameters
+    "no_stream",  # nothing for the null muxer (no video, no audio)
+    "decoder",  # no decoder for a picked stream, or it refuses to open
+    "demux",  # container errors while reading packets
+    "decode",  # decoder errors
+    "no_frames",  # a picked stream produced no frame and its format is unknown
+    "timestamps",  # the null muxer's non-monotonic dts errors only
+    "timeout",  # decode did not finish within the per-file timeout (set by the engine)
+    "crash",  # the worker process died (set by the engine)
+)
+
+
+def _strerror(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+class _Log:
+    """Ordered error lines, each tagged with the phase that produced it."""
+
+    def __init__(self, captured: list) -> None:
+        self.captured = captured
+        self.lines: list[tuple[str, str]] = []
+
+    def drain(self, kind: str) -> None:
+        # A line logged by a decoder or parser (named after its codec) is a bitstream problem
+        # whatever phase let it out; avformat_find_stream_info decodes a few frames, too.
+        while self.captured:
+            _level, name, message = self.captured.pop(0)
+            line_kind = "decode" if kind in ("demux", "decode") and name in _CODECS else kind
+            self.lines.append((line_kind, format_line(name, message)))
+
+    def add(self, kind: str, line: str) -> None:
+        self.lines.append((kind, line))
+
+
+def _pick_streams(container) -> tuple[Any, Any]:
+    """ffmpeg 5.1's automatic stream selection for an output that takes video and audio."""
+    best_video = best_audio = None
+    video_score = audio_score = 0
+    for st in container.streams:
+        default = 5_000_000 if st.disposition & av.stream.Disposition.default else 0
+        if st.type == "video":
+            cc = st.codec_context
+            score = (cc.width * cc.height if cc is not None else 0) + default
+            if st.disposition & av.stream.Disposition.attached_pic:
+                score = 1
+            if score > video_score:
+                best_video, video_score = st, score
+        elif st.type == "audio":
+            cc = st.codec_context
+            channels = cc.layout.nb_channels if cc is not None else 0
+            score = channels + default
+            if score > audio_score:
+                best_audio, audio_score = st, score
+    return best_video, best_audio
+
+
+def _result(log: _Log, decoded: int, header: int) -> dict:
+    kinds = [k for k, _ in log.lines]
+    if not kinds:
+        kind = ""
+    elif all(k == "timestamps" for k in kinds):
+        kind = "timestamps"
+    else:
+        kind = next(k for k in kinds if k != "timestamps")
+    return {
+        "ok": not log.lines,
+        "error_kind": kind,
+        "error_lines": [line for _, line in log.lines],
+        "decoded_frames": decoded,
+        "header_frames": header,
+    }
+
+
+def _stat_failure(path: str) -> tuple[str, str] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing", f"{path}: No such file or directory"
+    except OSError as exc:
+        return "unreadable", f"{path}: {exc.strerror or exc}"
+    if not os.access(path, os.R_OK):
+        return "unreadable", f"{path}: Permission denied"
+    if os.path.isdir(path):
+        return "unreadable", f"{path}: Is a directory"
+    if st.st_size == 0:
+        # What ffmpeg prints for an empty file.
+        return "empty", f"{path}: Invalid data found when processing input"
+    return None
+
+
+def check_file(path: str, threads: int = 1) -> dict:
+    """The verdict for one file: ``ok``, ``error_kind``, ``error_lines``, frame counts.
+
+    ``threads`` is the decoder thread count (1 suits one worker per core).
+    """
+    failure = _stat_failure(path)
+    if failure is not None:
+        log = _Log([])
+        log.add(*failure)
+        return _result(log, 0, 0)
+    with capture_errors() as captured:
+        log = _Log(captured)
+        try:
+            container = av.open(path)
+        except Exception as exc:  # PyAV raises many types; all mean "could not open"
+            log.drain("open")
+            code = getattr(exc, "errno", None)
+            kind = "unreadable" if code in (errno.EACCES, errno.EISDIR) else "open"
+            log.add(kind, f"{path}: {_strerror(exc)}")
+            return _result(log, 0, 0)
+        try:
+            return _check_container(container, path, threads, log)
+        finally:
+            container.close()
+            log.drain("decode")
+
+
+def _check_container(container, path: str, threads: int, log: _Log) -> dict:
+    log.drain("demux")  # the file opened: what was logged came from reading its packets
+    video, audio = _pick_streams(container)
+    picked = [s for s in (video, audio) if s is not None]
+    header = int(video.frames or 0) if video is not None else 0
+    if not picked:
+        log.add("no_stream", "Output file #0 does not contain any stream")
+        return _result(log, 0, header)
+
+    for st in picked:
+        if st.codec_context is None:
+            name = getattr(st.codec_context, "name", "none")
+            log.add("decoder", f"Decoder (codec {name}) not found for input stream #0:{st.index}")
+            return _result(log, 0, header)
+    for st in container.streams:
+        if all(st is not p for p in picked):
+            st.discard = av.stream.Discard.all
+
+    start = container.start_time
+    offset_us = -start if start is not None else 0
+    trackers = {}
+    format_known = {}
+    for out_index, st in enumerate(picked):
+        cc = st.codec_context
+        format_known[st.index] = cc.format is not None
+        tb = Fraction(st.time_base) if st.time_base else AV_TIME_BASE
+        offset = rescale(offset_us, AV_TIME_BASE, tb)
+        if st.type == "video":
+            rate = st.guessed_rate
+            trackers[st.index] = VideoTimestamps(
+                out_index, tb, Fraction(rate) if rate else None, offset
+            )
+        else:
+            trackers[st.index] = AudioTimestamps(out_index, tb, cc.sample_rate or 0, offset)
+        cc.thread_count = threads
+        try:
+            cc.open(strict=False)
+        except Exception as exc:
+            log.drain("decoder")
+            log.add(
+                "decoder",
+                f"Error while opening decoder for input stream #0:{st.index} : {_strerror(exc)}",
+            )
+            return _result(log, 0, header)
+    log.drain("demux")
+
+    counts = {st.index: 0 for st in picked}
+    packets = container.demux(picked)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except Exception as exc:
+            # ffmpeg prints the read error and treats it as EOF: flush the decoders.
+            log.drain("demux")
+            log.add("demux", f"{path}: {_strerror(exc)}")
+            for st in picked:
+                _decode(st, None, trackers[st.index], counts, log)
+            break
+        log.drain("demux")
+        st = packet.stream
+        if packet.size == 0 and packet.dts is not None:
+            continue  # ffmpeg skips empty packets that are not the EOF marker
+        _decode(st, None if packet.size == 0 else packet, trackers[st.index], counts, log)
+
+    for st in picked:
+        if counts[st.index] == 0 and not format_known[st.index]:
+            log.add("no_frames", f"Cannot determine format of input stream 0:{st.index} after EOF")
+    decoded = counts[video.index] if video is not None else 0
+    return _result(log, decoded, header)
+
+
+def _decode(st, packet, tracker, counts: dict, log: _Log) -> None:
+    try:
+        frames = st.codec_context.decode(packet)
+    except Exception as exc:
+        log.drain("decode")
+        if packet is not None:
+            log.add("decode", f"Error while decoding stream #0:{st.index}: {_strerror(exc)}")
+        return
+    log.drain("decode")
+    for frame in frames:
+        counts[st.index] += 1
+        if st.type == "video":
+            line = tracker.frame(frame.pts, frame.dts)
+        else:
+            pkt_pts = packet.pts if packet is not None else None
+            pkt_dur = packet.duration if packet is not None else 0
+            line = tracker.frame(frame.pts, pkt_pts, pkt_dur or 0, frame.samples)
+        if line is not None:
+            log.add("timestamps", format_line("null", line))

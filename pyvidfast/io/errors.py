@@ -1,0 +1,41 @@
+"""Typed errors for reading videos. Every one names the file (``path``) and says why (``reason``).
+
+They subclass ``VideoReadError`` so a data loader can catch one type; ``FrameIndexError`` is also an
+``IndexError`` (what decord users catch for out-of-range indices) and ``VideoTooShortError`` a
+``ValueError``.
+"""
+
+from __future__ import annotations
+
+
+class VideoReadError(RuntimeError):
+    """A video could not be read. ``path`` names the file, ``reason`` says why."""
+
+    def __init__(self, path: object, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        # Errors cross process boundaries (DataLoader workers): rebuild from (path, reason).
+        return (type(self), (self.path, self.reason))
+
+
+class VideoOpenError(VideoReadError):
+    """The container could not be opened (missing, empty, not a video, broken header)."""
+
+
+class NoVideoStreamError(VideoReadError):
+    """The container opened but holds no video stream."""
+
+
+class VideoDecodeError(VideoReadError):
+    """No frame (or not the wanted frames) could be decoded from the stream."""
+
+
+class FrameIndexError(VideoReadError, IndexError):
+    """A frame index is outside the frames that actually decode."""
+
+
+class VideoTooShortError(VideoReadError, ValueError):
+    """The clip has too few frames (or no usable frame rate) for the requested sampling."""

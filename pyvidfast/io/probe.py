@@ -1,0 +1,286 @@
+"""Video metadata at header speed, with a fallback frame count: the project's one metadata reader.
+
+``probe_video(path)`` returns the frame count, decoded frame size and average frame rate that
+Open-Sora's full decode would give (see ``pyvidfast/opensora/reference.py``), reading the
+container header where it can be trusted and counting packets or decoded frames where it cannot.
+``probe_video(path, exact_frames=True)`` always counts decodable frames (no RGB conversion).
+
+Note [frame count]
+    The reference decodes the first video stream from the start, stops at the first decode error
+    or after ``cap`` frames (the container's frame count, or 2500 when it has none), drops the
+    leading frames with negative pts and counts the rest. How we reproduce that count:
+
+    * ``header``: MP4/MOV keeps one index entry per sample (stsz/stco) and marks the samples an
+      edit list cuts as discarded. When the stream starts at pts >= 0 and the codec outputs one
+      frame per sample (``PACKET_PER_FRAME``), the non-discarded entries are the count. Nothing
+      is read beyond ``moov``.
+    * ``demux``: containers without a trustworthy count (Matroska/WebM, MPEG-TS, FLV, raw
+      streams, fragmented MP4) are demuxed, not decoded: non-empty, non-discarded packets with
+      pts >= 0 (or no pts) are counted, at most ``cap``, so the time is bounded too.
+    * ``decode``: everything else (codecs that can pack two frames in a packet or emit none, such
+      as MPEG-4 part 2 in AVI: header 98, demux 96, decoded 96; streams whose decoder could not
+      produce a picture while probing, i.e. no pixel format) is decoded without RGB conversion.
+
+    Limit: a bitstream error inside an otherwise well-formed file (``decord/corrupted.mp4``,
+    ``mp4__sample_with_invalid_nalu.mp4``) makes the reference stop early; no header shows it.
+    ``exact_frames=True`` counts those exactly; the integrity check (curation) flags them.
+
+Note [seek]
+    Open-Sora seeks to 0 before its counting pass. In FFmpeg 8 that seek fails on raw H.264 and
+    some Matroska files (making the whole row a failure) and, on an MP4 whose edit list starts
+    inside a B-frame group (``mp4__iibbibb_editlist_videoonly.mp4``), lands after the first two
+    frames. We follow the spec's description (decode the whole video from the start), so these
+    files get their true counts (96, 1 and 12).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import av
+
+# Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
+MAX_NUM_FRAMES = 2500
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+# Codecs whose decoder turns every packet into exactly one frame (no packed B-frames, no
+# placeholder packets). VP9 superframes and AV1 temporal units are one packet per shown frame.
+PACKET_PER_FRAME = frozenset(
+    {
+        "h264",
+        "hevc",
+        "av1",
+        "libdav1d",
+        "vp8",
+        "vp9",
+        "libvpx",
+        "libvpx-vp9",
+        "vvc",
+        "mpeg2video",
+        "mjpeg",
+        "prores",
+        "dnxhd",
+        "png",
+        "h263",
+    }
+)
+
+# Formats whose header frame count is a per-sample index (FFmpeg demuxer names).
+_INDEXED_FORMATS = frozenset({"mov", "mp4"})
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What ``probe_video`` found.
+
+    ``method`` says where ``num_frames`` came from: ``header``, ``demux``, ``decode``, ``image``
+    or ``failed``. ``error`` is a short reason when the row is a failure (``num_frames == 0``),
+    else None.
+    """
+
+    num_frames: int
+    height: int
+    width: int
+    fps: float
+    method: str
+    error: str | None = None
+    codec: str = ""
+    container: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def failed(reason: str, **extra) -> VideoProbe:
+    """The failure result: Open-Sora's ``0, 0, 0, NaN`` values with the reason."""
+    return VideoProbe(0, 0, 0, math.nan, "failed", reason, **extra)
+
+
+def _fps(stream) -> float:
+    rate = stream.average_rate
+    return float(rate) if rate is not None else math.nan
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).split("\n")[0].strip()
+    return f"{type(exc).__name__}: {text}"[:200]
+
+
+def is_image(path: str) -> bool:
+    """True when Open-Sora treats ``path`` as an image (by extension, case-insensitive)."""
+    return os.path.splitext(str(path))[1].lower() in IMG_EXTENSIONS
+
+
+def probe_image(path: str, exact: bool = False) -> VideoProbe:
+    """Image size from its header (``exact``: decode it fully, as Open-Sora's ``convert``)."""
+    from PIL import Image
+
+    if not os.path.exists(path):
+        return failed(f"missing file: {path}")
+    try:
+        with Image.open(path) as img:
+            if exact:
+                img.load()
+            width, height = img.size
+    except Exception as exc:
+        return failed(f"cannot open image: {_short(exc)}")
+    return VideoProbe(1, height, width, math.nan, "image")
+
+
+def header_count(container, stream) -> int | None:
+    """The frame count from an MP4/MOV sample index, or None where it cannot be trusted."""
+    names = set(container.format.name.split(","))
+    if not names & _INDEXED_FORMATS or stream.frames <= 0:
+        return None
+    if stream.codec_context.name not in PACKET_PER_FRAME:
+        return None
+    if stream.start_time is not None and stream.start_time < 0:
+        return None  # leading frames with negative pts: the reference drops them
+    entries = stream.index_entries
+    if len(entries) != stream.frames:
+        return None  # fragmented or partially indexed
+    return sum(1 for e in entries if not e.is_discard)
+
+
+def _vp9_shown(frame: memoryview) -> int:
+    """1 when a VP9 frame is shown (show_frame or show_existing_frame), from its first byte."""
+    if not frame:
+        return 0
+    b = frame[0]
+    if b >> 6 != 2:  # frame_marker
+        return 0
+    profile = ((b >> 5) & 1) | (((b >> 4) & 1) << 1)
+    bit = 3 if profile < 3 else 2  # profile 3 has one reserved bit
+    if (b >> bit) & 1:  # show_existing_frame
+        return 1
+    return (b >> (bit - 2)) & 1 if bit >= 2 else 0  # skip frame_type, read show_frame
+
+
+def vp9_shown_frames(data: memoryview) -> int:
+    """Shown frames in one VP9 packet, walking its superframe index when it has one.
+
+    libvpx writes hidden alt-ref frames either packed in a superframe with the next shown frame
+    or (older WebM files, e.g. vp9__roadtrip-vp92-10bit.webm: 80 packets, 72 frames) as
+    packets of their own; FFmpeg outputs no picture for them.
+    """
+    if not data:
+        return 0
+    last = data[-1]
+    if last & 0xE0 == 0xC0:
+        n = (last & 7) + 1
+        size_bytes = ((last >> 3) & 3) + 1
+        index_size = 2 + size_bytes * n
+        if len(data) >= index_size and data[-index_size] == last:
+            shown = 0
+            offset = 0
+            pos = len(data) - index_size + 1
+            for _ in range(n):
+                size = int.from_bytes(data[pos : pos + size_bytes], "little")
+                pos += size_bytes
+                shown += _vp9_shown(data[offset : offset + size])
+                offset += size
+            return shown
+    return _vp9_shown(data)
+
+
+def vp8_shown_frames(data: memoryview) -> int:
+    """1 when a VP8 frame is shown (show_frame bit of the frame tag): FFmpeg drops hidden ones."""
+    return (data[0] >> 4) & 1 if data else 0
+
+
+_SHOWN_FRAMES = {"vp9": vp9_shown_frames, "libvpx-vp9": vp9_shown_frames}
+_SHOWN_FRAMES.update({"vp8": vp8_shown_frames, "libvpx": vp8_shown_frames})
+
+
+def demux_count(container, stream, cap: int) -> int:
+    """Packets that become frames (non-empty, not discarded, pts >= 0 or unknown), at most cap.
+
+    For VP8/VP9 a packet counts for the shown frames it carries (hidden alt-ref frames yield no
+    picture).
+    """
+    shown = _SHOWN_FRAMES.get(stream.codec_context.name)
+    count = 0
+    for packet in container.demux(stream):
+        if packet.size == 0 or packet.is_discard:
+            continue
+        if packet.pts is not None and packet.pts < 0:
+            continue
+        count += shown(memoryview(packet)) if shown else 1
+        if count >= cap:
+            return cap
+    return count
+
+
+def decode_count(container, stream, cap: int, threads: bool = True) -> tuple[int, int, int]:
+    """``(count, height, width)`` by decoding without RGB conversion, as the reference counts.
+
+    Decoding stops at the first decode error or after ``cap`` frames; leading frames with
+    negative pts are dropped. ``(0, 0, 0)`` when no frame decodes.
+    """
+    if threads:
+        stream.codec_context.thread_type = "AUTO"
+    height = width = 0
+    total = 0
+    leading_negative = 0
+    frames = container.decode(stream)
+    try:
+        while total < cap:
+            frame = next(frames, None)
+            if frame is None:
+                break
+            if total == 0:
+                height, width = frame.height, frame.width
+            if total == leading_negative and frame.pts is not None and frame.pts < 0:
+                leading_negative += 1
+            total += 1
+    except av.FFmpegError:
+        pass  # the reference keeps the frames decoded before the first error
+    return total - leading_negative, height, width
+
+
+def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
+    """Frame count, decoded size and average fps of the first video stream of ``path``.
+
+    Never raises for bad input: a missing, unreadable or undecodable file gives ``failed(...)``
+    with the reason. See Note [frame count] for where the count comes from.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return failed(f"missing file: {path}")
+    if os.path.isdir(path):
+        return failed(f"not a file: {path}")
+    try:
+        container = av.open(path, metadata_errors="ignore")
+    except Exception as exc:
+        return failed(f"cannot open: {_short(exc)}")
+    with container:
+        if not container.streams.video:
+            return failed("no video stream", container=container.format.name)
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        info = {"codec": cc.name, "container": container.format.name}
+        fps = _fps(stream)
+        cap = stream.frames if stream.frames > 0 else MAX_NUM_FRAMES
+        decodable = cc.pix_fmt is not None and cc.width > 0 and cc.height > 0
+        try:
+            if not exact_frames and decodable:
+                count = header_count(container, stream)
+                method = "header"
+                if count is None and cc.name in PACKET_PER_FRAME:
+                    count, method = demux_count(container, stream, cap), "demux"
+                if count is not None:
+                    if count == 0:
+                        return failed("no decodable frame", **info)
+                    return VideoProbe(count, cc.height, cc.width, fps, method, None, **info)
+            count, height, width = decode_count(container, stream, cap)
+        except Exception as exc:
+            return failed(f"read error: {_short(exc)}", **info)
+        if height == 0:
+            return failed("no decodable frame", **info)
+        if count == 0:  # frames decoded, but all before pts 0: the reference's row, flagged
+            return VideoProbe(0, height, width, fps, "decode", "no frame with pts >= 0", **info)
+        return VideoProbe(count, height, width, fps, "decode", None, **info)

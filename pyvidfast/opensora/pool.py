@@ -1,0 +1,161 @@
+"""A process pool with a per-item timeout: a hung or huge file costs its timeout, not the job.
+
+``concurrent.futures`` cannot stop a running task, so each worker is a process of its own with a
+pipe; when an item runs past its deadline its worker is killed and replaced, and the item gets
+``on_timeout(item)``. A worker that dies (segfault, OOM kill) gives ``on_crash(item, exitcode)``.
+Results come back in input order. The function and items must be picklable.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from multiprocessing.connection import wait
+from typing import Any
+
+
+def _worker_loop(conn, func) -> None:
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if msg is None:
+            return
+        index, item = msg
+        try:
+            result = func(item)
+        except BaseException as exc:  # the parent turns this into the item's failure
+            result = exc
+        conn.send((index, result))
+
+
+class _Worker:
+    def __init__(self, ctx, func):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_loop, args=(child, func), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: tuple[int, float] | None = None  # (index, deadline)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.kill()
+        else:
+            self.conn.close()
+
+
+def _context():
+    # fork starts workers in milliseconds; the parent holds no decoder state worth fearing.
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return mp.get_context(method)
+
+
+def map_with_timeout(
+    func: Callable[[Any], Any],
+    items: Sequence[Any],
+    num_workers: int | None = None,
+    timeout: float | None = None,
+    on_timeout: Callable[[Any], Any] = lambda item: TimeoutError(f"timed out: {item!r}"),
+    on_crash: Callable[[Any, int | None], Any] = lambda item, code: RuntimeError(
+        f"worker died (exit code {code})"
+    ),
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
+    """``[func(item) for item in items]`` over ``num_workers`` processes (default: cpu count).
+
+    An exception raised by ``func`` becomes that item's result (the exception object).
+    ``on_result(index, result)`` is called as each item finishes (for a progress bar).
+    """
+    items = list(items)
+    results: list[Any] = [None] * len(items)
+    if not items:
+        return results
+    num_workers = max(1, min(num_workers or os.cpu_count() or 1, len(items)))
+    ctx = _context()
+    workers = [_Worker(ctx, func) for _ in range(num_workers)]
+    pending = iter(range(len(items)))
+    remaining = len(items)
+
+    def finish(index: int, result: Any) -> None:
+        nonlocal remaining
+        results[index] = result
+        remaining -= 1
+        if on_result is not None:
+            on_result(index, result)
+
+    def assign(worker: _Worker) -> None:
+        index = next(pending, None)
+        if index is None:
+            worker.task = None
+            return
+        deadline = time.monotonic() + timeout if timeout else float("inf")
+        worker.task = (index, deadline)
+        worker.conn.send((index, items[index]))
+
+    try:
+        for w in workers:
+            assign(w)
+        while remaining:
+            busy = [w for w in workers if w.task is not None]
+            next_deadline = min(w.task[1] for w in busy)
+            wait_s = max(0.0, next_deadline - time.monotonic())
+            ready = wait([w.conn for w in busy], timeout=None if wait_s == float("inf") else wait_s)
+            for i, w in enumerate(workers):
+                if w.task is None:
+                    continue
+                index, deadline = w.task
+                if w.conn in ready:
+                    try:
+                        got_index, result = w.conn.recv()
+                    except (EOFError, OSError):
+                        w.proc.join()
+                        code = w.proc.exitcode
+                        w.conn.close()
+                        finish(index, on_crash(items[index], code))
+                        workers[i] = w = _Worker(ctx, func)
+                    else:
+                        finish(got_index, result)
+                    assign(w)
+                elif time.monotonic() >= deadline:
+                    w.kill()
+                    finish(index, on_timeout(items[index]))
+                    workers[i] = w = _Worker(ctx, func)
+                    assign(w)
+    finally:
+        for w in workers:
+            if w.task is not None:
+                w.kill()
+            else:
+                w.stop()
+    return results
+
+
+def map_in_process(
+    func: Callable[[Any], Any],
+    items: Iterable[Any],
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
+    """The ``--disable-parallel`` path: same contract as ``map_with_timeout``, no timeout."""
+    results = []
+    for index, item in enumerate(items):
+        try:
+            result = func(item)
+        except Exception as exc:
+            result = exc
+        results.append(result)
+        if on_result is not None:
+            on_result(index, result)
+    return results

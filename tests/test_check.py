@@ -1,0 +1,147 @@
+"""pyvidfast check: the verdict of `ffmpeg -v error -i P -f null -`, in-process."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+
+from pyvidfast.curation import check_file, check_files, err_text
+from pyvidfast.curation.sample_data import Clip, make_clip
+
+FFMPEG = shutil.which("ffmpeg")
+
+# Files whose verdict depends on the FFmpeg version, not on the checker: Debian's ffmpeg 5.1
+# has no VVC decoder ("Decoder (codec none) not found"), PyAV's FFmpeg 8 decodes the file.
+VERSION_DEPENDENT = {"androidx_media/mp4__sample_vvc.mp4"}
+
+
+def _has_decoder(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "r")
+    except Exception:
+        return False
+    return True
+
+
+def test_real_corpus_agrees_with_ffmpeg_verdicts(real_dir: Path):
+    with open(real_dir / "FFMPEG_VERDICTS.csv") as f:
+        reference = {r["file"]: r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
+    files = sorted(reference)
+    table = check_files([str(real_dir / f) for f in files], workers=2, timeout=120)
+    assert len(table) == len(files) and table["path"].tolist() == [str(real_dir / f) for f in files]
+    got = dict(zip(files, table["ok"]))
+    disagree = {f for f in files if got[f] != reference[f]}
+    expected = {f for f in VERSION_DEPENDENT if _has_decoder("vvc")}
+    assert disagree == expected
+    # A failing row says why; a passing one says nothing.
+    for f, ok, kind, error in zip(files, table["ok"], table["error_kind"], table["error"]):
+        assert (kind == "" and error == "") if ok else (kind != "" and error != ""), f
+    assert set(table["error_kind"]) - {""} <= {"open", "demux", "decode", "no_frames"}
+
+
+def test_error_lines_follow_ffmpeg(real_dir: Path):
+    r = check_file(str(real_dir / "androidx_media/mp4__sample_with_invalid_nalu.mp4"))
+    assert not r["ok"] and r["error_kind"] == "decode"
+    assert r["error_lines"][0] == "[h264 @ 0x0] Error splitting the input into NAL units."
+    assert any(line.startswith("Error while decoding stream #0:0: ") for line in r["error_lines"])
+    r = check_file(str(real_dir / "androidx_media/cmaf__multi-segment__video_init.mp4"))
+    assert r["error_kind"] == "no_frames"
+    assert r["error_lines"] == ["Cannot determine format of input stream 0:0 after EOF"]
+    r = check_file(str(real_dir / "torchcodec/nasa_13013.mp4"))
+    assert r["ok"] and r["error_lines"] == [] and r["decoded_frames"] == r["header_frames"] > 0
+
+
+def test_bad_inputs_are_rows_not_crashes(tmp_path: Path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    folder = tmp_path / "folder.mp4"
+    folder.mkdir()
+    missing = tmp_path / "missing.mp4"
+    paths = [str(p) for p in (empty, text, folder, missing)]
+    table = check_files(paths, workers=2, timeout=60)
+    assert table["path"].tolist() == paths
+    assert not table["ok"].any()
+    assert table["error_kind"].tolist() == ["empty", "open", "unreadable", "missing"]
+    assert table["error"][3] == f"{missing}: No such file or directory"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path: Path, real_dir: Path):
+    locked = tmp_path / "locked.mp4"
+    shutil.copy(real_dir / "torchcodec/nasa_13013.mp4", locked)
+    locked.chmod(0)
+    r = check_file(str(locked))
+    assert not r["ok"] and r["error_kind"] == "unreadable"
+
+
+def test_timeout_kills_the_decode(real_dir: Path):
+    big = str(real_dir / "androidx_media/mp4__portrait_4k60.mp4")
+    small = str(real_dir / "androidx_media/mp4__sample_12_5fps_720p_1s.mp4")
+    table = check_files([big, small], workers=1, timeout=0.05)
+    assert table["error_kind"][0] == "timeout" and not table["ok"][0]
+    assert "no verdict within 0.05s" in table["error"][0]
+    # the worker was replaced: the next file still gets its verdict (or its own timeout)
+    assert table["error_kind"][1] in ("", "timeout")
+
+
+def test_err_text_folds_repeats_like_ffmpeg():
+    assert err_text([]) == ""
+    lines = ["a", "a", "a", "b", "a", "a"]
+    assert err_text(lines) == (
+        "a\n    Last message repeated 2 times\nb\na\n    Last message repeated 1 times\n"
+    )
+
+
+def _normalise(stderr: str) -> str:
+    return re.sub(r" @ 0x[0-9a-f]+\]", " @ 0x0]", stderr)
+
+
+# Frame times in ms of variable-frame-rate clips, as phones write them: frames closer than
+# 1/fps collide in ffmpeg's encoder time base and the null muxer rejects their dts.
+VFR_CASES = {
+    "regular.mkv": tuple(range(0, 400, 40)),
+    "burst.mkv": (0, 33, 40, 45, 66, 100, 133, 166, 200, 250, 251, 252, 300, 333),
+    "burst.mp4": (0, 33, 66, 100, 110, 120, 133, 166, 200, 233, 266),
+    "slowmo.mp4": tuple(i * 33 for i in range(12)) + tuple(400 + i * 5 for i in range(8)),
+    "tiny_steps.mp4": (0, 1, 2, 3, 40, 80, 81, 82, 120),
+}
+
+
+@pytest.fixture(scope="module")
+def vfr_clips(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("vfr")
+    out = {}
+    for name, pts in VFR_CASES.items():
+        clip = Clip(name, "libx264", 64, 48, frames=len(pts), fps=30, pts=pts)
+        out[name] = make_clip(str(folder / name), clip)
+    return out
+
+
+def test_timestamp_errors_are_classified(vfr_clips):
+    regular = check_file(vfr_clips["regular.mkv"])
+    assert regular["ok"], regular["error_lines"]
+    burst = check_file(vfr_clips["burst.mkv"])
+    assert not burst["ok"] and burst["error_kind"] == "timestamps"
+    assert all("non monotonically increasing dts" in line for line in burst["error_lines"])
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg command")
+def test_timestamp_errors_match_live_ffmpeg(vfr_clips):
+    for name, path in vfr_clips.items():
+        ref = subprocess.run(
+            [FFMPEG, "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stderr
+        ours = err_text(check_file(path)["error_lines"])
+        assert _normalise(ours) == _normalise(ref), name

@@ -1,0 +1,327 @@
+"""VideoReader: exact frames by index on synthetic clips, decord parity, typed errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from media import frame_number, make_clip
+
+from pyvidfast.io.errors import (
+    FrameIndexError,
+    NoVideoStreamError,
+    VideoDecodeError,
+    VideoOpenError,
+    VideoReadError,
+)
+from pyvidfast.io.reader import VideoReader
+
+X265 = {"x265-params": "log-level=error"}
+
+# name -> (file name, frames, fps, make_clip keywords)
+CLIPS = {
+    "h264_bframes": ("h264_bframes.mp4", 90, 30, dict(options={"bf": "3", "g": "12"})),
+    "h264_mkv": ("h264.mkv", 60, 25, dict(options={"bf": "2", "g": "10"})),
+    "hevc": ("hevc.mp4", 50, 24, dict(codec="libx265", options={**X265, "keyint": "10"})),
+    "hevc_10bit": (
+        "hevc10.mkv",
+        40,
+        Fraction(30000, 1001),
+        dict(codec="libx265", pix_fmt="yuv420p10le", options=X265),
+    ),
+    "vp9_odd": ("vp9_odd.webm", 40, 10, dict(codec="libvpx-vp9", size=(65, 49))),
+    "av1": ("av1.mkv", 30, 60, dict(codec="libsvtav1")),
+    "mpeg4_avi": ("mpeg4.avi", 50, 8, dict(codec="mpeg4", options={"g": "8"})),
+    "mpeg4_bframes": ("mpeg4.mp4", 50, 24, dict(codec="mpeg4", options={"bf": "2", "g": "9"})),
+    # first frame at 1 s: the MP4 muxer writes an edit list with a positive shift
+    "edit_list_shift": (
+        "shift.mp4",
+        40,
+        24,
+        dict(pts=list(range(24, 64)), options={"bf": "3", "g": "8"}),
+    ),
+    # variable frame rate: irregular gaps in a 1/1000 time base
+    "vfr": (
+        "vfr.mp4",
+        45,
+        30,
+        dict(
+            pts=[int(i * 33 + (i * i) % 17) for i in range(45)],
+            time_base=Fraction(1, 1000),
+            options={"bf": "2", "g": "10"},
+        ),
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reader_clips")
+    out = {}
+    for name, (fname, n, fps, kw) in CLIPS.items():
+        out[name] = (make_clip(folder / fname, n, fps, **kw), n)
+    return out
+
+
+def numbers(batch: torch.Tensor) -> list[int]:
+    return [frame_number(f) for f in batch.numpy()]
+
+
+@pytest.mark.parametrize("name", list(CLIPS))
+def test_exact_frames_by_index(clips, name):
+    path, n = clips[name]
+    rng = np.random.default_rng(len(name))
+    with VideoReader(path) as vr:
+        assert len(vr) == n
+        assert vr.get_avg_fps() > 0
+        everything = numbers(vr.get_batch(range(n)))
+        assert everything == list(range(n))
+        # random order with repeats, starting mid-stream (seeks), then backwards
+        idx = rng.integers(0, n, size=12).tolist() + [n - 1, 0, n // 2, n // 2]
+        assert numbers(vr.get_batch(idx)) == idx
+        for i in sorted(rng.integers(0, n, size=5).tolist(), reverse=True):
+            assert frame_number(vr[i].numpy()) == i
+        assert vr[-1].shape == (vr.height, vr.width, 3)
+        assert frame_number(vr[-1].numpy()) == n - 1
+
+
+def test_batch_equals_single_frames_and_fresh_readers(clips):
+    path, n = clips["h264_bframes"]
+    with VideoReader(path) as vr:
+        batch = vr.get_batch([5, 40, 41, 89])
+        for k, i in enumerate([5, 40, 41, 89]):
+            assert torch.equal(batch[k], vr[i])
+            with VideoReader(path) as fresh:
+                assert torch.equal(batch[k], fresh.get_batch([i])[0])
+
+
+def test_slices_tensor_indices_and_empty(clips):
+    path, n = clips["h264_mkv"]
+    with VideoReader(path) as vr:
+        assert numbers(vr[10:20:3]) == [10, 13, 16, 19]
+        assert numbers(vr.get_batch(torch.tensor([3, 1]))) == [3, 1]
+        assert numbers(vr.get_batch(np.array([-2]))) == [n - 2]
+        assert vr.get_batch([]).shape == (0, vr.height, vr.width, 3)
+        out = vr.get_batch([0])
+        assert out.dtype == torch.uint8 and out.shape == (1, 48, 64, 3)
+
+
+@pytest.mark.parametrize("bad", [60, 1000, -61])
+def test_out_of_range_index_is_a_typed_index_error(clips, bad):
+    path, _ = clips["h264_mkv"]
+    with VideoReader(path) as vr, pytest.raises(FrameIndexError) as info:
+        vr.get_batch([0, bad])
+    assert isinstance(info.value, IndexError) and str(path) in str(info.value)
+
+
+def test_bytes_and_file_object_sources(clips):
+    path, n = clips["hevc"]
+    data = path.read_bytes()
+    for source in (data, io.BytesIO(data), open(path, "rb")):
+        with VideoReader(source) as vr:
+            assert len(vr) == n
+            assert numbers(vr.get_batch([n - 1, 2, 30])) == [n - 1, 2, 30]
+    f = io.BytesIO(b"junk" + data)  # read from the current position
+    f.seek(4)
+    with VideoReader(f) as vr:
+        assert numbers(vr.get_batch([7])) == [7]
+
+
+def test_timestamps_follow_pts(clips):
+    path, n = clips["vfr"]
+    pts = CLIPS["vfr"][3]["pts"]
+    with VideoReader(path) as vr:
+        ts = vr.get_frame_timestamp(list(range(n - 1)))
+        assert ts.dtype == np.float32 and ts.shape == (n - 1, 2)
+        expected = (np.array(pts[: n - 1]) - pts[0]) / 1000
+        np.testing.assert_allclose(ts[:, 0], expected, atol=2e-3)
+        np.testing.assert_allclose(ts[:, 1], (np.array(pts[1:n]) - pts[0]) / 1000, atol=2e-3)
+        assert vr.get_frame_timestamp(3).shape == (2,)
+    path, n = clips["edit_list_shift"]
+    with VideoReader(path) as vr:
+        np.testing.assert_allclose(vr.get_frame_timestamp(1), [1 / 24, 2 / 24], atol=1e-3)
+
+
+def test_keyframes_and_metadata(clips):
+    path, n = clips["mpeg4_avi"]
+    with VideoReader(path) as vr:
+        assert vr.get_key_indices()[:3] == [0, 8, 16]
+        assert vr.codec == "mpeg4" and vr.rotation == 0
+        assert vr.sample_aspect_ratio in (None, Fraction(1, 1))
+    path, _ = clips["hevc_10bit"]
+    with VideoReader(path) as vr:
+        assert vr.pix_fmt == "yuv420p10le"
+        assert abs(vr.get_avg_fps() - 30000 / 1001) < 1e-9
+    path, _ = clips["vp9_odd"]
+    with VideoReader(path) as vr:
+        assert vr.frame_shape == (49, 65, 3) and vr[0].shape == (49, 65, 3)
+
+
+def test_rotation_is_reported_not_applied(real_dir):
+    with VideoReader(real_dir / "decord" / "video_90.mov") as vr:
+        assert vr.rotation == -90
+        assert vr[0].shape == (320, 568, 3)  # stored orientation, as decord and the reference
+
+
+def test_missing_empty_and_garbage_files(tmp_path):
+    with pytest.raises(VideoOpenError, match="no such file"):
+        VideoReader(tmp_path / "missing.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(VideoOpenError) as info:
+        VideoReader(tmp_path / "empty.mp4")
+    assert "empty.mp4" in str(info.value)
+    (tmp_path / "text.mp4").write_text("not a video\n" * 100)
+    with pytest.raises(VideoOpenError):
+        VideoReader(tmp_path / "text.mp4")
+    with pytest.raises(VideoOpenError):
+        VideoReader(b"\x00" * 1000)
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path):
+    import av
+
+    path = tmp_path / "audio.wav"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 800), dtype=np.int16), format="s16", layout="mono"
+        )
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with pytest.raises(NoVideoStreamError):
+        VideoReader(path)
+
+
+def test_truncated_file_shrinks_len_and_raises_past_the_end(clips, tmp_path):
+    path, n = clips["mpeg4_avi"]  # AVI: the index is at the end, the frames still demux
+    data = path.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with VideoReader(cut) as vr:
+        promised = len(vr)
+        assert promised <= n
+        first = numbers(vr.get_batch([0, 1]))
+        assert first == [0, 1]
+        try:
+            got = numbers(vr.get_batch([promised - 1]))
+        except FrameIndexError:
+            assert len(vr) < promised
+        else:
+            assert got == [len(vr) - 1]
+        # whatever len() says now is what decodes
+        assert numbers(vr.get_batch(range(len(vr)))) == list(range(len(vr)))
+
+
+def test_mp4_without_its_end_is_a_typed_error(clips, tmp_path):
+    path, _ = clips["h264_bframes"]
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[:2000])
+    try:
+        vr = VideoReader(cut)
+    except VideoReadError:
+        return
+    with vr:
+        n = len(vr)
+        try:
+            frames = vr.get_batch(range(n))
+        except VideoReadError:
+            return
+        assert numbers(frames) == list(range(len(vr)))
+
+
+def test_decode_errors_mid_stream_give_the_frames_that_decode(real_dir, tmp_path):
+    # 30 packets, one of them invalid: 29 frames decode, and frame i is the i-th of those.
+    src = real_dir / "androidx_media" / "mp4__sample_with_invalid_nalu.mp4"
+    with VideoReader(src) as vr:
+        assert len(vr) == 30  # what the container promises, before anything is decoded
+        with pytest.raises(FrameIndexError):
+            vr.get_batch([29])
+        assert len(vr) == 29
+        assert vr.get_batch(range(29)).shape[0] == 29
+        last = vr[28]
+    with VideoReader(src, num_threads=1) as vr:
+        vr.get_batch([0])
+        assert len(vr) == 30
+        with pytest.raises(FrameIndexError):
+            vr.get_batch(range(30))
+        assert torch.equal(vr[28], last)
+
+
+def test_raw_h264_without_timestamps(real_dir):
+    # vpf/test_res_change.h264: no pts at all, and the resolution changes mid-stream.
+    with VideoReader(real_dir / "vpf" / "test_res_change.h264") as vr:
+        assert len(vr) == 96
+        batch = vr.get_batch([95, 0, 50])
+        assert batch.shape == (3, vr.height, vr.width, 3)
+        assert torch.equal(vr[50], batch[2])
+
+
+def test_matches_decord(real_dir):
+    decord = pytest.importorskip("decord")
+    for name in (
+        "androidx_media/mp4__bbb_800x640_768kbps_30fps_avc_pyramid_3b.mp4",
+        "torchcodec/bt709_full_range.mp4",
+        "androidx_media/mp4__edit_list_positive_shift.mp4",
+        "torchcodec/nasa_13013.mp4",
+    ):
+        ref = decord.VideoReader(str(real_dir / name), height=-1, width=-1)
+        with VideoReader(real_dir / name) as vr:
+            assert len(vr) == len(ref)
+            assert vr.get_avg_fps() == pytest.approx(ref.get_avg_fps())
+            idx = list(range(0, len(vr), max(1, len(vr) // 6)))
+            ours = vr.get_batch(idx).numpy().astype(int)
+            theirs = ref.get_batch(idx).asnumpy().astype(int)
+            diff = np.abs(ours - theirs)
+            assert (diff <= 2).mean() >= 0.999, name
+            np.testing.assert_allclose(
+                vr.get_frame_timestamp(idx), ref.get_frame_timestamp(idx), atol=1e-3
+            )
+
+
+def _probe_rows(real_dir):
+    with open(real_dir / "PROBE.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_real_clip_loads_or_raises_a_typed_error(real_dir):
+    """Every file: len() then first/middle/last frame, or a VideoReadError naming it."""
+    loaded = failed = 0
+    for row in _probe_rows(real_dir):
+        path = real_dir / row["file"]
+        try:
+            with VideoReader(path) as vr:
+                n = len(vr)
+                batch = vr.get_batch([0, n // 2, n - 1])
+                assert batch.shape == (3, vr.height, vr.width, 3)
+                assert len(vr) <= n
+                loaded += 1
+        except VideoReadError as exc:
+            assert str(path) in str(exc)
+            failed += 1
+            if row["pyav_full_decode_status"] == "OK":
+                # a clean file may only fail if its frames past the decodable end were asked for
+                assert isinstance(exc, FrameIndexError), (row["file"], exc)
+    assert loaded >= 70 and failed >= 10
+
+
+def test_copied_clip_is_read_the_same(real_dir, tmp_path):
+    src = real_dir / "decord" / "flipping_a_pancake.mkv"
+    dst = tmp_path / "copy.mkv"
+    shutil.copy(src, dst)
+    with VideoReader(src) as a, VideoReader(dst) as b:
+        assert torch.equal(a.get_batch([100, 7]), b.get_batch([100, 7]))
+
+
+def test_no_decodable_frame_is_a_decode_error(real_dir):
+    # The packets demux, so opening succeeds; the first decode finds that nothing decodes.
+    vr = VideoReader(real_dir / "androidx_media" / "vp9__invalid-bitstream.webm")
+    with pytest.raises(VideoDecodeError, match="no frame decodes"):
+        vr.get_batch([0])
