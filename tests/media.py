@@ -45,7 +45,9 @@ def frame_number(frame) -> int:
     value = 0
     for bit in range(BITS):
         r, c = divmod(bit, COLS)
-        block = gray[r * bh + bh // 4 : (r + 1) * bh - bh // 4, c * bw + bw // 4 : (c + 1) * bw - bw // 4]
+        block = gray[
+            r * bh + bh // 4 : (r + 1) * bh - bh // 4, c * bw + bw // 4 : (c + 1) * bw - bw // 4
+        ]
         if block.mean() > 127:
             value |= 1 << bit
     return value

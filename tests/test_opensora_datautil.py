@@ -162,3 +162,41 @@ def test_ffmpeg_filter_without_errors(tmp_path):
     assert ffmpeg_filter_without_errors.main([str(tmp_path / "list.csv")]) == 0
     out = pd.read_csv(tmp_path / "list_withouterror.csv")
     assert out["k"].tolist() == [0, 2, 3]  # input order kept
+
+
+def test_exact_frames_and_in_process_give_the_same_table(table, tmp_path):
+    assert run(table, "--info", "--output", tmp_path / "a.csv") == 0
+    argv = [table, "--info", "--exact-frames", "--disable-parallel", "--output", tmp_path / "b.csv"]
+    assert run(*argv) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_help_explains_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        datautil.main(["--help"])
+    text = capsys.readouterr().out
+    for flag in (
+        "--info",
+        "--remove-empty-caption",
+        "--fmin",
+        "--fmax",
+        "--fpsmax",
+        "--hwmax",
+        "--ext",
+        "--relpath",
+        "--abspath",
+        "--filesize",
+        "--fsmax",
+        "--remove-path-duplication",
+        "--shuffle",
+        "--seed",
+        "--head",
+        "--output",
+        "--format",
+        "--num-workers",
+        "--disable-parallel",
+        "--exact-frames",
+        "--info-errors",
+        "--timeout",
+    ):
+        assert flag in text, flag

@@ -27,7 +27,7 @@ def sample(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     return folder, table
 
 
-def _four_steps(folder: Path, check: list[str]) -> bytes:
+def _four_steps(folder: Path, check) -> bytes:
     """datautil --info --remove-empty-caption; filter_large_videos; the check; the filter."""
     for err in folder.glob("*.err"):
         err.unlink()
@@ -50,7 +50,7 @@ def _four_steps(folder: Path, check: list[str]) -> bytes:
     paths = pd.read_csv(folder / f"dataset_info_noempty_le{LIMIT}MB.csv")["path"]
     for p in paths:
         with open(f"{p}.err", "w") as err:
-            subprocess.run([*check, p], stderr=err, stdout=subprocess.DEVNULL, timeout=120)
+            subprocess.run(check(p), stderr=err, stdout=subprocess.DEVNULL, timeout=120)
     _run(
         "-m",
         "pyvidfast.opensora.ffmpeg_filter_without_errors",
@@ -82,7 +82,10 @@ def _prepare_cli(folder: Path, out: Path, *extra: str) -> tuple[bytes, pd.DataFr
 @pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg command (the reference check)")
 def test_one_pass_equals_the_four_reference_steps(sample, tmp_path: Path):
     folder, table = sample
-    reference = _four_steps(folder, [FFMPEG, "-nostdin", "-v", "error", "-f", "null", "-", "-i"])
+    # ffmpeg_check_parallel.sh: ffmpeg -v error -i P -f null - 2> P.err
+    reference = _four_steps(
+        folder, lambda p: [FFMPEG, "-nostdin", "-v", "error", "-i", p, "-f", "null", "-"]
+    )
     kept, rejected = _prepare_cli(folder, tmp_path / "out")
     assert kept == reference
     assert len(pd.read_csv(folder / f"dataset_info_noempty_le{LIMIT}MB_withouterror.csv")) == (
@@ -93,8 +96,7 @@ def test_one_pass_equals_the_four_reference_steps(sample, tmp_path: Path):
 def test_one_pass_equals_four_steps_with_pyvidfast_check(sample, tmp_path: Path):
     folder, _ = sample
     # Step 3 as `pyvidfast check --write-err` would write it, file by file.
-    check = [sys.executable, "-c", _WRITE_ERR]
-    reference = _four_steps(folder, check)
+    reference = _four_steps(folder, lambda p: [sys.executable, "-c", _WRITE_ERR, p])
     kept, _ = _prepare_cli(folder, tmp_path / "out")
     assert kept == reference
 

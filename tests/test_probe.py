@@ -14,6 +14,9 @@ import pytest
 from pyvidfast.io.probe import (
     MAX_NUM_FRAMES,
     demux_count,
+    header_count,
+    is_iso_bmff,
+    moov_info,
     probe_image,
     probe_video,
     vp8_shown_frames,
@@ -78,7 +81,7 @@ def test_default_path_matches_reference(real_dir, reference, name):
     if name in CORRUPT_BITSTREAM:
         header, decoded = CORRUPT_BITSTREAM[name]
         assert want[0] == decoded
-        assert got.num_frames == header and got.method == "header"
+        assert got.num_frames == header and got.method == "moov"
         assert _same(_values(got)[1:], want[1:])
         return
     assert _same(_values(got), want), (got, want)
@@ -107,7 +110,10 @@ def test_exact_counts_agree_with_probe_csv(real_dir):
 
 
 def test_methods_by_container(real_dir):
-    assert probe_video(str(real_dir / "vpf/test.mp4")).method == "header"
+    assert probe_video(str(real_dir / "vpf/test.mp4")).method == "moov"
+    assert probe_video(str(real_dir / "androidx_media/mp4__sample_vvc.mp4")).method == "moov"
+    frag = probe_video(str(real_dir / "androidx_media/mp4__sample_fragmented.mp4"))
+    assert (frag.method, frag.num_frames) == ("demux", 30)
     assert probe_video(str(real_dir / "decord/flipping_a_pancake.mkv")).method == "demux"
     assert probe_video(str(real_dir / "androidx_media/ts__sample_h264.ts")).method == "demux"
     # MPEG-4 part 2 in AVI: header says 98, two packets decode to nothing.
@@ -116,6 +122,55 @@ def test_methods_by_container(real_dir):
     # Edit list: one sample is discarded, the header's 13 is not what decodes.
     edit = probe_video(str(real_dir / "androidx_media/mp4__iibbibb_editlist_videoonly.mp4"))
     assert (edit.method, edit.num_frames) == ("header", 12)
+
+
+def _pyav_header(path: str) -> tuple | None:
+    """What the FFmpeg header path gives: (count, height, width, fps), None where it declines."""
+    try:
+        container = av.open(path, metadata_errors="ignore")
+    except av.FFmpegError:
+        return None
+    with container:
+        stream = container.streams.video[0]
+        count = header_count(container, stream)
+        if count is None:
+            return None
+        cc = stream.codec_context
+        return (count, cc.height, cc.width, float(stream.average_rate))
+
+
+ISO_FILES = [n for n in REAL_FILES if n.lower().endswith((".mp4", ".mov", ".3gp"))]
+
+
+@pytest.mark.parametrize("name", ISO_FILES)
+def test_moov_reader_agrees_with_ffmpeg(real_dir, name):
+    """Whatever moov_info answers, FFmpeg's own header path answers the same."""
+    path = str(real_dir / name)
+    got = moov_info(path) if is_iso_bmff(path) else None
+    if got is not None:
+        assert (got.num_frames, got.height, got.width, got.fps) == _pyav_header(path)
+
+
+def test_moov_reader_answers_most_of_the_corpus(real_dir):
+    answered = [n for n in ISO_FILES if moov_info(str(real_dir / n)) is not None]
+    assert len(answered) >= 35
+    # edit list with an empty edit / a discarded sample, fragments, no moov: FFmpeg decides
+    for name in (
+        "androidx_media/mp4__edit_list_positive_shift.mp4",
+        "androidx_media/mp4__iibbibb_editlist_videoonly.mp4",
+        "androidx_media/mp4__sample_fragmented.mp4",
+        "androidx_media/mp4__sample_malformed_free_box.mp4",
+    ):
+        assert moov_info(str(real_dir / name)) is None, name
+
+
+def test_moov_reader_on_generated_bframes_clip(tmp_path):
+    """libx264 with B-frames: MP4 gets an edit list shifting by the reorder delay."""
+    path = tmp_path / "b.mp4"
+    _write_clip(path, 41, size=(96, 64))
+    got = moov_info(str(path))
+    assert got is not None and (got.num_frames, got.height, got.width) == (41, 64, 96)
+    assert (got.num_frames, got.height, got.width, got.fps) == _pyav_header(str(path))
 
 
 def test_resolution_change_keeps_first_frame_size(real_dir):

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "transform/cpu/resize_rows.h"
 #include "transform/resize_crop_normalize.h"
 
 namespace py = pybind11;
@@ -32,7 +33,7 @@ transform::ResizeCropParams make_resize_params(uintptr_t src_ptr, const Shape3& 
                                                const Shape4& src_strides, const Pair& resize_hw,
                                                const Pair& crop_tl, const Pair& crop_hw,
                                                uintptr_t dst_ptr, const Shape4& dst_strides,
-                                               const std::string& out_dtype) {
+                                               const std::string& out_dtype, bool fma) {
   transform::ResizeCropParams p;
   p.src = reinterpret_cast<const uint8_t*>(src_ptr);
   p.frames = src_sizes[0];
@@ -54,6 +55,7 @@ transform::ResizeCropParams make_resize_params(uintptr_t src_ptr, const Shape3& 
   p.dst_stride_h = dst_strides[2];
   p.dst_stride_w = dst_strides[3];
   p.out_dtype = transform::parse_out_dtype(out_dtype);
+  p.fma = fma;
   transform::validate(p);
   return p;
 }
@@ -63,14 +65,14 @@ void register_transform(py::module_& m) {
       "resize_crop_normalize",
       [](uintptr_t src_ptr, const Shape3& src_sizes, const Shape4& src_strides,
          const Pair& resize_hw, const Pair& crop_tl, const Pair& crop_hw, uintptr_t dst_ptr,
-         const Shape4& dst_strides, const std::string& out_dtype, int num_threads) {
+         const Shape4& dst_strides, const std::string& out_dtype, bool fma, int num_threads) {
         const auto p = make_resize_params(src_ptr, src_sizes, src_strides, resize_hw, crop_tl,
-                                          crop_hw, dst_ptr, dst_strides, out_dtype);
+                                          crop_hw, dst_ptr, dst_strides, out_dtype, fma);
         transform::resize_crop_normalize_cpu(p, num_threads);
       },
       py::arg("src_ptr"), py::arg("src_sizes"), py::arg("src_strides"), py::arg("resize_hw"),
       py::arg("crop_tl"), py::arg("crop_hw"), py::arg("dst_ptr"), py::arg("dst_strides"),
-      py::arg("out_dtype"), py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
+      py::arg("out_dtype"), py::arg("fma"), py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
       "CPU resize -> crop -> normalise of uint8 [T, H, W, 3] frames (element strides) into "
       "[T, 3, crop_h, crop_w] (element strides). Blocks until done; releases the GIL.");
   m.def(
@@ -94,17 +96,17 @@ void register_transform(py::module_& m) {
       "resize_crop_normalize_cuda",
       [](uintptr_t src_ptr, const Shape3& src_sizes, const Shape4& src_strides,
          const Pair& resize_hw, const Pair& crop_tl, const Pair& crop_hw, uintptr_t dst_ptr,
-         const Shape4& dst_strides, const std::string& out_dtype, int device, uintptr_t stream,
-         uintptr_t workspace_ptr, size_t workspace_bytes) {
+         const Shape4& dst_strides, const std::string& out_dtype, bool fma, int device,
+         uintptr_t stream, uintptr_t workspace_ptr, size_t workspace_bytes) {
         const auto p = make_resize_params(src_ptr, src_sizes, src_strides, resize_hw, crop_tl,
-                                          crop_hw, dst_ptr, dst_strides, out_dtype);
+                                          crop_hw, dst_ptr, dst_strides, out_dtype, fma);
         transform::resize_crop_normalize_cuda(p, device, stream,
                                               reinterpret_cast<void*>(workspace_ptr),
                                               workspace_bytes);
       },
       py::arg("src_ptr"), py::arg("src_sizes"), py::arg("src_strides"), py::arg("resize_hw"),
       py::arg("crop_tl"), py::arg("crop_hw"), py::arg("dst_ptr"), py::arg("dst_strides"),
-      py::arg("out_dtype"), py::arg("device"), py::arg("stream"), py::arg("workspace_ptr"),
+      py::arg("out_dtype"), py::arg("fma"), py::arg("device"), py::arg("stream"), py::arg("workspace_ptr"),
       py::arg("workspace_bytes"), py::call_guard<py::gil_scoped_release>(),
       "CUDA resize -> crop -> normalise on `stream` (cudaStream_t as int) of `device`; device "
       "pointers; asynchronous (no host synchronisation).");
@@ -116,5 +118,7 @@ void register_transform(py::module_& m) {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "pyvidfast native kernels (private; use the pyvidfast Python API)";
   m.def("has_cuda", &pvf::has_cuda_build, "True when the CUDA kernels were compiled in.");
+  m.def("cpu_has_fma", &pvf::transform::cpu_has_fma,
+        "True when the CPU kernels' fused multiply-add variant can run here.");
   pvf::register_transform(m);
 }

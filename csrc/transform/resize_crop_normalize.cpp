@@ -58,7 +58,8 @@ void needed_input_rows(const ResizeCropParams& p, int64_t* first_row, int64_t* c
   // one tap too long, so take the extremes over every cropped row rather than the two ends.
   for (int64_t y = p.top; y < p.top + p.crop_h; ++y) {
     int64_t first = 0;
-    const int n = compute_axis_taps(fy, y, w.data(), &first);
+    const int n = p.fma ? compute_axis_taps<true>(fy, y, w.data(), &first)
+                        : compute_axis_taps<false>(fy, y, w.data(), &first);
     lo = first < lo ? first : lo;
     hi = first + n > hi ? first + n : hi;
   }

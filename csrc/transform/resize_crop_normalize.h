@@ -24,6 +24,7 @@ struct ResizeCropParams {
   void* dst = nullptr;
   int64_t dst_stride_t = 0, dst_stride_c = 0, dst_stride_h = 0, dst_stride_w = 1;
   OutDtype out_dtype = OutDtype::kFloat32;
+  bool fma = false;  // Note [FMA mode] in resize_weights.h
 };
 
 // "uint8", "float32", "bfloat16", "float16" -> OutDtype; throws std::invalid_argument otherwise.

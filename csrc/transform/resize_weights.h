@@ -18,8 +18,18 @@
 //   w_j    /= sum_j w_j                                       (float, summed in tap order)
 // and interpolates each axis as out = src_0 * w_0; out += src_j * w_j (tap order), the last
 // (width) axis first, skipping an axis whose size does not change. The helpers below reproduce
-// these mixed float/double steps literally. The float operations go through mul_rn/add_rn so
-// nvcc cannot contract them into FMAs: the CUDA kernel then computes exactly what the CPU does.
+// these mixed float/double steps literally. The float operations go through mul_rn/add_rn/mul_add
+// so that no compiler contracts them on its own: the CUDA kernel computes exactly what the CPU does.
+//
+// Note [FMA mode]
+// ATen's kernels in aten/src/ATen/native/cpu are compiled once per CPU capability; the AVX2 and
+// AVX512 builds enable FMA and gcc contracts `out += src * w` and the cubic polynomial into fused
+// multiply-adds, the DEFAULT build does not. Both are "the reference" (torch picks one at run time,
+// ATEN_CPU_CAPABILITY overrides it), and they disagree on ~1e-5 of natural pixels (up to 5e-4 on
+// synthetic patterns with many exact .5 ties). The kernels therefore take a flag, `fma`: off
+// reproduces the DEFAULT build bit for bit, on reproduces the AVX2 build (fused filter polynomial
+// and fused accumulation; the first tap is a plain product in both). The Python wrapper sets it
+// from torch.backends.cpu.get_cpu_capability(), so the result equals the torch of the process.
 #pragma once
 
 #include <cmath>
@@ -64,19 +74,34 @@ PVF_HOST_DEVICE inline float div_rn(float a, float b) {
 #endif
 }
 
+// a * b + c, either rounded twice (kFma = false) or once as a fused multiply-add (kFma = true).
+// See Note [FMA mode]: ATen's vectorised CPU builds (AVX2, AVX512) are compiled with FMA contraction,
+// the DEFAULT build is not, and the two round differently in rare ties.
+template <bool kFma>
+PVF_HOST_DEVICE inline float mul_add(float a, float b, float c) {
+  if (kFma) {
+#ifdef __CUDA_ARCH__
+    return __fmaf_rn(a, b, c);
+#else
+    return std::fma(a, b, c);  // exact on any CPU (libm emulates it without FMA hardware)
+#endif
+  }
+  return add_rn(mul_rn(a, b), c);
+}
+
 // Keys cubic convolution with a = -0.5 (PIL's and ATen's aa_filter for bicubic), evaluated in the
-// same order as ATen's cubic_convolution1/2.
+// same order as ATen's cubic_convolution1/2 with a folded in: a + 2 = 1.5, a + 3 = 2.5, 5a = -2.5,
+// 8a = -4, 4a = -2. With kFma the multiply-adds are fused where gcc's contraction fuses them.
+template <bool kFma>
 PVF_HOST_DEVICE inline float bicubic_aa_filter(float x) {
-  const float a = -0.5f;
   x = fabsf(x);
   if (x < 1.0f) {
     // ((a + 2) * x - (a + 3)) * x * x + 1
-    return add_rn(mul_rn(mul_rn(sub_rn(mul_rn(a + 2.0f, x), a + 3.0f), x), x), 1.0f);
+    return mul_add<kFma>(mul_rn(mul_add<kFma>(1.5f, x, -2.5f), x), x, 1.0f);
   }
   if (x < 2.0f) {
     // ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-    return sub_rn(mul_rn(add_rn(mul_rn(sub_rn(mul_rn(a, x), 5.0f * a), x), 8.0f * a), x),
-                  4.0f * a);
+    return mul_add<kFma>(mul_add<kFma>(mul_add<kFma>(-0.5f, x, 2.5f), x, -4.0f), x, 2.0f);
   }
   return 0.0f;
 }
@@ -104,6 +129,7 @@ PVF_HOST_DEVICE inline AxisFilter make_axis_filter(int64_t in_size, int64_t out_
 
 // Taps of output index i: writes f.max_taps weights (zero-padded) to w, returns the first input
 // index in *first and the number of taps used.
+template <bool kFma>
 PVF_HOST_DEVICE inline int compute_axis_taps(const AxisFilter& f, int64_t i, float* w,
                                              int64_t* first) {
   if (f.identity) {
@@ -124,7 +150,7 @@ PVF_HOST_DEVICE inline int compute_axis_taps(const AxisFilter& f, int64_t i, flo
   for (int64_t j = 0; j < xsize; ++j) {
     const float d = static_cast<float>(j + xmin) - center;
     const float arg = static_cast<float>((static_cast<double>(d) + 0.5) * invscale);
-    w[j] = bicubic_aa_filter(arg);
+    w[j] = bicubic_aa_filter<kFma>(arg);
     total = add_rn(total, w[j]);
   }
   if (total != 0.0f) {

@@ -97,6 +97,8 @@ def run_files(
                     on_result(path, done)
         todo = [p for p in unique if p not in results]
         keys = {p: file_key(p) for p in todo}
+        # Largest files first: the slowest decodes start early and the pool ends together.
+        todo.sort(key=lambda p: -keys[p][0])
         bar = None
         if progress:
             from tqdm import tqdm

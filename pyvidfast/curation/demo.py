@@ -43,6 +43,47 @@ def _fate(rows: pd.DataFrame, kept: pd.DataFrame, rejected: pd.DataFrame) -> lis
     return out
 
 
+def load_batch(kept: pd.DataFrame, sft_dir: str, size: int = 2) -> str:
+    """Load a training batch from the kept rows with pyvidfast's CogVideoX ``SFTDataset``.
+
+    The kept clips are linked into the SAT layout (``videos/*.mp4``, ``labels/*.txt``); FFmpeg
+    reads each by its content, so a .webm linked as .mp4 loads too. Returns a one-line report.
+    """
+    try:
+        import torch
+
+        from pyvidfast.cogvideox import SFTDataset
+    except ImportError as exc:
+        return f"\n(CogVideoX batch skipped: {exc})"
+    for sub in ("videos", "labels"):
+        os.makedirs(os.path.join(sft_dir, sub), exist_ok=True)
+    for i, (path, text) in enumerate(zip(kept["path"], kept["text"])):
+        stem = f"{i:02d}_{os.path.splitext(os.path.basename(str(path)))[0]}"
+        link = os.path.join(sft_dir, "videos", stem + ".mp4")
+        if not os.path.lexists(link):
+            os.symlink(os.path.abspath(str(path)), link)
+        with open(os.path.join(sft_dir, "labels", stem + ".txt"), "w", encoding="utf-8") as f:
+            f.write(f"{text}\n")
+    dataset = SFTDataset(sft_dir, video_size=[48, 64], fps=8, max_num_frames=5, skip_frms_num=0)
+    items, failures = [], []
+    for index in range(len(dataset)):
+        if len(items) == size:
+            break
+        try:
+            items.append(dataset[index])
+        except Exception as exc:  # a clip too short for this sampling, say
+            failures.append(f"{os.path.basename(dataset.video_paths[index])}: {exc}")
+    if not items:
+        return f"\n(CogVideoX batch: no item loaded; {'; '.join(failures[:3])})"
+    batch = torch.stack([item["mp4"] for item in items])
+    captions = [item["txt"] for item in items]
+    return (
+        f"\nCogVideoX SFTDataset batch from the kept rows: mp4 {tuple(batch.shape)} "
+        f"{batch.dtype} in [{batch.min().item():.2f}, {batch.max().item():.2f}], "
+        f"captions {captions}"
+    )
+
+
 def run_demo(folder: str, workers: int | None = None) -> int:
     """Generate the sample into ``folder``, prepare it, print the outcome; 0 if all as built."""
     t0 = time.perf_counter()
@@ -71,6 +112,7 @@ def run_demo(folder: str, workers: int | None = None) -> int:
     print(format_steps(result.steps))
     print(f"\nKept {len(result.kept)} of {len(data)} rows -> {kept_path}")
     print(f"Rejected {len(result.rejected)} rows, with step and reason -> {rejected_path}")
+    print(load_batch(result.kept, os.path.join(folder, "sft")))
     wrong = [f["file"] for f in fates if not f["as_built"]]
     if wrong:
         print(f"\n{len(wrong)} row(s) did not end where expected: {', '.join(wrong)}")

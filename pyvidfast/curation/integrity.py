@@ -202,6 +202,7 @@ def _check_container(container, path: str, threads: int, log: _Log) -> dict:
 
     counts = {st.index: 0 for st in picked}
     packets = container.demux(picked)
+    captured = log.captured
     while True:
         try:
             packet = next(packets)
@@ -214,11 +215,14 @@ def _check_container(container, path: str, threads: int, log: _Log) -> dict:
             for st in picked:
                 _decode(st, None, trackers[st.index], counts, log)
             break
-        log.drain("demux")
+        if captured:
+            log.drain("demux")
         st = packet.stream
-        if packet.size == 0 and packet.dts is not None:
-            continue  # ffmpeg skips empty packets that are not the EOF marker
-        _decode(st, None if packet.size == 0 else packet, trackers[st.index], counts, log)
+        if packet.size == 0:
+            if packet.dts is not None:
+                continue  # ffmpeg skips empty packets that are not the EOF marker
+            packet = None
+        _decode(st, packet, trackers[st.index], counts, log)
 
     for st in picked:
         if counts[st.index] == 0 and not format_known[st.index]:
@@ -235,14 +239,17 @@ def _decode(st, packet, tracker, counts: dict, log: _Log) -> None:
         if packet is not None:
             log.add("decode", f"Error while decoding stream #0:{st.index}: {_strerror(exc)}")
         return
-    log.drain("decode")
-    for frame in frames:
-        counts[st.index] += 1
-        if st.type == "video":
-            line = tracker.frame(frame.pts, frame.dts)
-        else:
-            pkt_pts = packet.pts if packet is not None else None
-            pkt_dur = packet.duration if packet is not None else 0
-            line = tracker.frame(frame.pts, pkt_pts, pkt_dur or 0, frame.samples)
+    if log.captured:
+        log.drain("decode")
+    if not frames:
+        return
+    counts[st.index] += len(frames)
+    if isinstance(tracker, VideoTimestamps):
+        lines = [tracker.frame(f.pts, f.dts) for f in frames]
+    else:
+        pkt_pts = packet.pts if packet is not None else None
+        pkt_dur = (packet.duration or 0) if packet is not None else 0
+        lines = [tracker.frame(f.pts, pkt_pts, pkt_dur, f.samples) for f in frames]
+    for line in lines:
         if line is not None:
             log.add("timestamps", format_line("null", line))

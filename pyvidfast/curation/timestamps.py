@@ -95,16 +95,24 @@ class VideoTimestamps:
         self.enc_tb = 1 / rate
         self.correct = CorrectPts()
         self.mux = MuxerDts(out_index)
+        # ffmpeg 5.1 adjust_frame_pts_to_encoder_tb: rescale into enc_tb with extra_bits of
+        # sub-tick precision; the factors are fixed per stream, so compute them once.
+        den = self.enc_tb.denominator
+        self.extra_bits = min(max(29 - (den.bit_length() - 1), 0), 16)
+        fine = Fraction(self.enc_tb.numerator, den << self.extra_bits)
+        self._fine = fine
+        self._num = time_base.numerator * fine.denominator
+        self._den = time_base.denominator * fine.numerator
 
     def _encoder_pts(self, pts: int) -> int:
-        # ffmpeg 5.1 adjust_frame_pts_to_encoder_tb + llrint (vsync passthrough).
-        den = self.enc_tb.denominator
-        extra_bits = min(max(29 - (den.bit_length() - 1), 0), 16)
-        fine = Fraction(self.enc_tb.numerator, den << extra_bits)
-        float_pts = rescale(pts, self.time_base, fine) / (1 << extra_bits)
+        # rescale(pts, time_base, fine) inlined (this runs once per frame)
+        q, r = divmod(abs(pts) * self._num, self._den)
+        if 2 * r >= self._den:
+            q += 1
+        float_pts = (q if pts >= 0 else -q) / (1 << self.extra_bits)
         if float_pts:
             float_pts += (1.0 if float_pts > 0 else -1.0) / (1 << 17)
-        return round(float_pts)
+        return round(float_pts)  # llrint; the 2**-17 nudge keeps it off exact halves
 
     def frame(self, pts: int | None, dts: int | None) -> str | None:
         best = self.correct(pts, dts)

@@ -9,6 +9,8 @@ plain-torch reference in ``pyvidfast.transform.reference`` when the extension is
 
 from __future__ import annotations
 
+import functools
+import platform
 from typing import Any
 
 import numpy as np
@@ -79,11 +81,22 @@ def _check_threads(num_threads: Any) -> int:
     return int(num_threads)
 
 
-def _native_available(device: torch.device) -> bool:
-    if not _extension.has_native():
+@functools.lru_cache(maxsize=1)
+def _fma_mode() -> bool:
+    """Whether the native kernels fuse multiply-adds, to equal torch's CPU kernels bit for bit.
+
+    torch's AVX2/AVX512 CPU kernels are compiled with FMA contraction, its DEFAULT kernels are not
+    (see Note [FMA mode] in csrc/transform/resize_weights.h); follow the one this process runs. On
+    other architectures the plain variant is used.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    mod = _extension.native()
-    return hasattr(mod, "resize_crop_normalize")
+    capability = torch.backends.cpu.get_cpu_capability().upper()
+    return capability.startswith(("AVX2", "AVX512")) and _extension.native().cpu_has_fma()
+
+
+def _native_available() -> bool:
+    return _extension.has_native() and hasattr(_extension.native(), "resize_crop_normalize")
 
 
 def resize_crop_normalize(
@@ -154,7 +167,7 @@ def resize_crop_normalize(
         rh, rw = _positive_size(resize_hw, "resize_hw")
     top, left = crop_offsets(rh, rw, (th, tw), crop, generator)
 
-    use_native = backend == "native" or (backend == "auto" and _native_available(x.device))
+    use_native = backend == "native" or (backend == "auto" and _native_available())
     if not use_native:
         x_tchw = x_thwc.permute(0, 3, 1, 2)
         return resize_crop_normalize_reference(
@@ -177,6 +190,7 @@ def resize_crop_normalize(
         dst_ptr=out_tchw.data_ptr(),
         dst_strides=tuple(int(s) for s in out_tchw.stride()),
         out_dtype=_OUT_DTYPES[out_dtype],
+        fma=_fma_mode(),
     )
     if x.is_cuda:
         nbytes = mod.resize_crop_normalize_workspace_bytes(

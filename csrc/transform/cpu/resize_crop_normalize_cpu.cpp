@@ -14,6 +14,7 @@
 #include "common/check.h"
 #include "common/memory.h"
 #include "common/parallel.h"
+#include "transform/cpu/resize_rows.h"
 #include "transform/resize_crop_normalize.h"
 
 namespace pvf {
@@ -40,7 +41,7 @@ struct AxisTaps {
   std::vector<v4a> splat;      // weights broadcast to 4 lanes (horizontal pass)
 };
 
-AxisTaps make_taps(int64_t in_size, int64_t out_size, int64_t start, int64_t n) {
+AxisTaps make_taps(int64_t in_size, int64_t out_size, int64_t start, int64_t n, bool fma) {
   const AxisFilter f = make_axis_filter(in_size, out_size);
   AxisTaps t;
   t.max_taps = f.max_taps;
@@ -51,8 +52,9 @@ AxisTaps make_taps(int64_t in_size, int64_t out_size, int64_t start, int64_t n) 
   t.hi = 0;
   for (int64_t i = 0; i < n; ++i) {
     int64_t first = 0;
-    const int c = compute_axis_taps(f, start + i, &t.weights[static_cast<size_t>(i * f.max_taps)],
-                                    &first);
+    float* w = &t.weights[static_cast<size_t>(i * f.max_taps)];
+    const int c = fma ? compute_axis_taps<true>(f, start + i, w, &first)
+                      : compute_axis_taps<false>(f, start + i, w, &first);
     t.first[i] = first;
     t.count[i] = std::max(c, 1);
     t.lo = std::min(t.lo, first);
@@ -69,48 +71,6 @@ struct Scratch {
   std::vector<float> acc;   // one output row, planar [3][crop_w]
   std::vector<const float*> rows;  // the ring rows one output row reads
 };
-
-// The taps of the horizontal pass for every cropped column of one row (interleaved R, G, B floats
-// in `row`), written planar. One pixel's three channels ride in one 4-lane vector (the fourth lane
-// holds a neighbour and is ignored); two pixels are interleaved so their dependent add chains
-// overlap. K > 0: the tap count, fully unrolled; K == 0: tx.max_taps at run time.
-template <int K>
-void horizontal_taps(const float* __restrict row, const AxisTaps& tx, int64_t cw,
-                     float* __restrict r, float* __restrict g, float* __restrict b) {
-  const int k = K > 0 ? K : tx.max_taps;
-  const int64_t lo = tx.lo;
-  const int64_t* first = tx.first.data();
-  const v4a* w = tx.splat.data();
-  int64_t x = 0;
-  for (; x + 2 <= cw; x += 2) {
-    const float* s0 = row + 3 * (first[x] - lo);
-    const float* s1 = row + 3 * (first[x + 1] - lo);
-    const v4a* w0 = w + x * k;
-    const v4a* w1 = w0 + k;
-    v4a a0 = load4(s0) * w0[0];  // ATen: out = src_0 * w_0
-    v4a a1 = load4(s1) * w1[0];
-#pragma GCC unroll 16
-    for (int j = 1; j < k; ++j) {
-      a0 += load4(s0 + 3 * j) * w0[j];  // out += src_j * w_j
-      a1 += load4(s1 + 3 * j) * w1[j];
-    }
-    r[x] = a0[0];
-    g[x] = a0[1];
-    b[x] = a0[2];
-    r[x + 1] = a1[0];
-    g[x + 1] = a1[1];
-    b[x + 1] = a1[2];
-  }
-  for (; x < cw; ++x) {
-    const float* s0 = row + 3 * (first[x] - lo);
-    const v4a* w0 = w + x * k;
-    v4a a0 = load4(s0) * w0[0];
-    for (int j = 1; j < k; ++j) a0 += load4(s0 + 3 * j) * w0[j];
-    r[x] = a0[0];
-    g[x] = a0[1];
-    b[x] = a0[2];
-  }
-}
 
 // Horizontal pass of one input row into planar [3][crop_w] floats.
 void horizontal_row(const ResizeCropParams& p, const AxisTaps& tx, const uint8_t* src_row,
@@ -130,58 +90,9 @@ void horizontal_row(const ResizeCropParams& p, const AxisTaps& tx, const uint8_t
     }
   }
   const int64_t cw = p.crop_w;
-  float* r = out;
-  switch (tx.max_taps) {
-    case 1:
-      return horizontal_taps<1>(row, tx, cw, r, r + cw, r + 2 * cw);
-    case 5:
-      return horizontal_taps<5>(row, tx, cw, r, r + cw, r + 2 * cw);
-    case 7:
-      return horizontal_taps<7>(row, tx, cw, r, r + cw, r + 2 * cw);
-    case 9:
-      return horizontal_taps<9>(row, tx, cw, r, r + cw, r + 2 * cw);
-    case 11:
-      return horizontal_taps<11>(row, tx, cw, r, r + cw, r + 2 * cw);
-    case 13:
-      return horizontal_taps<13>(row, tx, cw, r, r + cw, r + 2 * cw);
-    default:
-      return horizontal_taps<0>(row, tx, cw, r, r + cw, r + 2 * cw);
-  }
-}
-
-// Vertical pass: acc = rows[0] * w[0]; acc += rows[j] * w[j], blocked along the row so the partial
-// sums stay in registers across the taps (the per-element order is still ATen's).
-void vertical_row(const float* const* rows, const float* w, int n, int64_t len,
-                  float* __restrict acc) {
-  int64_t k = 0;
-  for (; k + 16 <= len; k += 16) {
-    v4a a0, a1, a2, a3;
-    {
-      const float* s = rows[0] + k;
-      const float w0 = w[0];
-      a0 = *reinterpret_cast<const v4f*>(s) * w0;
-      a1 = *reinterpret_cast<const v4f*>(s + 4) * w0;
-      a2 = *reinterpret_cast<const v4f*>(s + 8) * w0;
-      a3 = *reinterpret_cast<const v4f*>(s + 12) * w0;
-    }
-    for (int j = 1; j < n; ++j) {
-      const float* s = rows[j] + k;
-      const float wj = w[j];
-      a0 += *reinterpret_cast<const v4f*>(s) * wj;
-      a1 += *reinterpret_cast<const v4f*>(s + 4) * wj;
-      a2 += *reinterpret_cast<const v4f*>(s + 8) * wj;
-      a3 += *reinterpret_cast<const v4f*>(s + 12) * wj;
-    }
-    *reinterpret_cast<v4f*>(acc + k) = a0;
-    *reinterpret_cast<v4f*>(acc + k + 4) = a1;
-    *reinterpret_cast<v4f*>(acc + k + 8) = a2;
-    *reinterpret_cast<v4f*>(acc + k + 12) = a3;
-  }
-  for (; k < len; ++k) {
-    float a = rows[0][k] * w[0];
-    for (int j = 1; j < n; ++j) a += rows[j][k] * w[j];
-    acc[k] = a;
-  }
+  const auto taps = p.fma ? rows_fma::horizontal_taps : rows_plain::horizontal_taps;
+  taps(tx.max_taps, row, tx.first.data(), lo, reinterpret_cast<const float*>(tx.splat.data()), cw,
+       out, out + cw, out + 2 * cw);
 }
 
 // Clamps, rounds and converts one planar output row (3 channels, rounded in place in acc) into
@@ -245,7 +156,7 @@ void run_band(const ResizeCropParams& p, const AxisTaps& tx, const AxisTaps& ty,
     const float* w = ty.weights.data() + y * ty.max_taps;
     const float** rows = s.rows.data();
     for (int j = 0; j < n; ++j) rows[j] = s.ring.data() + ((first + j) % ring_rows) * plane;
-    vertical_row(rows, w, n, plane, acc);
+    (p.fma ? rows_fma::vertical_row : rows_plain::vertical_row)(rows, w, n, plane, acc);
     store_row<D>(p, acc, t, y, lut16);
   }
 }
@@ -253,8 +164,8 @@ void run_band(const ResizeCropParams& p, const AxisTaps& tx, const AxisTaps& ty,
 template <OutDtype D>
 void run(const ResizeCropParams& p, int num_threads) {
   // Weights for the crop's output columns and rows only, shared by all frames and threads.
-  const AxisTaps tx = make_taps(p.width, p.resize_w, p.left, p.crop_w);
-  const AxisTaps ty = make_taps(p.height, p.resize_h, p.top, p.crop_h);
+  const AxisTaps tx = make_taps(p.width, p.resize_w, p.left, p.crop_w, p.fma);
+  const AxisTaps ty = make_taps(p.height, p.resize_h, p.top, p.crop_h, p.fma);
   uint16_t lut16[256] = {};
   if constexpr (D == OutDtype::kBFloat16 || D == OutDtype::kFloat16) {
     for (int u = 0; u < 256; ++u) lut16[u] = normalized_bits16(D, u);
@@ -294,6 +205,7 @@ void run(const ResizeCropParams& p, int num_threads) {
 void resize_crop_normalize_cpu(const ResizeCropParams& p, int num_threads) {
   validate(p);
   PVF_CHECK(num_threads > 0, "num_threads must be positive, got num_threads=", num_threads);
+  PVF_CHECK(!p.fma || cpu_has_fma(), "fma=true but this CPU has no FMA instructions");
   if (p.frames == 0) return;
   switch (p.out_dtype) {
     case OutDtype::kUint8:

@@ -7,6 +7,7 @@
 //   3. vertical: the cropped output pixels, clamped, rounded and normalised into the destination.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 
@@ -73,6 +74,7 @@ Workspace plan(const ResizeCropParams& p) {
 }
 
 // One thread per cropped output column (i < crop_w) or row (i >= crop_w).
+template <bool kFma>
 __global__ void weights_kernel(AxisFilter fx, AxisFilter fy, int64_t left, int64_t top,
                                int64_t crop_w, int64_t crop_h, float* wx, int* x_first,
                                int* x_count, float* wy, int* y_first, int* y_count) {
@@ -80,18 +82,20 @@ __global__ void weights_kernel(AxisFilter fx, AxisFilter fy, int64_t left, int64
   if (i >= crop_w + crop_h) return;
   int64_t first = 0;
   if (i < crop_w) {
-    const int n = compute_axis_taps(fx, left + i, wx + i * fx.max_taps, &first);
+    const int n = compute_axis_taps<kFma>(fx, left + i, wx + i * fx.max_taps, &first);
     x_first[i] = static_cast<int>(first);
     x_count[i] = n;
   } else {
     const int64_t y = i - crop_w;
-    const int n = compute_axis_taps(fy, top + y, wy + y * fy.max_taps, &first);
+    const int n = compute_axis_taps<kFma>(fy, top + y, wy + y * fy.max_taps, &first);
     y_first[y] = static_cast<int>(first);
     y_count[y] = n;
   }
 }
 
-// ATen's accumulation: out = src_0 * w_0; out += src_j * w_j (a zero-tap window gives 0 * src).
+// ATen's accumulation: out = src_0 * w_0; out += src_j * w_j (a zero-tap window gives 0 * src),
+// the += fused when kFma (Note [FMA mode]).
+template <bool kFma>
 __global__ void horizontal_kernel(const uint8_t* __restrict__ src, int64_t frames,
                                   int64_t stride_t, int64_t stride_h, int64_t stride_w,
                                   int64_t stride_c, int64_t row0, int64_t rows, int64_t crop_w,
@@ -112,9 +116,9 @@ __global__ void horizontal_kernel(const uint8_t* __restrict__ src, int64_t frame
     float acc2 = mul_rn(static_cast<float>(s[2 * stride_c]), w[0]);
     for (int j = 1; j < n; ++j) {
       const uint8_t* sj = s + j * stride_w;
-      acc0 = add_rn(acc0, mul_rn(static_cast<float>(sj[0]), w[j]));
-      acc1 = add_rn(acc1, mul_rn(static_cast<float>(sj[stride_c]), w[j]));
-      acc2 = add_rn(acc2, mul_rn(static_cast<float>(sj[2 * stride_c]), w[j]));
+      acc0 = mul_add<kFma>(static_cast<float>(sj[0]), w[j], acc0);
+      acc1 = mul_add<kFma>(static_cast<float>(sj[stride_c]), w[j], acc1);
+      acc2 = mul_add<kFma>(static_cast<float>(sj[2 * stride_c]), w[j], acc2);
     }
     float* out = tmp + (tr * 3) * crop_w + x;
     out[0] = acc0;
@@ -123,7 +127,7 @@ __global__ void horizontal_kernel(const uint8_t* __restrict__ src, int64_t frame
   }
 }
 
-template <OutDtype D>
+template <OutDtype D, bool kFma>
 __global__ void vertical_kernel(const float* __restrict__ tmp, int64_t frames, int64_t row0,
                                 int64_t rows, int64_t crop_h, int64_t crop_w, int max_taps,
                                 const float* __restrict__ wy, const int* __restrict__ y_first,
@@ -141,7 +145,7 @@ __global__ void vertical_kernel(const float* __restrict__ tmp, int64_t frames, i
     for (int c = 0; c < 3; ++c) {
       const float* sc = s + c * crop_w;
       float acc = mul_rn(sc[0], w[0]);
-      for (int j = 1; j < n; ++j) acc = add_rn(acc, mul_rn(sc[j * row_stride], w[j]));
+      for (int j = 1; j < n; ++j) acc = mul_add<kFma>(sc[j * row_stride], w[j], acc);
       const float v = clamp_round_255(acc);
       const int64_t o = t * dst_t + c * dst_c + y * dst_h + x;
       if (D == OutDtype::kUint8) {
@@ -155,17 +159,57 @@ __global__ void vertical_kernel(const float* __restrict__ tmp, int64_t frames, i
   }
 }
 
-template <OutDtype D>
+template <OutDtype D, bool kFma>
 void launch_vertical(const ResizeCropParams& p, const Workspace& ws, char* base,
                      cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(ceil_div(p.crop_w, kThreads)),
                   static_cast<unsigned>(std::min<int64_t>(p.frames * p.crop_h, kMaxGridY)));
-  vertical_kernel<D><<<grid, kThreads, 0, stream>>>(
+  vertical_kernel<D, kFma><<<grid, kThreads, 0, stream>>>(
       reinterpret_cast<const float*>(base + ws.tmp), p.frames, ws.row0, ws.rows, p.crop_h,
       p.crop_w, ws.fy.max_taps, reinterpret_cast<const float*>(base + ws.wy),
       reinterpret_cast<const int*>(base + ws.y_first),
       reinterpret_cast<const int*>(base + ws.y_count), p.dst, p.dst_stride_t, p.dst_stride_c,
       p.dst_stride_h);
+}
+
+template <bool kFma>
+void launch_all(const ResizeCropParams& p, const Workspace& ws, char* base, cudaStream_t stream) {
+  weights_kernel<kFma><<<static_cast<unsigned>(ceil_div(p.crop_w + p.crop_h, kThreads)), kThreads, 0,
+                   stream>>>(ws.fx, ws.fy, p.left, p.top, p.crop_w, p.crop_h,
+                             reinterpret_cast<float*>(base + ws.wx),
+                             reinterpret_cast<int*>(base + ws.x_first),
+                             reinterpret_cast<int*>(base + ws.x_count),
+                             reinterpret_cast<float*>(base + ws.wy),
+                             reinterpret_cast<int*>(base + ws.y_first),
+                             reinterpret_cast<int*>(base + ws.y_count));
+  check_cuda(cudaGetLastError(), "weights_kernel launch");
+
+  if (ws.rows > 0) {
+    const dim3 grid(static_cast<unsigned>(ceil_div(p.crop_w, kThreads)),
+                    static_cast<unsigned>(std::min<int64_t>(p.frames * ws.rows, kMaxGridY)));
+    horizontal_kernel<kFma><<<grid, kThreads, 0, stream>>>(
+        p.src, p.frames, p.src_stride_t, p.src_stride_h, p.src_stride_w, p.src_stride_c, ws.row0,
+        ws.rows, p.crop_w, ws.fx.max_taps, reinterpret_cast<const float*>(base + ws.wx),
+        reinterpret_cast<const int*>(base + ws.x_first),
+        reinterpret_cast<const int*>(base + ws.x_count), reinterpret_cast<float*>(base + ws.tmp));
+    check_cuda(cudaGetLastError(), "horizontal_kernel launch");
+  }
+
+  switch (p.out_dtype) {
+    case OutDtype::kUint8:
+      launch_vertical<OutDtype::kUint8, kFma>(p, ws, base, stream);
+      break;
+    case OutDtype::kFloat32:
+      launch_vertical<OutDtype::kFloat32, kFma>(p, ws, base, stream);
+      break;
+    case OutDtype::kBFloat16:
+      launch_vertical<OutDtype::kBFloat16, kFma>(p, ws, base, stream);
+      break;
+    case OutDtype::kFloat16:
+      launch_vertical<OutDtype::kFloat16, kFma>(p, ws, base, stream);
+      break;
+  }
+  check_cuda(cudaGetLastError(), "vertical_kernel launch");
 }
 
 }  // namespace
@@ -192,43 +236,11 @@ void resize_crop_normalize_cuda(const ResizeCropParams& p, int device, uintptr_t
   DeviceGuard guard(device);
   cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
   char* base = static_cast<char*>(workspace);
-
-  weights_kernel<<<static_cast<unsigned>(ceil_div(p.crop_w + p.crop_h, kThreads)), kThreads, 0,
-                   stream>>>(ws.fx, ws.fy, p.left, p.top, p.crop_w, p.crop_h,
-                             reinterpret_cast<float*>(base + ws.wx),
-                             reinterpret_cast<int*>(base + ws.x_first),
-                             reinterpret_cast<int*>(base + ws.x_count),
-                             reinterpret_cast<float*>(base + ws.wy),
-                             reinterpret_cast<int*>(base + ws.y_first),
-                             reinterpret_cast<int*>(base + ws.y_count));
-  check_cuda(cudaGetLastError(), "weights_kernel launch");
-
-  if (ws.rows > 0) {
-    const dim3 grid(static_cast<unsigned>(ceil_div(p.crop_w, kThreads)),
-                    static_cast<unsigned>(std::min<int64_t>(p.frames * ws.rows, kMaxGridY)));
-    horizontal_kernel<<<grid, kThreads, 0, stream>>>(
-        p.src, p.frames, p.src_stride_t, p.src_stride_h, p.src_stride_w, p.src_stride_c, ws.row0,
-        ws.rows, p.crop_w, ws.fx.max_taps, reinterpret_cast<const float*>(base + ws.wx),
-        reinterpret_cast<const int*>(base + ws.x_first),
-        reinterpret_cast<const int*>(base + ws.x_count), reinterpret_cast<float*>(base + ws.tmp));
-    check_cuda(cudaGetLastError(), "horizontal_kernel launch");
+  if (p.fma) {
+    launch_all<true>(p, ws, base, stream);
+  } else {
+    launch_all<false>(p, ws, base, stream);
   }
-
-  switch (p.out_dtype) {
-    case OutDtype::kUint8:
-      launch_vertical<OutDtype::kUint8>(p, ws, base, stream);
-      break;
-    case OutDtype::kFloat32:
-      launch_vertical<OutDtype::kFloat32>(p, ws, base, stream);
-      break;
-    case OutDtype::kBFloat16:
-      launch_vertical<OutDtype::kBFloat16>(p, ws, base, stream);
-      break;
-    case OutDtype::kFloat16:
-      launch_vertical<OutDtype::kFloat16>(p, ws, base, stream);
-      break;
-  }
-  check_cuda(cudaGetLastError(), "vertical_kernel launch");
 }
 
 }  // namespace transform

@@ -1,0 +1,113 @@
+"""Is `pyvidfast check` faster than the Open-Sora guide's ffmpeg check, with the same verdicts?
+
+Baseline (ffmpeg_check_parallel.sh): `ffmpeg -v error -i P -f null - 2> P.err` per file, one job
+per core (GNU parallel's default), a file is ok when its .err is empty. Candidate: `check_files`
+with one worker per core. Same files, same run, alternating repeats; files/s is the median.
+
+    python benchmarks/bench_check.py [--files-from LIST] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from common import print_table, write_results
+
+from pyvidfast.curation import check_files
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
+
+
+def ffmpeg_check(paths: list[str], jobs: int, err_dir: str, ffmpeg: str) -> dict[str, bool]:
+    """The shell script's work: one ffmpeg per file, `jobs` at a time; ok = empty .err."""
+
+    def one(item: tuple[int, str]) -> bool:
+        i, path = item
+        err = os.path.join(err_dir, f"{i}.err")
+        with open(err, "w") as f:
+            cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"]
+            subprocess.run(cmd, stderr=f, stdout=subprocess.DEVNULL)
+        return os.path.getsize(err) == 0
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return dict(zip(paths, pool.map(one, enumerate(paths))))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--files-from",
+        help="text file, one video path per line (default: every file of shared/testdata/real)",
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="jobs (default: cores)")
+    args = parser.parse_args()
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        print("bench_check: needs the ffmpeg command (apt-get install ffmpeg)", file=sys.stderr)
+        return 2
+    if args.files_from:
+        paths = [line.strip() for line in open(args.files_from) if line.strip()]
+    else:
+        paths = sorted(str(p) for p in REAL.glob("*/*") if p.suffix not in (".csv", ".md"))
+    version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout
+    version = version.splitlines()[0]
+
+    times = {"ffmpeg": [], "pyvidfast": []}
+    verdicts: dict[str, dict[str, bool]] = {}
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as err_dir:
+            t0 = time.perf_counter()
+            verdicts["ffmpeg"] = ffmpeg_check(paths, args.jobs, err_dir, ffmpeg)
+            times["ffmpeg"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        table = check_files(paths, workers=args.jobs)
+        times["pyvidfast"].append(time.perf_counter() - t0)
+        verdicts["pyvidfast"] = dict(zip(table["path"], table["ok"].astype(bool)))
+
+    disagree = [p for p in paths if verdicts["ffmpeg"][p] != verdicts["pyvidfast"][p]]
+    rows = []
+    for name, ts in times.items():
+        median = statistics.median(ts)
+        rows.append(
+            {
+                "method": name,
+                "files": len(paths),
+                "median_s": round(median, 3),
+                "files_per_s": round(len(paths) / median, 2),
+                "failed": sum(not v for v in verdicts[name].values()),
+            }
+        )
+    ratio = rows[0]["median_s"] / rows[1]["median_s"]
+    results = {
+        "question": "files/s of pyvidfast check vs per-file ffmpeg -f null, one job per core",
+        "jobs": args.jobs,
+        "ffmpeg_cli": version,
+        "files": len(paths),
+        "repeats": args.repeats,
+        "times_s": times,
+        "rows": rows,
+        "speedup": round(ratio, 3),
+        "verdict_disagreements": disagree,
+    }
+    out = write_results("bench_check", results)
+    print(f"results: {out}")
+    print(
+        f"speedup {ratio:.2f}x, {len(disagree)} verdict disagreement(s): "
+        + ", ".join(os.path.relpath(p, REAL) if p.startswith(str(REAL)) else p for p in disagree)
+    )
+    print_table(rows, ["method", "files", "median_s", "files_per_s", "failed"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

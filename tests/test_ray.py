@@ -1,0 +1,38 @@
+"""--engine ray: the same verdicts as the local pool, on a local Ray instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pyvidfast.curation import check_files, make_sample_dataset, prepare
+
+ray = pytest.importorskip("ray")
+
+
+def test_ray_engine_matches_local(tmp_path: Path, real_dir: Path):
+    table = make_sample_dataset(str(tmp_path / "sample"))
+    real = sorted(
+        str(p)
+        for p in real_dir.glob("*/*")
+        if p.suffix not in (".csv", ".md") and p.stat().st_size < 200_000
+    )[:24]
+    paths = [*dict.fromkeys(table["path"]), *real]
+    local = check_files(paths, workers=2)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = check_files(paths, engine="ray")
+        pd.testing.assert_frame_equal(on_ray, local)
+        assert not local["ok"].all() and local["ok"].any()
+        data = pd.read_csv(tmp_path / "sample" / "dataset.csv")
+        a = prepare(data, 1.2, engine="ray")
+        b = prepare(data, 1.2, workers=2)
+        pd.testing.assert_frame_equal(a.kept, b.kept)
+        pd.testing.assert_frame_equal(a.rejected, b.rejected)
+        big = str(real_dir / "androidx_media/mp4__portrait_4k60.mp4")
+        slow = check_files([big], engine="ray", timeout=0.05)
+        assert slow["error_kind"].tolist() == ["timeout"]
+    finally:
+        ray.shutdown()
