@@ -141,7 +141,7 @@ def warm_cache(paths: list[str]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=20, help="length of the 1080p clips")
+    parser.add_argument("--seconds", type=int, default=60, help="length of the 1080p clips")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each pyvidfast mode")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "LIST"), help=argparse.SUPPRESS)
     args = parser.parse_args()

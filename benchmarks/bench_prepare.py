@@ -101,6 +101,7 @@ def main() -> int:
         return 2
     times: dict[str, list[float]] = {"four_steps": [], "prepare": []}
     same = []
+    differences: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         csv = make_table(Path(tmp))
         n = len(pd.read_csv(csv))
@@ -114,19 +115,16 @@ def main() -> int:
             got = one_pass(csv, args.max_size_mb, args.jobs, Path(tmp) / f"out{r}")
             times["prepare"].append(time.perf_counter() - t0)
             same.append(ref.read_bytes() == got.read_bytes())
+            a, b = pd.read_csv(ref), pd.read_csv(got)
+            common_a = a[a["path"].isin(b["path"])].reset_index(drop=True)
+            common_b = b[b["path"].isin(a["path"])].reset_index(drop=True)
+            differences = {
+                "only_in_four_steps": sorted(Path(p).name for p in set(a["path"]) - set(b["path"])),
+                "only_in_prepare": sorted(Path(p).name for p in set(b["path"]) - set(a["path"])),
+                "common_rows_identical": bool(common_a.equals(common_b)),
+            }
             if not same[-1]:
-                a, b = pd.read_csv(ref), pd.read_csv(got)
-                print(
-                    "kept CSVs differ:",
-                    len(a),
-                    "vs",
-                    len(b),
-                    "rows;",
-                    "paths only in reference:",
-                    sorted(set(a["path"]) - set(b["path"])),
-                    "only in prepare:",
-                    sorted(set(b["path"]) - set(a["path"])),
-                )
+                print("kept CSVs differ:", differences)
     rows = [
         {
             "method": name,
@@ -146,6 +144,7 @@ def main() -> int:
         "table": rows,
         "speedup": round(ratio, 3),
         "kept_csv_identical": same,
+        "kept_csv_differences": differences,
     }
     out = write_results("bench_prepare", results)
     print(f"results: {out}")

@@ -10,9 +10,11 @@ import subprocess
 from pathlib import Path
 
 import av
+import pandas as pd
 import pytest
 
 from pyvidfast.curation import check_file, check_files, err_text
+from pyvidfast.curation.check import CHECK_COLUMNS
 from pyvidfast.curation.sample_data import Clip, make_clip
 
 FFMPEG = shutil.which("ffmpeg")
@@ -145,3 +147,23 @@ def test_timestamp_errors_match_live_ffmpeg(vfr_clips):
         ).stderr
         ours = err_text(check_file(path)["error_lines"])
         assert _normalise(ours) == _normalise(ref), name
+
+
+def test_cli_on_a_csv_writes_columns_and_err_files(tmp_path: Path, real_dir: Path, capsys):
+    from pyvidfast.cli import main
+
+    good = tmp_path / "good.mp4"
+    good.write_bytes((real_dir / "torchcodec/nasa_13013.mp4").read_bytes())
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes((real_dir / "androidx_media/mp4__sample_with_invalid_nalu.mp4").read_bytes())
+    table = tmp_path / "in.csv"
+    table.write_text(f"path,text\n{good},a\n{bad},b\n{tmp_path / 'gone.mp4'},c\n")
+    assert main(["check", str(table), "--write-err", "--no-progress", "--workers", "2"]) == 0
+    out = pd.read_csv(tmp_path / "in_checked.csv", keep_default_na=False)
+    assert list(out.columns) == ["path", "text", *CHECK_COLUMNS]
+    assert out["ok"].tolist() == [True, False, False]
+    assert out["error_kind"].tolist() == ["", "decode", "missing"]
+    assert (tmp_path / "good.mp4.err").read_text() == ""
+    assert "Error splitting the input into NAL units" in (tmp_path / "bad.mp4.err").read_text()
+    assert (tmp_path / "in_checked.csv.journal.jsonl").exists()
+    assert "3 files: 1 ok, 2 failed" in capsys.readouterr().err

@@ -200,3 +200,24 @@ def test_help_explains_every_flag(capsys):
         "--timeout",
     ):
         assert flag in text, flag
+
+
+def test_empty_inputs(tmp_path):
+    (tmp_path / "zero.csv").write_bytes(b"")
+    assert run(tmp_path / "zero.csv", "--info") == 2  # no 'path' column: reported, no crash
+    pd.DataFrame({"path": [], "text": []}).to_csv(tmp_path / "header.csv", index=False)
+    assert run(tmp_path / "header.csv", "--info", "--remove-empty-caption") == 0
+    out = pd.read_csv(tmp_path / "header_info_noempty.csv")
+    assert list(out.columns) == ["path", "text", *INFO_COLUMNS] and len(out) == 0
+
+
+def test_odd_paths_get_failure_rows(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    df = pd.DataFrame({"path": [str(tmp_path / "notes.txt"), np.nan, str(tmp_path)], "text": "x"})
+    df.to_csv(tmp_path / "odd.csv", index=False)
+    assert run(tmp_path / "odd.csv", "--info", "--info-errors") == 0
+    out = pd.read_csv(tmp_path / "odd_info.csv")
+    assert out["num_frames"].tolist() == [0, 0, 0]
+    reasons = out["info_error"].tolist()
+    assert reasons[0].startswith("cannot open") and reasons[1].startswith("missing file")
+    assert reasons[2].startswith("not a file")

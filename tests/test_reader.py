@@ -325,3 +325,16 @@ def test_no_decodable_frame_is_a_decode_error(real_dir):
     vr = VideoReader(real_dir / "androidx_media" / "vp9__invalid-bitstream.webm")
     with pytest.raises(VideoDecodeError, match="no frame decodes"):
         vr.get_batch([0])
+
+
+@pytest.mark.parametrize("name", ["h264_bframes", "hevc", "mpeg4_bframes", "vp9_odd"])
+def test_strided_batch_then_sequential_frames(clips, name):
+    # A strided batch skips unwanted non-reference frames; frames asked for afterwards (some
+    # of which were skipped while in flight) must still come out exactly, without a rescan.
+    path, n = clips[name]
+    with VideoReader(path) as vr:
+        idx = list(range(1, n - 10, 3))
+        assert numbers(vr.get_batch(idx)) == idx
+        for i in range(idx[-1] - 2, n):
+            assert frame_number(vr[i].numpy()) == i
+        assert not vr._verified  # no fallback to decoding the whole file

@@ -53,8 +53,9 @@ def test_cuda_matches_cpu_op(hw, size, resize_hw):
     assert_close_u8(gpu, cpu)
     # Same weights and the same operation order: identical in practice.
     assert torch.equal(gpu.cpu(), cpu)
-    ref = resize_crop_normalize(x, size, out_dtype=torch.uint8, resize_hw=resize_hw,
-                                backend="reference")
+    ref = resize_crop_normalize(
+        x, size, out_dtype=torch.uint8, resize_hw=resize_hw, backend="reference"
+    )
     assert_close_u8(gpu, ref)
 
 
@@ -73,12 +74,16 @@ def test_cuda_non_contiguous_and_batched():
     size = (64, 96)
     expected = resize_crop_normalize(base.cpu(), size)
     planar = base.permute(0, 3, 1, 2).contiguous()
-    for view in (planar.permute(0, 2, 3, 1), base.permute(0, 3, 1, 2),
-                 torch.cat([base, base[..., :1]], -1)[..., :3]):
+    for view in (
+        planar.permute(0, 2, 3, 1),
+        base.permute(0, 3, 1, 2),
+        torch.cat([base, base[..., :1]], -1)[..., :3],
+    ):
         assert torch.equal(resize_crop_normalize(view, size).cpu(), expected)
     sliced = rand_frames(8, 150, 200, seed=3).cuda()[::2, 5:145, 7:]
-    assert torch.equal(resize_crop_normalize(sliced, size).cpu(),
-                       resize_crop_normalize(sliced.cpu(), size))
+    assert torch.equal(
+        resize_crop_normalize(sliced, size).cpu(), resize_crop_normalize(sliced.cpu(), size)
+    )
     batched = resize_crop_normalize(base, size)
     for i in range(base.shape[0]):
         assert torch.equal(batched[i : i + 1], resize_crop_normalize(base[i : i + 1], size))
@@ -96,9 +101,11 @@ def test_cuda_runs_on_the_current_stream():
 
 
 def test_cuda_empty_and_errors():
-    out = resize_crop_normalize(torch.zeros(0, 20, 30, 3, dtype=torch.uint8, device="cuda"),
-                                (10, 12))
+    out = resize_crop_normalize(
+        torch.zeros(0, 20, 30, 3, dtype=torch.uint8, device="cuda"), (10, 12)
+    )
     assert out.shape == (0, 3, 10, 12) and out.is_cuda
     with pytest.raises(ValueError, match="crop=\\(50, 0\\)"):
-        resize_crop_normalize(torch.zeros(1, 20, 30, 3, dtype=torch.uint8, device="cuda"),
-                              (10, 12), crop=(50, 0))
+        resize_crop_normalize(
+            torch.zeros(1, 20, 30, 3, dtype=torch.uint8, device="cuda"), (10, 12), crop=(50, 0)
+        )

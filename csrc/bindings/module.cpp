@@ -72,7 +72,8 @@ void register_transform(py::module_& m) {
       },
       py::arg("src_ptr"), py::arg("src_sizes"), py::arg("src_strides"), py::arg("resize_hw"),
       py::arg("crop_tl"), py::arg("crop_hw"), py::arg("dst_ptr"), py::arg("dst_strides"),
-      py::arg("out_dtype"), py::arg("fma"), py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
+      py::arg("out_dtype"), py::arg("fma"), py::arg("num_threads"),
+      py::call_guard<py::gil_scoped_release>(),
       "CPU resize -> crop -> normalise of uint8 [T, H, W, 3] frames (element strides) into "
       "[T, 3, crop_h, crop_w] (element strides). Blocks until done; releases the GIL.");
   m.def(
@@ -100,14 +101,14 @@ void register_transform(py::module_& m) {
          uintptr_t stream, uintptr_t workspace_ptr, size_t workspace_bytes) {
         const auto p = make_resize_params(src_ptr, src_sizes, src_strides, resize_hw, crop_tl,
                                           crop_hw, dst_ptr, dst_strides, out_dtype, fma);
-        transform::resize_crop_normalize_cuda(p, device, stream,
-                                              reinterpret_cast<void*>(workspace_ptr),
-                                              workspace_bytes);
+        transform::resize_crop_normalize_cuda(
+            p, device, stream, reinterpret_cast<void*>(workspace_ptr), workspace_bytes);
       },
       py::arg("src_ptr"), py::arg("src_sizes"), py::arg("src_strides"), py::arg("resize_hw"),
       py::arg("crop_tl"), py::arg("crop_hw"), py::arg("dst_ptr"), py::arg("dst_strides"),
-      py::arg("out_dtype"), py::arg("fma"), py::arg("device"), py::arg("stream"), py::arg("workspace_ptr"),
-      py::arg("workspace_bytes"), py::call_guard<py::gil_scoped_release>(),
+      py::arg("out_dtype"), py::arg("fma"), py::arg("device"), py::arg("stream"),
+      py::arg("workspace_ptr"), py::arg("workspace_bytes"),
+      py::call_guard<py::gil_scoped_release>(),
       "CUDA resize -> crop -> normalise on `stream` (cudaStream_t as int) of `device`; device "
       "pointers; asynchronous (no host synchronisation).");
 }

@@ -20,7 +20,8 @@ namespace pvf {
 template <typename Fn>
 void parallel_for(int64_t num_tasks, int num_threads, Fn&& fn) {
   if (num_tasks <= 0) return;
-  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads, num_tasks)));
+  const int workers =
+      static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads, num_tasks)));
   if (workers == 1) {
     for (int64_t i = 0; i < num_tasks; ++i) fn(i, 0);
     return;

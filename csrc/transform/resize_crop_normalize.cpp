@@ -22,8 +22,8 @@ void validate(const ResizeCropParams& p) {
   PVF_CHECK(p.frames >= 0, "frames must be >= 0, got frames=", p.frames);
   PVF_CHECK(p.height > 0 && p.width > 0, "frame size must be positive, got height=", p.height,
             ", width=", p.width);
-  PVF_CHECK(p.resize_h > 0 && p.resize_w > 0, "resize size must be positive, got resize_h=",
-            p.resize_h, ", resize_w=", p.resize_w);
+  PVF_CHECK(p.resize_h > 0 && p.resize_w > 0,
+            "resize size must be positive, got resize_h=", p.resize_h, ", resize_w=", p.resize_w);
   PVF_CHECK(p.crop_h > 0 && p.crop_w > 0, "size must be positive, got size=(", p.crop_h, ", ",
             p.crop_w, ")");
   PVF_CHECK(p.top >= 0 && p.top + p.crop_h <= p.resize_h, "crop top=", p.top, " with height ",
@@ -35,12 +35,12 @@ void validate(const ResizeCropParams& p) {
                 p.resize_h < (int64_t{1} << 24) && p.resize_w < (int64_t{1} << 24),
             "sizes must be < 2^24, got height=", p.height, ", width=", p.width,
             ", resize=", p.resize_h, "x", p.resize_w);
-  PVF_CHECK(p.src_stride_t >= 0 && p.src_stride_h >= 0 && p.src_stride_w >= 0 &&
-                p.src_stride_c >= 0,
-            "src strides must be >= 0, got (", p.src_stride_t, ", ", p.src_stride_h, ", ",
-            p.src_stride_w, ", ", p.src_stride_c, ")");
-  PVF_CHECK(p.dst_stride_w == 1, "dst must be contiguous along the width, got dst_stride_w=",
-            p.dst_stride_w);
+  PVF_CHECK(
+      p.src_stride_t >= 0 && p.src_stride_h >= 0 && p.src_stride_w >= 0 && p.src_stride_c >= 0,
+      "src strides must be >= 0, got (", p.src_stride_t, ", ", p.src_stride_h, ", ", p.src_stride_w,
+      ", ", p.src_stride_c, ")");
+  PVF_CHECK(p.dst_stride_w == 1,
+            "dst must be contiguous along the width, got dst_stride_w=", p.dst_stride_w);
   PVF_CHECK(p.dst_stride_t >= 0 && p.dst_stride_c >= 0 && p.dst_stride_h >= 0,
             "dst strides must be >= 0, got (", p.dst_stride_t, ", ", p.dst_stride_c, ", ",
             p.dst_stride_h, ")");

@@ -12,8 +12,8 @@ namespace pvf {
 namespace transform {
 
 // Frames are addressed by pointer and element strides (no tensor library in the extension): the
-// source as [T, H, W, C=3] uint8, the destination as [T, C=3, crop_h, crop_w] of out_dtype, whatever
-// the memory order (a CTHW output is a permuted view of the same indexing).
+// source as [T, H, W, C=3] uint8, the destination as [T, C=3, crop_h, crop_w] of out_dtype,
+// whatever the memory order (a CTHW output is a permuted view of the same indexing).
 struct ResizeCropParams {
   const uint8_t* src = nullptr;
   int64_t frames = 0, height = 0, width = 0;

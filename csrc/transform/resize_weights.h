@@ -1,10 +1,11 @@
 // Per-axis weights of PyTorch's antialiased bicubic resize and the per-pixel output conversions,
-// shared (__host__ __device__) by the CPU and CUDA kernels. See "Note [matching ATen's AA bicubic]".
+// shared (__host__ __device__) by the CPU and CUDA kernels. See "Note [matching ATen's AA
+// bicubic]".
 //
 // Note [matching ATen's AA bicubic]
 // torchvision resizes a uint8 tensor with BICUBIC + antialias by calling
-// F.interpolate(x.float(), mode="bicubic", align_corners=False, antialias=True), then clamp(0, 255),
-// round (half to even) and a cast to uint8. On CPU, ATen (aten/src/ATen/native/cpu/
+// F.interpolate(x.float(), mode="bicubic", align_corners=False, antialias=True), then clamp(0,
+// 255), round (half to even) and a cast to uint8. On CPU, ATen (aten/src/ATen/native/cpu/
 // UpSampleKernel.cpp, HelperInterpCubic + _compute_indices_min_size_weights_aa) computes, per axis,
 // with scalar_t = float:
 //   scale   = float(in) / out                               (area_pixel_compute_scale<float>)
@@ -19,7 +20,8 @@
 // and interpolates each axis as out = src_0 * w_0; out += src_j * w_j (tap order), the last
 // (width) axis first, skipping an axis whose size does not change. The helpers below reproduce
 // these mixed float/double steps literally. The float operations go through mul_rn/add_rn/mul_add
-// so that no compiler contracts them on its own: the CUDA kernel computes exactly what the CPU does.
+// so that no compiler contracts them on its own: the CUDA kernel computes exactly what the CPU
+// does.
 //
 // Note [FMA mode]
 // ATen's kernels in aten/src/ATen/native/cpu are compiled once per CPU capability; the AVX2 and
@@ -75,8 +77,8 @@ PVF_HOST_DEVICE inline float div_rn(float a, float b) {
 }
 
 // a * b + c, either rounded twice (kFma = false) or once as a fused multiply-add (kFma = true).
-// See Note [FMA mode]: ATen's vectorised CPU builds (AVX2, AVX512) are compiled with FMA contraction,
-// the DEFAULT build is not, and the two round differently in rare ties.
+// See Note [FMA mode]: ATen's vectorised CPU builds (AVX2, AVX512) are compiled with FMA
+// contraction, the DEFAULT build is not, and the two round differently in rare ties.
 template <bool kFma>
 PVF_HOST_DEVICE inline float mul_add(float a, float b, float c) {
   if (kFma) {
@@ -197,8 +199,8 @@ PVF_HOST_DEVICE inline uint16_t float_to_half_bits(float f) {
   const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t abs = u & 0x7FFFFFFFu;
   if (abs >= 0x47800000u) return static_cast<uint16_t>(sign | 0x7C00u);  // >= 65536: inf
-  if (abs < 0x38800000u) {                                                // below 2^-14: subnormal
-    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);            // < 2^-25: zero
+  if (abs < 0x38800000u) {                                               // below 2^-14: subnormal
+    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);           // < 2^-25: zero
     const uint32_t exp = abs >> 23;
     const uint32_t mant = (abs & 0x7FFFFFu) | 0x800000u;
     const uint32_t shift = 126u - exp;  // value = mant * 2^(exp - 150); half subnormal unit 2^-24

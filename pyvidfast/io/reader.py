@@ -47,6 +47,10 @@ __all__ = ["Source", "VideoReader"]
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 
+# Decoders that honour skip_frame=NONREF frame by frame (libdav1d, for one, reads it once at open).
+_SKIP_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video", "vp9"})
+
+
 class _IndexMismatch(Exception):
     """Decoded frames disagree with the demuxed index (internal; triggers a rescan)."""
 
@@ -117,6 +121,9 @@ class VideoReader:
         self._gen: Iterator[av.VideoFrame] | None = None
         self._pos: int | None = -1  # index of the last frame self._gen produced (None: unknown)
         self._verified = False  # True once every frame has been decoded and indexed
+        self._skip_pts: set[int] | None = None  # see _iter_frames
+        self._can_skip = True
+        self._gen_skips = False  # the current generator was started with skipping
         self._rotation: int | None = None
         self.decode_errors = 0
         self._open()
@@ -204,6 +211,7 @@ class VideoReader:
     def _rescan(self) -> None:
         """Decode every frame (no colour conversion) and index what actually comes out."""
         self._verified = True
+        self._skip_pts = None
         self._open()
         pts, durations = [], {}
         first = None
@@ -236,8 +244,15 @@ class VideoReader:
 
     def _iter_frames(self) -> Iterator[av.VideoFrame]:
         """Frames from the container's current position; packets that fail to decode are counted
-        and skipped (what FFmpeg's command line does), never raised."""
+        and skipped (what FFmpeg's command line does), never raised.
+
+        While ``self._skip_pts`` is a set, a packet whose pts is not in it is decoded with
+        ``skip_frame=NONREF``: a frame nothing else refers to and nobody asked for is not decoded
+        at all (the decoder drops it; the frames that do come out are bit-identical)."""
+        ctx = self._stream.codec_context
         for packet in self._container.demux(self._stream):
+            keep = self._skip_pts
+            ctx.skip_frame = "DEFAULT" if keep is None or packet.pts in keep else "NONREF"
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
@@ -249,13 +264,18 @@ class VideoReader:
         """New frame generator at the container's current position (index unknown until the
         first frame comes out, except when counting from the start)."""
         self._gen = self._iter_frames()
+        self._gen_skips = self._skip_pts is not None
         self._pos = None if self._pts is not None else -1
+
+    def _can_continue(self, first: int) -> bool:
+        """Is decoding on from the current position no more work than seeking? Not after a pass
+        that skipped frames: packets already in the decoder were skipped for that pass's set."""
+        if self._gen is None or self._pos is None or first <= self._pos or self._gen_skips:
+            return False
+        return self._pts is None or self._pos >= self._keyframe_before(first) - 1
 
     def _start_at(self, first: int) -> None:
         """Position the decoder so that the next frames lead up to frame ``first``."""
-        if self._gen is not None and self._pos is not None and first > self._pos:
-            if self._pts is None or self._pos >= self._keyframe_before(first) - 1:
-                return  # decoding on from here is no more work than seeking
         if self._pts is None or self._keyframe_before(first) == 0:
             self._open()
         else:
@@ -277,10 +297,23 @@ class VideoReader:
     ) -> None:
         first, last = wanted[0], wanted[-1]
         want = set(wanted)
+        errors = self.decode_errors
+        continuing = not from_start and self._can_continue(first)
+        # Skipping unwanted non-reference frames pays for batches from a fresh position. It needs
+        # frames identified by pts (not counted) and a decoder that reads skip_frame per frame;
+        # a reader that ever mismatched stops skipping.
+        skip = (
+            not continuing
+            and len(want) > 1
+            and self._pts is not None
+            and self._can_skip
+            and self.codec in _SKIP_CODECS
+        )
+        self._skip_pts = {self._pts[i] for i in want} if skip else None
         if from_start:
             self._open()
             self._restart()
-        else:
+        elif not continuing:
             self._start_at(first)
         tries = 0
         while True:
@@ -296,12 +329,12 @@ class VideoReader:
                         if k > first:
                             late = k
                             break
-                    elif k != self._pos + 1:
+                    elif k != self._pos + 1 and not self._skipped(self._pos + 1, k, want, errors):
                         raise _IndexMismatch(f"frame {self._pos + 1} did not decode")
                 self._pos = k
                 self._note_frame(frame)
-                if k in want and k not in out:
-                    out[k] = self._to_rgb(frame)
+                if k in want:
+                    self._to_rgb(frame, out[k])
                 if k >= last:
                     return
             if late is None or from_start:
@@ -318,19 +351,36 @@ class VideoReader:
             tries += 1
             self._restart()
 
-    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        if frame.width != self.width or frame.height != self.height:
-            return frame.to_ndarray(format="rgb24", width=self.width, height=self.height)
-        return frame.to_ndarray(format="rgb24")
+    def _skipped(self, start: int, stop: int, want: set[int], errors: int) -> bool:
+        """Frames ``start .. stop-1`` are missing: fine if none was wanted (so they may have been
+        skipped as non-reference frames) and nothing failed to decode meanwhile."""
+        if self._skip_pts is None or self.decode_errors != errors or stop < start:
+            return False
+        return not any(i in want for i in range(start, stop))
 
-    def _decode(self, wanted: list[int]) -> dict[int, np.ndarray]:
-        out: dict[int, np.ndarray] = {}
+    def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray) -> None:
+        """Convert into ``out`` ([H, W, 3] uint8) with a single copy."""
+        h, w = self.height, self.width
+        if frame.width != w or frame.height != h:
+            rgb = frame.reformat(width=w, height=h, format="rgb24")
+        else:
+            rgb = frame.reformat(format="rgb24")
+        plane = rgb.planes[0]
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)
+        out[...] = rows[:, : w * 3].reshape(h, w, 3)
+
+    def _decode(self, wanted: list[int]) -> np.ndarray:
+        """RGB frames ``wanted`` (sorted, distinct) as uint8 ``[len(wanted), H, W, 3]``."""
+        if not self.width or not self.height:
+            self._rescan()  # the container did not say; the first decoded frame does
+        buf = np.empty((len(wanted), self.height, self.width, 3), dtype=np.uint8)
+        out = {k: buf[j] for j, k in enumerate(wanted)}
         for attempt in range(3):
             try:
                 self._decode_pass(wanted, out, from_start=attempt == 2)
-                return out
+                return buf
             except _IndexMismatch as exc:
-                out.clear()
+                self._can_skip = False
                 if attempt == 2:
                     raise VideoDecodeError(
                         self.path, f"frames do not decode reliably: {exc}"
@@ -375,13 +425,13 @@ class VideoReader:
         if idx.size == 0:
             return torch.empty((0, self.height, self.width, 3), dtype=torch.uint8)
         wanted = sorted(set(idx.tolist()))
-        frames = self._decode(wanted)
+        frames = torch.from_numpy(self._decode(wanted))
         if len(self) <= int(idx.max()):  # the rescan shrank the stream under the request
             raise FrameIndexError(self.path, f"only {len(self)} frames decode")
-        out = np.empty((idx.size, self.height, self.width, 3), dtype=np.uint8)
-        for j, i in enumerate(idx.tolist()):
-            out[j] = frames[i]
-        return torch.from_numpy(out)
+        if wanted == idx.tolist():
+            return frames
+        row = {k: j for j, k in enumerate(wanted)}
+        return frames.index_select(0, torch.tensor([row[i] for i in idx.tolist()]))
 
     def __getitem__(self, key: int | slice | Sequence[int]) -> torch.Tensor:
         if isinstance(key, slice):

@@ -275,15 +275,19 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"info: {exc}", file=sys.stderr)
         return 2
-    data, rows = add_info(
-        data,
-        exact_frames=args.exact_frames,
-        timeout=args.timeout,
-        num_workers=args.num_workers,
-        parallel=not args.disable_parallel,
-        progress=not args.no_progress,
-        errors_column=args.info_errors,
-    )
+    try:
+        data, rows = add_info(
+            data,
+            exact_frames=args.exact_frames,
+            timeout=args.timeout,
+            num_workers=args.num_workers,
+            parallel=not args.disable_parallel,
+            progress=not args.no_progress,
+            errors_column=args.info_errors,
+        )
+    except KeyError as exc:
+        print(f"info: {exc.args[0]}", file=sys.stderr)
+        return 2
     out = write_table(data, output_path(paths, ["_info"], args.format, args.output))
     print(summarize(rows), file=sys.stderr)
     print(f"Saved {len(data)} samples to {out}.")

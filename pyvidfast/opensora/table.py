@@ -27,10 +27,17 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
 
 
 def read_table(path: str) -> pd.DataFrame:
-    """Read one ``.csv`` or ``.parquet`` file (by extension; anything else is read as CSV)."""
+    """Read one ``.csv`` or ``.parquet`` file (by extension; anything else is read as CSV).
+
+    A 0-byte CSV gives an empty table (no columns) rather than pandas' EmptyDataError, so the
+    caller reports the missing column instead of crashing.
+    """
     if str(path).lower().endswith(".parquet"):
         return pd.read_parquet(path)
-    return pd.read_csv(path)
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 def read_tables(inputs: Iterable[str]) -> tuple[pd.DataFrame, list[str]]:

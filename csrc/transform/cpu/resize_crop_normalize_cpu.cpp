@@ -43,57 +43,45 @@ struct AxisTaps {
 
 AxisTaps make_taps(int64_t in_size, int64_t out_size, int64_t start, int64_t n, bool fma) {
   const AxisFilter f = make_axis_filter(in_size, out_size);
+  std::vector<float> all(static_cast<size_t>(n * f.max_taps));
   AxisTaps t;
-  t.max_taps = f.max_taps;
-  t.weights.assign(static_cast<size_t>(n * f.max_taps), 0.0f);
   t.first.resize(static_cast<size_t>(n));
   t.count.resize(static_cast<size_t>(n));
-  t.lo = in_size;
-  t.hi = 0;
+  t.max_taps = 1;
   for (int64_t i = 0; i < n; ++i) {
     int64_t first = 0;
-    float* w = &t.weights[static_cast<size_t>(i * f.max_taps)];
+    float* w = &all[static_cast<size_t>(i * f.max_taps)];
     const int c = fma ? compute_axis_taps<true>(f, start + i, w, &first)
                       : compute_axis_taps<false>(f, start + i, w, &first);
     t.first[i] = first;
     t.count[i] = std::max(c, 1);
-    t.lo = std::min(t.lo, first);
-    t.hi = std::max(t.hi, first + f.max_taps);
+    t.max_taps = std::max(t.max_taps, t.count[i]);
+  }
+  // Pad every window to the longest one actually used (ATen's bound is often one tap more).
+  t.weights.assign(static_cast<size_t>(n * t.max_taps), 0.0f);
+  t.lo = in_size;
+  t.hi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy_n(&all[static_cast<size_t>(i * f.max_taps)], t.count[i],
+                &t.weights[static_cast<size_t>(i * t.max_taps)]);
+    t.lo = std::min(t.lo, t.first[i]);
+    t.hi = std::max(t.hi, t.first[i] + t.max_taps);
   }
   t.splat.resize(t.weights.size());
   for (size_t i = 0; i < t.weights.size(); ++i) t.splat[i] = v4a{} + t.weights[i];
   return t;
 }
 
+// Input rows go through the horizontal pass four at a time (see horizontal_rows4).
+constexpr int kRowGroup = 4;
+
 struct Scratch {
-  std::vector<float> row;   // one input row's needed columns, interleaved R, G, B floats
-  std::vector<float> ring;  // max_taps horizontally resized rows, planar [3][crop_w]
-  std::vector<float> acc;   // one output row, planar [3][crop_w]
+  std::vector<float> tbuf;         // four input rows' needed columns, transposed (unpack_rows4)
+  std::vector<float> ring;         // ring_rows horizontally resized rows, planar [3][crop_w]
+  std::vector<float> spare;        // where lanes for rows past the image go
+  std::vector<float> acc;          // one output row, planar [3][crop_w]
   std::vector<const float*> rows;  // the ring rows one output row reads
 };
-
-// Horizontal pass of one input row into planar [3][crop_w] floats.
-void horizontal_row(const ResizeCropParams& p, const AxisTaps& tx, const uint8_t* src_row,
-                    float* __restrict row, float* __restrict out) {
-  // Columns [lo, min(hi, width)) as floats; padded taps past the image read zeros.
-  const int64_t lo = tx.lo, ncols = std::min(tx.hi, p.width) - tx.lo;
-  const int64_t sw = p.src_stride_w, sc = p.src_stride_c;
-  if (sc == 1 && sw == 3) {
-    const uint8_t* __restrict s = src_row + lo * 3;
-    for (int64_t i = 0; i < 3 * ncols; ++i) row[i] = static_cast<float>(s[i]);  // vectorised
-  } else {
-    const uint8_t* s = src_row + lo * sw;
-    for (int64_t x = 0; x < ncols; ++x, s += sw) {
-      row[3 * x] = static_cast<float>(s[0]);
-      row[3 * x + 1] = static_cast<float>(s[sc]);
-      row[3 * x + 2] = static_cast<float>(s[2 * sc]);
-    }
-  }
-  const int64_t cw = p.crop_w;
-  const auto taps = p.fma ? rows_fma::horizontal_taps : rows_plain::horizontal_taps;
-  taps(tx.max_taps, row, tx.first.data(), lo, reinterpret_cast<const float*>(tx.splat.data()), cw,
-       out, out + cw, out + 2 * cw);
-}
 
 // Clamps, rounds and converts one planar output row (3 channels, rounded in place in acc) into
 // the destination. Written with vector operations because gcc does not vectorise the clamp's
@@ -139,24 +127,37 @@ void run_band(const ResizeCropParams& p, const AxisTaps& tx, const AxisTaps& ty,
               int64_t y0, int64_t y1, Scratch& s, const uint16_t* lut16) {
   const int64_t cw = p.crop_w;
   const int64_t plane = 3 * cw;
-  const int ring_rows = ty.max_taps;
+  // Ring of horizontally resized rows, slot = row % ring_rows. Rows are computed in increasing
+  // order, in groups of kRowGroup from the first row an output row needs but lacks, and a window
+  // never starts before the previous one; while group [g, g + 4) is written, the rows still needed
+  // are [first, g) with g < first + n, so ring_rows >= max taps + 4 keeps all of them distinct.
+  const int64_t ring_rows = ty.max_taps + kRowGroup;
   const uint8_t* frame = p.src + t * p.src_stride_t;
-  int64_t next_row = ty.first[y0];
+  const int64_t ncols = std::min(tx.hi, p.width) - tx.lo;  // padded taps past the image read 0
+  const auto horizontal = p.fma ? rows_fma::horizontal_rows4 : rows_plain::horizontal_rows4;
+  const auto vertical = p.fma ? rows_fma::vertical_row : rows_plain::vertical_row;
+  int64_t next_row = 0;
   float* __restrict acc = s.acc.data();
   for (int64_t y = y0; y < y1; ++y) {
     const int64_t first = ty.first[y];
     const int n = ty.count[y];
-    // Rows arrive in increasing order and a window never starts before the previous one, so
-    // slot (row % ring_rows) is free once the rows below `first` are no longer needed.
-    for (int64_t r = std::max(next_row, first); r < first + n; ++r) {
-      horizontal_row(p, tx, frame + r * p.src_stride_h, s.row.data(),
-                     s.ring.data() + (r % ring_rows) * plane);
+    while (std::max(next_row, first) < first + n) {
+      const int64_t g = std::max(next_row, first);
+      const uint8_t* rows[kRowGroup];
+      float* out[kRowGroup];
+      for (int l = 0; l < kRowGroup; ++l) {
+        const bool valid = g + l < p.height;
+        rows[l] = frame + (valid ? g + l : g) * p.src_stride_h;
+        out[l] = valid ? s.ring.data() + ((g + l) % ring_rows) * plane : s.spare.data();
+      }
+      horizontal(tx.max_taps, rows, p.src_stride_w, p.src_stride_c, tx.lo, ncols, s.tbuf.data(),
+                 tx.first.data(), reinterpret_cast<const float*>(tx.splat.data()), cw, out);
+      next_row = g + kRowGroup;
     }
-    next_row = std::max(next_row, first + n);
     const float* w = ty.weights.data() + y * ty.max_taps;
     const float** rows = s.rows.data();
     for (int j = 0; j < n; ++j) rows[j] = s.ring.data() + ((first + j) % ring_rows) * plane;
-    (p.fma ? rows_fma::vertical_row : rows_plain::vertical_row)(rows, w, n, plane, acc);
+    vertical(rows, w, n, plane, acc);
     store_row<D>(p, acc, t, y, lut16);
   }
 }
@@ -188,8 +189,9 @@ void run(const ResizeCropParams& p, int num_threads) {
   parallel_for(p.frames * bands, num_threads, [&](int64_t task, int worker) {
     Scratch& s = scratch[static_cast<size_t>(worker)];
     if (s.acc.empty()) {
-      s.row.assign(static_cast<size_t>(3 * (tx.hi - tx.lo) + 1), 0.0f);  // +1: last v4f load
-      s.ring.resize(static_cast<size_t>(ty.max_taps * 3 * p.crop_w));
+      s.tbuf.assign(static_cast<size_t>(kRowGroup * 3 * (tx.hi - tx.lo)), 0.0f);
+      s.ring.resize(static_cast<size_t>((ty.max_taps + kRowGroup) * 3 * p.crop_w));
+      s.spare.resize(static_cast<size_t>(3 * p.crop_w));
       s.acc.resize(static_cast<size_t>(3 * p.crop_w));
       s.rows.resize(static_cast<size_t>(ty.max_taps));
     }

@@ -5,6 +5,7 @@
 #include "transform/cpu/resize_rows.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <emmintrin.h>
 #include <immintrin.h>
 
 namespace pvf {
@@ -17,6 +18,8 @@ bool cpu_has_fma() { return __builtin_cpu_supports("avx") && __builtin_cpu_suppo
 #pragma GCC target("avx,fma")
 #define PVF_ROWS_NS rows_fma
 #define PVF_MADD4(acc, x, w) ((v4)_mm_fmadd_ps((__m128)(x), (__m128)(w), (__m128)(acc)))
+#define PVF_VW 8
+#define PVF_MADDW(acc, x, w) ((vw)_mm256_fmadd_ps((__m256)(x), (__m256)(w), (__m256)(acc)))
 #include "transform/cpu/resize_rows_impl.h"
 #pragma GCC pop_options
 
@@ -38,5 +41,7 @@ inline v4 fma4(v4 acc, v4 x, v4 w) {
 
 #define PVF_ROWS_NS rows_fma
 #define PVF_MADD4(acc, x, w) (::pvf::transform::rows_fma_detail::fma4((acc), (x), (w)))
+#define PVF_VW 4
+#define PVF_MADDW PVF_MADD4
 #include "transform/cpu/resize_rows_impl.h"
 #endif

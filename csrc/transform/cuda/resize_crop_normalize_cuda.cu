@@ -96,11 +96,10 @@ __global__ void weights_kernel(AxisFilter fx, AxisFilter fy, int64_t left, int64
 // ATen's accumulation: out = src_0 * w_0; out += src_j * w_j (a zero-tap window gives 0 * src),
 // the += fused when kFma (Note [FMA mode]).
 template <bool kFma>
-__global__ void horizontal_kernel(const uint8_t* __restrict__ src, int64_t frames,
-                                  int64_t stride_t, int64_t stride_h, int64_t stride_w,
-                                  int64_t stride_c, int64_t row0, int64_t rows, int64_t crop_w,
-                                  int max_taps, const float* __restrict__ wx,
-                                  const int* __restrict__ x_first,
+__global__ void horizontal_kernel(const uint8_t* __restrict__ src, int64_t frames, int64_t stride_t,
+                                  int64_t stride_h, int64_t stride_w, int64_t stride_c,
+                                  int64_t row0, int64_t rows, int64_t crop_w, int max_taps,
+                                  const float* __restrict__ wx, const int* __restrict__ x_first,
                                   const int* __restrict__ x_count, float* __restrict__ tmp) {
   const int64_t x = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (x >= crop_w) return;
@@ -165,8 +164,8 @@ void launch_vertical(const ResizeCropParams& p, const Workspace& ws, char* base,
   const dim3 grid(static_cast<unsigned>(ceil_div(p.crop_w, kThreads)),
                   static_cast<unsigned>(std::min<int64_t>(p.frames * p.crop_h, kMaxGridY)));
   vertical_kernel<D, kFma><<<grid, kThreads, 0, stream>>>(
-      reinterpret_cast<const float*>(base + ws.tmp), p.frames, ws.row0, ws.rows, p.crop_h,
-      p.crop_w, ws.fy.max_taps, reinterpret_cast<const float*>(base + ws.wy),
+      reinterpret_cast<const float*>(base + ws.tmp), p.frames, ws.row0, ws.rows, p.crop_h, p.crop_w,
+      ws.fy.max_taps, reinterpret_cast<const float*>(base + ws.wy),
       reinterpret_cast<const int*>(base + ws.y_first),
       reinterpret_cast<const int*>(base + ws.y_count), p.dst, p.dst_stride_t, p.dst_stride_c,
       p.dst_stride_h);
@@ -174,14 +173,12 @@ void launch_vertical(const ResizeCropParams& p, const Workspace& ws, char* base,
 
 template <bool kFma>
 void launch_all(const ResizeCropParams& p, const Workspace& ws, char* base, cudaStream_t stream) {
-  weights_kernel<kFma><<<static_cast<unsigned>(ceil_div(p.crop_w + p.crop_h, kThreads)), kThreads, 0,
-                   stream>>>(ws.fx, ws.fy, p.left, p.top, p.crop_w, p.crop_h,
-                             reinterpret_cast<float*>(base + ws.wx),
-                             reinterpret_cast<int*>(base + ws.x_first),
-                             reinterpret_cast<int*>(base + ws.x_count),
-                             reinterpret_cast<float*>(base + ws.wy),
-                             reinterpret_cast<int*>(base + ws.y_first),
-                             reinterpret_cast<int*>(base + ws.y_count));
+  weights_kernel<kFma>
+      <<<static_cast<unsigned>(ceil_div(p.crop_w + p.crop_h, kThreads)), kThreads, 0, stream>>>(
+          ws.fx, ws.fy, p.left, p.top, p.crop_w, p.crop_h, reinterpret_cast<float*>(base + ws.wx),
+          reinterpret_cast<int*>(base + ws.x_first), reinterpret_cast<int*>(base + ws.x_count),
+          reinterpret_cast<float*>(base + ws.wy), reinterpret_cast<int*>(base + ws.y_first),
+          reinterpret_cast<int*>(base + ws.y_count));
   check_cuda(cudaGetLastError(), "weights_kernel launch");
 
   if (ws.rows > 0) {
@@ -228,8 +225,9 @@ void resize_crop_normalize_cuda(const ResizeCropParams& p, int device, uintptr_t
   validate(p);
   if (p.frames == 0) return;
   const Workspace ws = plan(p);
-  PVF_CHECK(workspace != nullptr && workspace_bytes >= ws.total, "workspace_bytes=",
-            workspace_bytes, " is smaller than the ", ws.total, " bytes needed");
+  PVF_CHECK(workspace != nullptr && workspace_bytes >= ws.total,
+            "workspace_bytes=", workspace_bytes, " is smaller than the ", ws.total,
+            " bytes needed");
   // Indices are int in the weight tables; video sizes are far below 2^31.
   PVF_CHECK(p.width < (int64_t{1} << 31) && p.height < (int64_t{1} << 31),
             "frame too large for the CUDA path: ", p.height, "x", p.width);
