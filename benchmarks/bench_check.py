@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -23,6 +24,17 @@ from pathlib import Path
 from common import print_table, write_results
 
 from pyvidfast.curation import check_files
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (ffmpeg jobs, pool workers).
+
+    On a shared machine wall time swings with other users' load; CPU seconds per file do not.
+    """
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 
@@ -62,16 +74,19 @@ def main() -> int:
     version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout
     version = version.splitlines()[0]
 
-    times = {"ffmpeg": [], "pyvidfast": []}
+    times: dict[str, list[float]] = {"ffmpeg": [], "pyvidfast": []}
+    cpu: dict[str, list[float]] = {"ffmpeg": [], "pyvidfast": []}
     verdicts: dict[str, dict[str, bool]] = {}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as err_dir:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             verdicts["ffmpeg"] = ffmpeg_check(paths, args.jobs, err_dir, ffmpeg)
             times["ffmpeg"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+            cpu["ffmpeg"].append(cpu_seconds() - c0)
+        t0, c0 = time.perf_counter(), cpu_seconds()
         table = check_files(paths, workers=args.jobs)
         times["pyvidfast"].append(time.perf_counter() - t0)
+        cpu["pyvidfast"].append(cpu_seconds() - c0)
         verdicts["pyvidfast"] = dict(zip(table["path"], table["ok"].astype(bool)))
 
     disagree = [p for p in paths if verdicts["ffmpeg"][p] != verdicts["pyvidfast"][p]]
@@ -84,10 +99,15 @@ def main() -> int:
                 "files": len(paths),
                 "median_s": round(median, 3),
                 "files_per_s": round(len(paths) / median, 2),
+                "cpu_s": round(statistics.median(cpu[name]), 2),
+                "files_per_cpu_s": round(len(paths) / statistics.median(cpu[name]), 2),
                 "failed": sum(not v for v in verdicts[name].values()),
             }
         )
     ratio = rows[0]["median_s"] / rows[1]["median_s"]
+    # Pairwise ratios (each repeat ran both back to back) show how much the load moved.
+    pair_ratios = [round(a / b, 2) for a, b in zip(times["ffmpeg"], times["pyvidfast"])]
+    cpu_ratio = rows[0]["cpu_s"] / rows[1]["cpu_s"]
     results = {
         "question": "files/s of pyvidfast check vs per-file ffmpeg -f null, one job per core",
         "jobs": args.jobs,
@@ -95,17 +115,23 @@ def main() -> int:
         "files": len(paths),
         "repeats": args.repeats,
         "times_s": times,
+        "cpu_s": cpu,
         "rows": rows,
         "speedup": round(ratio, 3),
+        "speedup_per_repeat": pair_ratios,
+        "cpu_speedup": round(cpu_ratio, 3),
         "verdict_disagreements": disagree,
     }
     out = write_results("bench_check", results)
     print(f"results: {out}")
     print(
-        f"speedup {ratio:.2f}x, {len(disagree)} verdict disagreement(s): "
+        f"speedup {ratio:.2f}x wall (per repeat {pair_ratios}), {cpu_ratio:.2f}x CPU time; "
+        f"{len(disagree)} verdict disagreement(s): "
         + ", ".join(os.path.relpath(p, REAL) if p.startswith(str(REAL)) else p for p in disagree)
     )
-    print_table(rows, ["method", "files", "median_s", "files_per_s", "failed"])
+    print_table(
+        rows, ["method", "files", "median_s", "files_per_s", "cpu_s", "files_per_cpu_s", "failed"]
+    )
     return 0
 
 

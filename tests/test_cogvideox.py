@@ -140,6 +140,9 @@ def test_sft_captions_follow_the_reference_rules(tmp_path):
     ds = SFTDataset(str(root), [H, W], 8, 9)
     captions = {os.path.basename(p): c for p, c in zip(ds.video_paths, ds.captions)}
     assert captions == {"a.mp4": "  spaced caption  ", "b.mp4": "", "c.mp4": ""}
+    (labels / "c.txt").write_bytes(b"\xff\xfe latin-1 \xe9")
+    with pytest.raises(ValueError, match="c.txt"):
+        SFTDataset(str(root), [H, W], 8, 9)
 
 
 def test_sft_bad_files_raise_typed_errors_naming_them(tmp_path, real_dir):
@@ -378,3 +381,23 @@ def test_resampling_is_seeded_per_worker(shard_dir):
     )
     assert list(other.shards()) != a
     assert np.all([u.endswith(".tar") for u in a])
+
+
+def test_sft_rotated_clip_is_used_as_stored_and_reported(real_dir, tmp_path, caplog):
+    (tmp_path / "r").mkdir()
+    shutil.copy(real_dir / "decord" / "video_90.mov", tmp_path / "r" / "rot.mp4")
+    ds = SFTDataset(str(tmp_path / "r"), [32, 56], fps=8, max_num_frames=1, skip_frms_num=0)
+    with caplog.at_level(logging.WARNING, logger="pyvidfast.cogvideox"):
+        item = ds[0]
+    assert item["mp4"].shape == (1, 3, 32, 56)  # 568x320 landscape as stored, not 320x568
+    assert "rotation -90" in caplog.text
+
+
+def test_errors_stay_typed_across_dataloader_workers(tmp_path):
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "broken.mp4").write_bytes(b"\x00" * 64)
+    ds = SFTDataset(str(tmp_path / "w"), [H, W], 8, 9)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=1, timeout=60)
+    with pytest.raises(VideoOpenError) as info:
+        next(iter(loader))
+    assert "broken.mp4" in str(info.value)

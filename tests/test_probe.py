@@ -10,6 +10,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from conftest import REAL_DIR
 
 from pyvidfast.io.probe import (
     MAX_NUM_FRAMES,
@@ -23,7 +24,6 @@ from pyvidfast.io.probe import (
     vp9_shown_frames,
 )
 from pyvidfast.opensora.reference import reference_info
-from tests.conftest import REAL_DIR
 
 # Files whose bitstream breaks mid-stream: the reference stops at the first decode error, and no
 # header can show that (ffmpeg flags both: FFMPEG_VERDICTS.csv ffmpeg_ok = 0). Default path gives

@@ -338,3 +338,15 @@ def test_strided_batch_then_sequential_frames(clips, name):
         for i in range(idx[-1] - 2, n):
             assert frame_number(vr[i].numpy()) == i
         assert not vr._verified  # no fallback to decoding the whole file
+
+
+def test_errors_pickle_with_path_and_reason():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(FrameIndexError("/x/a.mp4", "frame 9 of 3")))
+    assert isinstance(err, IndexError) and isinstance(err, VideoReadError)
+    assert (err.path, err.reason, str(err)) == (
+        "/x/a.mp4",
+        "frame 9 of 3",
+        "/x/a.mp4: frame 9 of 3",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -193,7 +194,8 @@ def test_video_dataset_matches_reference(skip):
 
 def test_video_dataset_float_skip_works():
     # random.randint(3.5, ...) raises in the reference (ValueError on 3.11, TypeError on 3.12).
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises((ValueError, TypeError)), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         random.Random(0).randint(3.5, 10)
     got = video_dataset_indices(10.0, 30, 300, 49, 8, 3.5, random.Random(0))
     assert len(got) == 49 and got[0] >= 4

@@ -7,6 +7,7 @@ frames are converted to RGB) and the resize through ``pyvidfast.transform``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,23 @@ from pyvidfast.sampling import SamplingError, sft_indices
 
 __all__ = ["SFTDataset", "caption_path_for", "read_caption", "scan_sft_folder"]
 
+log = logging.getLogger("pyvidfast.cogvideox")
+_reported: set[str] = set()
+
+
+def _report_geometry(reader: VideoReader, path: str) -> None:
+    """Rotation and non-square pixels are left as stored, as the reference does; say so once."""
+    sar = reader.sample_aspect_ratio
+    if (reader.rotation or (sar and sar != 1)) and path not in _reported:
+        _reported.add(path)
+        log.warning(
+            "%s: display rotation %d degrees, sample aspect ratio %s: frames are used as stored "
+            "(not rotated or stretched), as in CogVideoX's SFTDataset",
+            path,
+            reader.rotation,
+            sar,
+        )
+
 
 def caption_path_for(video_path: str) -> str:
     """The reference's caption path: every ``.mp4`` -> ``.txt``, then every ``videos`` ->
@@ -33,8 +51,11 @@ def read_caption(caption_path: str) -> str:
     (the reference raises IndexError on an empty file)."""
     if not os.path.exists(caption_path):
         return ""
-    with open(caption_path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    try:
+        with open(caption_path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{caption_path}: caption is not UTF-8 ({exc})") from None
     return lines[0] if lines else ""
 
 
@@ -122,6 +143,7 @@ class SFTDataset(Dataset):
                     continue
                 raise
             if len(reader) == length:
+                _report_geometry(reader, path)
                 return frames, num
         raise FrameIndexError(path, f"frame count changed while decoding (now {len(reader)})")
 

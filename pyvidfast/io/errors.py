@@ -11,7 +11,13 @@ from __future__ import annotations
 class VideoReadError(RuntimeError):
     """A video could not be read. ``path`` names the file, ``reason`` says why."""
 
-    def __init__(self, path: object, reason: str):
+    def __init__(self, path: object, reason: str | None = None):
+        if reason is None:
+            # One argument: a whole message. torch's DataLoader re-raises a worker's exception as
+            # ``type(exc)(message)``; accepting it keeps the error typed in the main process.
+            self.path, self.reason = "", str(path)
+            super().__init__(self.reason)
+            return
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")

@@ -136,7 +136,11 @@ class VideoReader:
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         self.sample_aspect_ratio: Fraction | None = Fraction(sar) if sar else None
         self._avg_fps = self._stream_fps(stream)
-        self._build_index()
+        try:
+            self._build_index()
+        except (av.error.FFmpegError, OSError) as exc:
+            self.close()
+            raise VideoDecodeError(self.path, f"cannot index the stream: {exc}") from exc
 
     # ---- opening and indexing -------------------------------------------------------------------
 
@@ -250,7 +254,15 @@ class VideoReader:
         ``skip_frame=NONREF``: a frame nothing else refers to and nobody asked for is not decoded
         at all (the decoder drops it; the frames that do come out are bit-identical)."""
         ctx = self._stream.codec_context
-        for packet in self._container.demux(self._stream):
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except (av.error.FFmpegError, OSError):  # a broken container: its end, for us
+                self.decode_errors += 1
+                return
             keep = self._skip_pts
             ctx.skip_frame = "DEFAULT" if keep is None or packet.pts in keep else "NONREF"
             try:
@@ -425,7 +437,11 @@ class VideoReader:
         if idx.size == 0:
             return torch.empty((0, self.height, self.width, 3), dtype=torch.uint8)
         wanted = sorted(set(idx.tolist()))
-        frames = torch.from_numpy(self._decode(wanted))
+        try:
+            frames = torch.from_numpy(self._decode(wanted))
+        except (av.error.FFmpegError, OSError) as exc:  # e.g. a conversion FFmpeg refuses
+            self._gen = None
+            raise VideoDecodeError(self.path, f"decoding failed: {exc}") from exc
         if len(self) <= int(idx.max()):  # the rescan shrank the stream under the request
             raise FrameIndexError(self.path, f"only {len(self)} frames decode")
         if wanted == idx.tolist():

@@ -246,16 +246,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``info`` subcommand to the ``pyvidfast`` command."""
-    parser = subparsers.add_parser(
-        "info",
-        help="add num_frames/height/width/fps columns to a CSV",
-        description="Add Open-Sora's info columns (num_frames, height, width, aspect_ratio, fps, "
-        "resolution) to CSV/Parquet tables with a 'path' column, reading container headers "
-        "instead of decoding. Same values and file names as `datautil --info` "
-        "(<input>_info.csv next to the first input).",
-    )
+DESCRIPTION = (
+    "Add Open-Sora's info columns (num_frames, height, width, aspect_ratio, fps, resolution) to "
+    "CSV/Parquet tables with a 'path' column, reading container headers instead of decoding. "
+    "Same values and file names as `datautil --info` (<input>_info.csv next to the first input)."
+)
+
+
+def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("input", nargs="+", help="CSV or Parquet files (globs allowed)")
     parser.add_argument("--output", default=None, help="output path (default <base>_info.<fmt>)")
     parser.add_argument(
@@ -264,6 +262,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_run_arguments(parser)
     parser.set_defaults(func=run)
     return parser
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``info`` subcommand to the ``pyvidfast`` command."""
+    parser = subparsers.add_parser(
+        "info", help="add num_frames/height/width/fps columns to a CSV", description=DESCRIPTION
+    )
+    return _configure(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -295,10 +301,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyvidfast.opensora.info")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["info", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    parser = argparse.ArgumentParser(
+        prog="python -m pyvidfast.opensora.info", description=DESCRIPTION
+    )
+    return run(_configure(parser).parse_args(argv))
 
 
 if __name__ == "__main__":

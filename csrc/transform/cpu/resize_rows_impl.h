@@ -1,9 +1,9 @@
 // Body of the CPU inner loops; included (deliberately without an include guard) by
 // resize_rows_plain.cpp and resize_rows_fma.cpp, which define PVF_ROWS_NS (the namespace) and
 // PVF_MADD4(acc, x, w) (acc + x * w on 4 floats, rounded twice or fused), PVF_VW (floats per vector
-// in the vertical pass) and PVF_MADDW (PVF_MADD4 on PVF_VW floats). Raw pointers only: nothing here may
-// instantiate a template shared with other translation units, since the FMA copy is compiled for
-// another target (an out-of-line copy picked by the linker would then run FMA code everywhere).
+// in the vertical pass) and PVF_MADDW (PVF_MADD4 on PVF_VW floats). Raw pointers only: nothing here
+// may instantiate a template shared with other translation units, since the FMA copy is compiled
+// for another target (an out-of-line copy picked by the linker would then run FMA code everywhere).
 
 namespace pvf {
 namespace transform {
@@ -193,20 +193,21 @@ void vertical_row(const float* const* rows, const float* w, int n, int64_t len,
                   float* __restrict acc) {
   typedef float vw __attribute__((vector_size(4 * PVF_VW)));
   typedef float vwu __attribute__((vector_size(4 * PVF_VW), aligned(4)));
-  auto load = [](const float* p) -> vw { return *reinterpret_cast<const vwu*>(p); };
   int64_t k = 0;
   for (; k + 4 * PVF_VW <= len; k += 4 * PVF_VW) {
     const float* s = rows[0] + k;
     const vw w0 = vw{} + w[0];
-    vw a0 = load(s) * w0, a1 = load(s + PVF_VW) * w0, a2 = load(s + 2 * PVF_VW) * w0,
-       a3 = load(s + 3 * PVF_VW) * w0;
+    vw a0 = *reinterpret_cast<const vwu*>(s) * w0,
+       a1 = *reinterpret_cast<const vwu*>(s + PVF_VW) * w0,
+       a2 = *reinterpret_cast<const vwu*>(s + 2 * PVF_VW) * w0,
+       a3 = *reinterpret_cast<const vwu*>(s + 3 * PVF_VW) * w0;
     for (int j = 1; j < n; ++j) {
       const float* sj = rows[j] + k;
       const vw wj = vw{} + w[j];
-      a0 = PVF_MADDW(a0, load(sj), wj);
-      a1 = PVF_MADDW(a1, load(sj + PVF_VW), wj);
-      a2 = PVF_MADDW(a2, load(sj + 2 * PVF_VW), wj);
-      a3 = PVF_MADDW(a3, load(sj + 3 * PVF_VW), wj);
+      a0 = PVF_MADDW(a0, *reinterpret_cast<const vwu*>(sj), wj);
+      a1 = PVF_MADDW(a1, *reinterpret_cast<const vwu*>(sj + PVF_VW), wj);
+      a2 = PVF_MADDW(a2, *reinterpret_cast<const vwu*>(sj + 2 * PVF_VW), wj);
+      a3 = PVF_MADDW(a3, *reinterpret_cast<const vwu*>(sj + 3 * PVF_VW), wj);
     }
     *reinterpret_cast<vwu*>(acc + k) = a0;
     *reinterpret_cast<vwu*>(acc + k + PVF_VW) = a1;
