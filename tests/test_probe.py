@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 from conftest import REAL_DIR
 
+from pyvidfast.io.mp4 import is_iso_bmff, moov_info
 from pyvidfast.io.probe import (
     MAX_NUM_FRAMES,
     demux_count,
     header_count,
-    is_iso_bmff,
-    moov_info,
     probe_image,
     probe_video,
     vp8_shown_frames,

@@ -44,9 +44,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 
 import av
+
+from pyvidfast.io.mp4 import is_iso_bmff, moov_info
 
 # Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
 MAX_NUM_FRAMES = 2500
@@ -136,217 +137,6 @@ def probe_image(path: str, exact: bool = False) -> VideoProbe:
     except Exception as exc:
         return failed(f"cannot open image: {_short(exc)}")
     return VideoProbe(1, height, width, math.nan, "image")
-
-
-# ------------------------------------------------------------------ MP4/MOV: read moov only
-#
-# FFmpeg's av.open runs avformat_find_stream_info, which decodes frames (300 ms for the 4K clip
-# of the corpus). For plain ISO-BMFF files the frame count, size and average frame rate are all
-# in moov, so we read them there and hand every case we do not model to FFmpeg (see
-# ``moov_info``). tests/test_probe.py checks every answer against PyAV on the corpus.
-
-# sample-entry fourcc -> FFmpeg decoder name; all in PACKET_PER_FRAME
-_MP4_CODECS = {
-    b"avc1": "h264",
-    b"avc3": "h264",
-    b"hvc1": "hevc",
-    b"hev1": "hevc",
-    b"av01": "libdav1d",
-    b"vp09": "vp9",
-    b"vp08": "vp8",
-    b"vvc1": "vvc",
-    b"vvi1": "vvc",
-}
-_ISO_TOP = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
-_MAX_MOOV = 64 << 20
-_INT_MAX = 2**31 - 1
-
-
-def is_iso_bmff(path: str) -> bool:
-    """True when the file starts with an ISO-BMFF / QuickTime box we know (ftyp, moov, ...)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError:
-        return False
-    return len(head) == 8 and head[4:8] in _ISO_TOP
-
-
-def _children(buf: memoryview, start: int = 0, end: int | None = None):
-    """(type, payload start, payload end) of the boxes in buf[start:end]; stops at a bad size."""
-    end = len(buf) if end is None else end
-    pos = start
-    while pos + 8 <= end:
-        size = int.from_bytes(buf[pos : pos + 4], "big")
-        kind = bytes(buf[pos + 4 : pos + 8])
-        header = 8
-        if size == 1:
-            if pos + 16 > end:
-                return
-            size = int.from_bytes(buf[pos + 8 : pos + 16], "big")
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            raise ValueError(f"bad box size {size} for {kind!r}")
-        yield kind, pos + header, pos + size
-        pos += size
-
-
-def _find(buf: memoryview, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
-    for k, a, b in _children(buf, start, end):
-        if k == kind:
-            return a, b
-    return None
-
-
-def _read_moov(path: str) -> bytes | None:
-    """The payload of the top-level moov box, or None (no moov, moof fragments, bad boxes)."""
-    size_total = os.path.getsize(path)
-    with open(path, "rb") as f:
-        pos = 0
-        while pos + 8 <= size_total:
-            f.seek(pos)
-            head = f.read(16)
-            size = int.from_bytes(head[:4], "big")
-            kind = head[4:8]
-            header = 8
-            if size == 1:
-                size = int.from_bytes(head[8:16], "big")
-                header = 16
-            elif size == 0:
-                size = size_total - pos
-            if size < header or pos + size > size_total:
-                return None  # FFmpeg gives up on such files too ("moov atom not found")
-            if kind == b"moov":
-                if size > _MAX_MOOV:
-                    return None
-                f.seek(pos + header)
-                return f.read(size - header)
-            if kind == b"moof":
-                return None
-            pos += size
-    return None
-
-
-def _u32(buf, at: int) -> int:
-    return int.from_bytes(buf[at : at + 4], "big")
-
-
-def _video_trak(moov: memoryview) -> tuple[int, int] | None:
-    for kind, a, b in _children(moov):
-        if kind != b"trak":
-            continue
-        mdia = _find(moov, a, b, b"mdia")
-        hdlr = mdia and _find(moov, *mdia, b"hdlr")
-        if hdlr and bytes(moov[hdlr[0] + 8 : hdlr[0] + 12]) == b"vide":
-            return a, b
-    return None
-
-
-def _table(buf: memoryview, box: tuple[int, int], signed: bool = False):
-    """(count, value) pairs of an stts/ctts box as two numpy arrays."""
-    import numpy as np
-
-    a, b = box
-    n = _u32(buf, a + 4)
-    if a + 8 + 8 * n > b:
-        raise ValueError("truncated table")
-    pairs = np.frombuffer(buf[a + 8 : a + 8 + 8 * n], dtype=">u4").reshape(n, 2).astype(np.int64)
-    counts, values = pairs[:, 0], pairs[:, 1]
-    if signed:
-        values = np.where(values >= 2**31, values - 2**32, values)
-    return counts, values
-
-
-def moov_info(path: str) -> VideoProbe | None:
-    """Frame count, size and average fps from ``moov`` alone, or None to ask FFmpeg instead.
-
-    Answers only what it models exactly as FFmpeg 8 does: one sample description of a codec
-    in ``_MP4_CODECS``; not fragmented (no mvex); no edit list, or one edit at rate 1 that
-    starts at or before the first presentation time and covers every sample (then FFmpeg
-    discards no sample); no presentation time below 0. Then num_frames = the sample count,
-    size = the sample entry's width/height, fps = timescale * samples / sum of stts durations
-    (FFmpeg's avg_frame_rate for MOV).
-    """
-    import numpy as np
-
-    data = _read_moov(path)
-    if data is None:
-        return None
-    moov = memoryview(data)
-    if _find(moov, 0, len(moov), b"mvex"):
-        return None
-    mvhd = _find(moov, 0, len(moov), b"mvhd")
-    trak = _video_trak(moov)
-    if mvhd is None or trak is None:
-        return None
-    movie_scale = _u32(moov, mvhd[0] + (20 if moov[mvhd[0]] == 1 else 12))
-    mdia = _find(moov, *trak, b"mdia")
-    mdhd = _find(moov, *mdia, b"mdhd")
-    minf = _find(moov, *mdia, b"minf")
-    stbl = minf and _find(moov, *minf, b"stbl")
-    if mdhd is None or stbl is None:
-        return None
-    media_scale = _u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12))
-    boxes = {k: (a, b) for k, a, b in _children(moov, *stbl)}
-    if b"stsd" not in boxes or b"stts" not in boxes:
-        return None
-    stsd = boxes[b"stsd"]
-    if _u32(moov, stsd[0] + 4) != 1:
-        return None  # several sample descriptions: FFmpeg may switch mid-stream
-    entry = stsd[0] + 8
-    codec = _MP4_CODECS.get(bytes(moov[entry + 4 : entry + 8]))
-    if codec is None:
-        return None
-    width = int.from_bytes(moov[entry + 32 : entry + 34], "big")
-    height = int.from_bytes(moov[entry + 34 : entry + 36], "big")
-    if b"stsz" in boxes:
-        samples = _u32(moov, boxes[b"stsz"][0] + 8)
-    elif b"stz2" in boxes:
-        samples = _u32(moov, boxes[b"stz2"][0] + 8)
-    else:
-        return None
-    counts, deltas = _table(moov, boxes[b"stts"])
-    if samples <= 0 or width <= 0 or height <= 0 or int(counts.sum()) != samples:
-        return None
-    duration = int((counts * deltas).sum())
-    if duration <= 0 or media_scale <= 0:
-        return None
-    # Presentation times: dts from stts plus the ctts offset of each sample.
-    dts = np.concatenate(([0], np.cumsum(np.repeat(deltas, counts))))
-    cts, dur = dts[:-1], np.repeat(deltas, counts)
-    if b"ctts" in boxes:
-        c_counts, offsets = _table(moov, boxes[b"ctts"], signed=True)
-        if int(c_counts.sum()) != samples:
-            return None
-        cts = cts + np.repeat(offsets, c_counts)
-    first, end = int(cts.min()), int((cts + dur).max())
-    edts = _find(moov, *trak, b"edts")
-    elst = edts and _find(moov, *edts, b"elst")
-    if elst:
-        a = elst[0]
-        version, n = moov[a], _u32(moov, a + 4)
-        if n != 1:
-            return None
-        if version == 1:
-            seg = int.from_bytes(moov[a + 8 : a + 16], "big")
-            start = int.from_bytes(moov[a + 16 : a + 24], "big", signed=True)
-            rate = _u32(moov, a + 24)
-        else:
-            seg = _u32(moov, a + 8)
-            start = int.from_bytes(moov[a + 12 : a + 16], "big", signed=True)
-            rate = _u32(moov, a + 16)
-        if rate != 0x10000 or start < 0 or seg <= 0 or movie_scale <= 0:
-            return None
-        if first < start or start + seg * media_scale / movie_scale < end:
-            return None  # FFmpeg would discard samples before or after the edit
-    elif first < 0:
-        return None
-    fps = Fraction(media_scale * samples, duration)
-    if fps.numerator > _INT_MAX or fps.denominator > _INT_MAX:
-        return None  # av_reduce would approximate
-    return VideoProbe(samples, height, width, float(fps), "moov", None, codec, "mov,mp4")
 
 
 def header_count(container, stream) -> int | None:
@@ -477,7 +267,7 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
         except (ValueError, IndexError, OSError):
             found = None  # anything unexpected: FFmpeg decides
         if found is not None:
-            return found
+            return VideoProbe(*found[:4], "moov", None, found.codec, "mov,mp4")
     try:
         container = av.open(path, metadata_errors="ignore")
     except Exception as exc:
