@@ -401,3 +401,12 @@ def test_errors_stay_typed_across_dataloader_workers(tmp_path):
     with pytest.raises(VideoOpenError) as info:
         next(iter(loader))
     assert "broken.mp4" in str(info.value)
+
+
+def test_video_dataset_decode_timeout_skips(shard_dir, caplog):
+    ds = VideoDataset(
+        str(shard_dir / "shard-000000.tar"), [H, W], 16, 8, nshards=1, decode_timeout=1e-4
+    )
+    with caplog.at_level(logging.WARNING, logger="pyvidfast.cogvideox"):
+        items = list(ds)
+    assert items == [] and "decoding took more than" in caplog.text

@@ -350,3 +350,14 @@ def test_errors_pickle_with_path_and_reason():
         "frame 9 of 3",
         "/x/a.mp4: frame 9 of 3",
     )
+
+
+def test_frame_number_oracle_round_trips():
+    from media import pattern
+
+    for i in np.random.default_rng(0).integers(0, 4096, size=50).tolist() + [0, 4095]:
+        img = pattern(i, 48, 64)
+        assert frame_number(img) == i
+        normalised = (torch.from_numpy(img).permute(2, 0, 1).float() - 127.5) / 127.5
+        assert frame_number(normalised.numpy()) == i
+    assert frame_number(pattern(5, 48, 64)) != frame_number(pattern(6, 48, 64))

@@ -250,6 +250,11 @@ def test_numpy_input():
     out = resize_crop_normalize(x.numpy(), (30, 40))
     assert isinstance(out, torch.Tensor)
     assert torch.equal(out, resize_crop_normalize(x, (30, 40)))
+    flipped = x.numpy()[:, ::-1]  # negative strides: copied, since torch cannot view them
+    assert torch.equal(
+        resize_crop_normalize(flipped, (30, 40)),
+        resize_crop_normalize(torch.from_numpy(flipped.copy()), (30, 40)),
+    )
 
 
 def test_ambiguous_layout_rule_and_override():

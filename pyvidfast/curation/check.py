@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from pyvidfast.curation import engines
+from pyvidfast.curation.engines import DEFAULT_TIMEOUT
 from pyvidfast.curation.journal import Journal, file_key
 
-DEFAULT_TIMEOUT = 600.0
 CHECK_COLUMNS = ["ok", "error_kind", "error", "decoded_frames", "header_frames"]
 ERROR_LINES = 3  # lines of the log kept in the ``error`` column
 

@@ -19,6 +19,7 @@ from typing import Any
 from pyvidfast.curation.integrity import check_file
 
 ENGINES = ("local", "ray")
+DEFAULT_TIMEOUT = 600.0  # seconds per file
 
 Task = tuple[str, bool, int, bool]
 OnResult = Callable[[str, dict], None]

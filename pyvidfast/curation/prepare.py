@@ -27,11 +27,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pyvidfast.curation.check import (
-    DEFAULT_TIMEOUT,
-    add_engine_arguments,
-    run_files,
-)
+from pyvidfast.curation.engines import DEFAULT_TIMEOUT
 from pyvidfast.curation.sources import MIRADATA_CAPTIONS, SOURCES, import_table
 from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.ffmpeg_filter_without_errors import output_name as withouterror_name
@@ -112,6 +108,8 @@ def prepare(
     ``["timestamps"]``; the default keeps exactly the rows the reference keeps). Engine
     arguments as in :func:`pyvidfast.curation.check_files`.
     """
+    from pyvidfast.curation.check import run_files
+
     for column in ("path", "text"):
         if column not in data.columns:
             raise KeyError(f"prepare needs a '{column}' column (has {list(data.columns)})")
@@ -265,6 +263,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="comma-separated error kinds to keep anyway, e.g. 'timestamps' keeps files whose "
         "only complaint is the null muxer's dts check (default: none, as the reference)",
     )
+    from pyvidfast.curation.check import add_engine_arguments
+
     parser.add_argument(
         "--output-dir", default=None, help="where to write (default: next to the first input)"
     )
@@ -315,14 +315,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"Kept {len(result.kept)} of {len(data)} rows: {kept_path}")
     print(f"Rejected {len(result.rejected)} rows with reasons: {rejected_path}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyvidfast.curation.prepare")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["prepare", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -38,6 +38,8 @@ def _as_uint8_frames(frames: Any, input_layout: str | None) -> tuple[torch.Tenso
     if isinstance(frames, np.ndarray):
         if frames.dtype != np.uint8:
             raise TypeError(f"frames must be uint8, got frames.dtype={frames.dtype}")
+        if any(st < 0 for st in frames.strides):  # torch cannot view negative strides
+            frames = np.ascontiguousarray(frames)
         frames = torch.from_numpy(frames)
     if not isinstance(frames, torch.Tensor):
         raise TypeError(

@@ -2,12 +2,13 @@
 // normalise, for the cropped window only. The weights are computed once per call by the shared
 // resize_weights.h; the arithmetic follows ATen (Note [matching ATen's AA bicubic]).
 //
-// Work is split into (frame, band of output rows) tasks. Within a band, input rows go through the
-// horizontal pass once, in increasing order, into a ring of max_taps rows that the vertical pass
-// reads; only the crop's columns and the input rows its output rows read are computed.
-// Inner loops: the horizontal pass carries one pixel's R, G, B (and a pad lane) in a 4-float
-// vector through its taps, so the per-channel sums keep ATen's tap order; the vertical pass is a
-// plain float loop along the row that gcc -O3 vectorises with SSE2 (no FMA: results stay ATen's).
+// Work is split into (frame, band of output rows) tasks on all threads (common/parallel.h). Within
+// a band, input rows go through the horizontal pass once, in increasing order and four at a time,
+// into a ring of rows that the vertical pass reads; only the crop's columns and the input rows its
+// output rows read are computed. The inner loops (cpu/resize_rows_impl.h) are vectorised across
+// four input rows (horizontal) and along the row (vertical); every output value is still summed
+// in ATen's tap order, with separate or fused multiply-adds as torch's own kernels do here
+// (Note [FMA mode]). The output is written once, clamped, rounded and converted per row.
 #include <algorithm>
 #include <vector>
 
@@ -21,17 +22,16 @@ namespace pvf {
 namespace transform {
 namespace {
 
-// Four floats, loaded from any float address (the horizontal pass reads R, G, B and one
-// neighbouring value it ignores).
+// Four floats, loaded from any float address.
 typedef float v4f __attribute__((vector_size(16), aligned(4)));
 typedef float v4a __attribute__((vector_size(16)));  // the same, 16-byte aligned
 
 inline v4a load4(const float* p) { return *reinterpret_cast<const v4f*>(p); }
 
 // Taps of the cropped output indices [start, start + n) of one axis. Every index gets max_taps
-// weights: the real ones followed by zeros. Adding 0 * x (x finite, >= 0) leaves a sum unchanged,
-// so the padded loop gives ATen's result with one trip count for all pixels (no mispredicted
-// loop exits in the horizontal pass).
+// weights (the longest window used): the real ones followed by zeros. Adding +0 * x (x finite)
+// leaves a sum unchanged, so the padded loop gives ATen's result with one trip count for all
+// pixels (no mispredicted loop exits in the horizontal pass).
 struct AxisTaps {
   int max_taps = 1;
   std::vector<float> weights;  // n * max_taps, zero-padded
