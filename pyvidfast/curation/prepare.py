@@ -33,7 +33,7 @@ from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.ffmpeg_filter_without_errors import output_name as withouterror_name
 from pyvidfast.opensora.filter_large_videos import add_file_size, filter_large_videos
 from pyvidfast.opensora.filter_large_videos import output_name as large_name
-from pyvidfast.opensora.info import ERROR_COLUMN, INFO_COLUMNS, summarize
+from pyvidfast.opensora.info import ERROR_COLUMN, assign_info, summarize
 from pyvidfast.opensora.table import output_path, read_tables
 
 __all__ = ["PrepareResult", "prepare", "output_names"]
@@ -60,15 +60,6 @@ def _roundtrip(data: pd.DataFrame) -> pd.DataFrame:
     out = pd.read_csv(buffer)
     out.index = data.index
     return out
-
-
-def _with_info(data: pd.DataFrame, rows: Sequence[dict]) -> pd.DataFrame:
-    # The column assignment of pyvidfast.opensora.info.add_info (Open-Sora's zip(*info)).
-    data = data.copy()
-    values = pd.DataFrame([[r[c] for c in INFO_COLUMNS] for r in rows], columns=INFO_COLUMNS)
-    for column in INFO_COLUMNS:
-        data[column] = values[column].to_numpy() if len(rows) else []
-    return data
 
 
 def _rejected(data: pd.DataFrame, step: str, reasons: dict, kinds: dict | None = None):
@@ -137,7 +128,7 @@ def prepare(
     rejected: list[pd.DataFrame] = []
 
     # 1. datautil --info --remove-empty-caption (one CSV written after both steps)
-    info = _with_info(data, info_rows)
+    info = assign_info(data, info_rows)
     n_failed = sum(1 for r in info_rows if r.get(ERROR_COLUMN))
     steps.append(
         {

@@ -199,15 +199,22 @@ def add_info(
         parallel=parallel,
         progress=progress,
     )
+    return assign_info(data, rows, errors_column), rows
+
+
+def assign_info(data: pd.DataFrame, rows: list[dict], errors_column: bool = False) -> pd.DataFrame:
+    """A copy of ``data`` with the ``INFO_COLUMNS`` of ``rows`` (one ``video_info`` dict a row).
+
+    Built from tuples like Open-Sora's ``zip(*info)``: an int column turns float when any row
+    failed (NaN), exactly as in the reference CSVs; an existing column keeps its place.
+    """
     data = data.copy()
-    # Built from tuples like Open-Sora's zip(*info): an int column turns float when any row
-    # failed (NaN), exactly as in the reference CSVs.
     values = pd.DataFrame([[r[c] for c in INFO_COLUMNS] for r in rows], columns=INFO_COLUMNS)
     for column in INFO_COLUMNS:
         data[column] = values[column].to_numpy() if len(rows) else []
     if errors_column:
         data[ERROR_COLUMN] = [r[ERROR_COLUMN] or "" for r in rows]
-    return data, rows
+    return data
 
 
 # ---------------------------------------------------------------- the `pyvidfast info` command
