@@ -15,6 +15,13 @@
 namespace py = pybind11;
 
 namespace pvf {
+namespace color {
+void register_color(py::module_& m);  // color/color_bindings.cpp
+}  // namespace color
+namespace transform {
+void register_fused_resize(py::module_& m);  // transform/fused_resize_bindings.cpp
+}  // namespace transform
+
 bool has_cuda_build() {
 #ifdef PYVIDFAST_WITH_CUDA
   return true;
@@ -122,4 +129,6 @@ PYBIND11_MODULE(_C, m) {
   m.def("cpu_has_fma", &pvf::transform::cpu_has_fma,
         "True when the CPU kernels' fused multiply-add variant can run here.");
   pvf::register_transform(m);
+  pvf::color::register_color(m);
+  pvf::transform::register_fused_resize(m);
 }

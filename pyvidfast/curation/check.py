@@ -70,6 +70,7 @@ def run_files(
     on_result: Callable[[str, dict], None] | None = None,
     desc: str = "check",
     check_paths: set[str] | None = None,
+    device: str = "cpu",
 ) -> dict[str, dict]:
     """Results for every distinct path, from the journal when the file is unchanged since.
 
@@ -123,7 +124,7 @@ def run_files(
 
         try:
             tasks = [(p, with_info, threads, wants_check(p)) for p in todo]
-            engines.run(tasks, finished, engine, workers, timeout, address)
+            engines.run(tasks, finished, engine, workers, timeout, address, device=device)
         finally:
             if bar is not None:
                 bar.close()
@@ -153,6 +154,7 @@ def check_files(
     journal: str | None = None,
     write_err: bool = False,
     progress: bool = False,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Check every file as ``ffmpeg -v error -i P -f null -`` would, in parallel.
 
@@ -166,6 +168,8 @@ def check_files(
     ``address``). ``timeout``: seconds per file before its decode is killed (None: no limit).
     ``threads``: decoder threads per file. ``journal``: JSONL file that makes the job resumable.
     ``write_err``: also write ``P.err`` beside each file, as the shell script does.
+    ``device``: "cpu" (FFmpeg decodes everything) or "cuda" (video decoded on NVDEC, see
+    ``pyvidfast.curation.gpu_check``; audio and codecs NVDEC cannot decode stay on the CPU).
     """
     paths = [os.fspath(p) for p in paths]
     err_failures: list[str] = []
@@ -186,6 +190,7 @@ def check_files(
         journal=journal,
         progress=progress,
         on_result=on_result,
+        device=device,
     )
     for message in err_failures[:5]:
         print(f"check: cannot write {message}", file=sys.stderr)
@@ -295,6 +300,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         "(empty = ok), for `ffmpeg_filter_without_errors`",
     )
     add_engine_arguments(parser)
+    parser.add_argument(
+        "--device",
+        choices=engines.DEVICES,
+        default="cpu",
+        help="decode video on the CPU (default) or on the GPU's NVDEC engines ('cuda', needs "
+        "pyvidfast[gpu]); audio and codecs NVDEC cannot decode are always checked on the CPU",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -308,6 +320,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     output = args.output or default_output(args.input)
     journal = args.journal or output + ".journal.jsonl"
+    device = getattr(args, "device", "cpu")
+    if device == "cuda":
+        from pyvidfast.io.nvdec import NvdecUnavailableError, nvdec_module
+
+        try:
+            nvdec_module()
+        except NvdecUnavailableError as exc:
+            print(f"check: --device cuda: {exc}", file=sys.stderr)
+            return 2
     checked = check_files(
         [str(p) for p in table["path"]],
         engine=args.engine,
@@ -318,6 +339,7 @@ def run(args: argparse.Namespace) -> int:
         journal=journal,
         write_err=args.write_err,
         progress=not args.no_progress,
+        device=device,
     )
     out = table.copy()
     for column in CHECK_COLUMNS:

@@ -19,6 +19,7 @@ from typing import Any
 from pyvidfast.curation.integrity import check_file
 
 ENGINES = ("local", "ray")
+DEVICES = ("cpu", "cuda")
 DEFAULT_TIMEOUT = 600.0  # seconds per file
 
 Task = tuple[str, bool, int, bool]
@@ -142,11 +143,21 @@ def run(
     workers: int | None = None,
     timeout: float | None = None,
     address: str | None = None,
+    device: str = "cpu",
 ) -> None:
-    """Run ``tasks`` on ``engine`` ("local" or "ray"), calling ``on_result(path, result)``."""
+    """Run ``tasks`` on ``engine`` ("local" or "ray"), calling ``on_result(path, result)``.
+
+    ``device="cuda"`` decodes video on NVDEC (``gpu_check.run_cuda``; Ray tasks request GPUs).
+    """
     if not tasks:
         return
-    if engine == "local":
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "cuda":
+        from pyvidfast.curation.gpu_check import run_cuda
+
+        run_cuda(tasks, on_result, engine, workers, timeout, address)
+    elif engine == "local":
         run_local(tasks, on_result, workers, timeout)
     elif engine == "ray":
         run_ray(tasks, on_result, workers, timeout, address)

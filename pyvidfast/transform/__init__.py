@@ -17,10 +17,17 @@ import numpy as np
 import torch
 
 from pyvidfast import _extension
+from pyvidfast.transform.color import yuv_resize_crop_normalize, yuv_to_rgb
 from pyvidfast.transform.geometry import _positive_size, crop_offsets, rectangle_resize_size
 from pyvidfast.transform.reference import resize_crop_normalize_reference
 
-__all__ = ["crop_offsets", "rectangle_resize_size", "resize_crop_normalize"]
+__all__ = [
+    "crop_offsets",
+    "rectangle_resize_size",
+    "resize_crop_normalize",
+    "yuv_resize_crop_normalize",
+    "yuv_to_rgb",
+]
 
 _OUT_DTYPES = {
     torch.float32: "float32",

@@ -1,0 +1,141 @@
+"""pyvidfast.cogvideox.gpu: the loader's items, order and arguments on the CPU; on the GPU
+(``needs_cuda``) the same frames and, within the colour tolerance, the same values as SFTDataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from media import make_clip
+
+from pyvidfast.cogvideox import SFTDataset
+from pyvidfast.cogvideox.gpu import GpuBatchLoader, cuda_sample, sft_requests, sft_rule
+from pyvidfast.io.nvdec import NvdecUnavailableError
+from pyvidfast.sampling import SamplingError, sft_indices
+
+SIZE = (48, 72)
+
+
+@pytest.fixture(scope="module")
+def sft_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sft")
+    videos, labels = root / "videos", root / "labels"
+    videos.mkdir()
+    labels.mkdir()
+    specs = [("long24", 160, 24), ("long30", 200, 30), ("medium", 70, 30), ("short", 30, 24)]
+    for i, (name, frames, fps) in enumerate(specs):
+        make_clip(
+            videos / f"{name}.mp4", frames, fps=fps, size=(96 + 16 * i, 64), options={"bf": "2"}
+        )
+        (labels / f"{name}.txt").write_text(f"caption of {name}\nsecond line\n")
+    return videos
+
+
+def test_requests_reuse_the_datasets_listing_and_rule(sft_dir: Path):
+    ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
+    reqs = sft_requests(ds)
+    assert [r.source for r in reqs] == ds.video_paths
+    assert [r.caption for r in reqs] == ds.captions
+    loader = GpuBatchLoader.from_sft_folder(str(sft_dir), SIZE, 8, 17, 3, batch_size=3)
+    assert [r.source for r in loader.requests] == ds.video_paths
+    assert [r.caption for r in loader.requests] == ds.captions
+    for n, fps in ((160, 24.0), (70, 30.0), (30, 24.0)):
+        assert reqs[0].rule(n, fps) == sft_indices(n, fps, 8, 17, 3)
+    with pytest.raises(SamplingError):
+        sft_rule(8, 49, 3)(4, 24.0)
+
+
+def test_batches_and_order(sft_dir: Path):
+    loader = GpuBatchLoader.from_sft_folder(str(sft_dir), SIZE, 8, 17, 3, batch_size=3)
+    assert len(loader) == 2
+    loader.drop_last = True
+    assert len(loader) == 1
+    assert loader._order() == [0, 1, 2, 3]
+    many = GpuBatchLoader(loader.requests * 10, 4, SIZE, 8, shuffle=True, seed=5)
+    first = many._order()
+    assert sorted(first) == list(range(40)) and first != list(range(40))
+    again = GpuBatchLoader(loader.requests * 10, 4, SIZE, 8, shuffle=True, seed=5)
+    assert again._order() == first  # seed + epoch decide the order
+    many._epoch += 1
+    assert many._order() != first
+    assert loader.out_dtype is torch.bfloat16
+
+
+def test_arguments_are_checked(sft_dir: Path):
+    reqs = []
+    with pytest.raises(ValueError, match="batch_size"):
+        GpuBatchLoader(reqs, 0, SIZE, 8)
+    with pytest.raises(ValueError, match="on_error"):
+        GpuBatchLoader(reqs, 1, SIZE, 8, on_error="ignore")
+    with pytest.raises(ValueError, match="layout"):
+        GpuBatchLoader(reqs, 1, SIZE, 8, layout="NCHW")
+    with pytest.raises(ValueError, match="out_dtype"):
+        GpuBatchLoader(reqs, 1, SIZE, 8, out_dtype="int8")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_without_nvdec_the_error_is_clear(sft_dir: Path):
+    loader = GpuBatchLoader.from_sft_folder(str(sft_dir), SIZE, 8, 17, 3, batch_size=2)
+    with pytest.raises(NvdecUnavailableError):
+        next(iter(loader))
+
+
+# ------------------------------------------------------------------------- on the GPU
+
+
+def _tolerance(dtype: torch.dtype) -> float:
+    # 2 levels of colour conversion (gpu.md) + 1 of resize rounding, in normalised units, plus
+    # the output dtype's rounding at |x| <= 1.
+    return 3 / 127.5 + {torch.bfloat16: 2**-8, torch.float16: 2**-11, torch.float32: 0}[dtype]
+
+
+@pytest.mark.needs_cuda
+@pytest.mark.parametrize("dtype, layout", [(torch.bfloat16, "TCHW"), (torch.float32, "CTHW")])
+def test_batches_match_the_cpu_dataset(sft_dir: Path, dtype, layout):
+    ds = SFTDataset(
+        sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3, out_dtype=dtype, layout=layout
+    )
+    loader = GpuBatchLoader.from_sft_dataset(ds, batch_size=3, num_threads=2, prefetch=1)
+    seen = 0
+    for batch in loader:
+        b = batch["mp4"]
+        assert b.is_cuda and b.dtype == dtype
+        for j in range(b.shape[0]):
+            item = ds[seen + j]
+            assert batch["txt"][j] == item["txt"]
+            assert int(batch["num_frames"][j]) == item["num_frames"]
+            diff = (b[j].float().cpu() - item["mp4"].float()).abs()
+            assert diff.max().item() <= _tolerance(dtype), (seen + j, diff.max().item())
+        seen += b.shape[0]
+    assert seen == len(ds)
+
+
+@pytest.mark.needs_cuda
+def test_sample_hook_picks_the_datasets_frames(tmp_path: Path):
+    # Frames whose pixels encode their number: the GPU sample's frames are exactly the CPU ones.
+    clip = make_clip(tmp_path / "n.mp4", 120, fps=24, size=(320, 240), options={"bf": "2"})
+    rule = sft_rule(8, 17, 3)
+    gpu, num = cuda_sample(clip, rule, (240, 320), out_dtype=torch.float32)
+    from pyvidfast.cogvideox.frames import sample_tensor
+    from pyvidfast.io.reader import VideoReader
+
+    with VideoReader(clip) as r:
+        idx, want_num = rule(len(r), r.get_avg_fps())
+        cpu = sample_tensor(r, idx, (240, 320), torch.float32)
+    assert num == want_num
+    assert (gpu.cpu() - cpu).abs().max().item() <= _tolerance(torch.float32)
+
+
+@pytest.mark.needs_cuda
+def test_no_memory_growth(sft_dir: Path):
+    ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
+    loader = GpuBatchLoader.from_sft_dataset(ds, batch_size=2, out_dtype=torch.bfloat16)
+    loader.requests = loader.requests * 25
+    held = []
+    for k, batch in enumerate(loader):
+        del batch
+        torch.cuda.synchronize()
+        if k in (5, len(loader) - 1):
+            held.append(torch.cuda.memory_allocated())
+    assert held[1] <= held[0] * 1.05 + (1 << 20)
