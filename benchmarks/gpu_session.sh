@@ -14,14 +14,21 @@
 #          --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --no-deps -d .whl \
 #          av==18.1.0 numpy pytest pluggy iniconfig packaging
 #      (numpy / pytest are installed only if the venv lacks them.)
-#   2. The real clips the tests read, into .device/testdata/real/<same sub-path>:
+#   2. The real clips the tests read (tests/test_color.py REAL, tests/test_transform.py
+#      test_real_frames; 4 MB), into .device/testdata/real/<same sub-path>:
 #        for f in androidx_media/mp4__bt601.mp4 torchcodec/nasa_13013.mp4 \
 #          torchcodec/bt709_full_range.mp4 androidx_media/mp4__h265_with_metadata_track.mp4 \
 #          androidx_media/mp4__sample_no_bframes.mp4 torchcodec/h264_10bits.mp4 \
-#          torchcodec/h265_10bits.mp4 androidx_media/vp9__roadtrip-vp92-10bit.webm; do
+#          torchcodec/h265_10bits.mp4 androidx_media/vp9__roadtrip-vp92-10bit.webm \
+#          androidx_media/mp4__edit_list_positive_shift.mp4 torchcodec/testsrc2.mp4 \
+#          androidx_media/mp4__sample_portrait.mp4 vpf/test.mp4; do
 #          mkdir -p .device/testdata/real/$(dirname $f)
 #          cp ../shared/testdata/real/$f .device/testdata/real/$f; done
+#      (.whl 51 MB + .device 4 MB + the tree stay under run()'s 64 MiB.)
 #   3. run(command="bash benchmarks/gpu_session.sh", carry=[".whl", ".device"], timeout_s=600)
+#      The build goes to build/gpu and pyvidfast/_C*.so on the device machine only; do not run
+#      this script on a machine whose pyvidfast is an editable install you want to keep using
+#      (the in-place .so would shadow it; delete pyvidfast/_C*.so afterwards).
 # Results: $OUT/gpu_session.log (everything), build.log, pytest_cuda.log, pytest_more.log,
 # bench_gpu_transform.log, bench_gpu_transform_<gpu>.json, bench_resize.log,
 # bench_resize_cuda.json.

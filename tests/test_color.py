@@ -25,6 +25,7 @@ from pyvidfast.transform import (
     yuv_resize_crop_normalize,
     yuv_to_rgb,
 )
+from pyvidfast.transform.color import _yuv_resize, resize_crop_normalize_fused
 from pyvidfast.transform.reference import yuv_coeffs, yuv_to_rgb_reference
 
 native = pytest.mark.skipif(not _extension.has_native(), reason="native extension not built")
@@ -254,6 +255,11 @@ def test_fused_plan_on_host():
             crop_hw=(32, 40),
             fma=False,
         )
+    with pytest.raises(ValueError, match="downscale is too large"):
+        wide = (4096, 8192, 40000, 1, 0, 40000, 2, 1, 16, 40000, 0, 16, 32, 0, 0)
+        mod.fused_resize_plan(
+            kind="nv12", frames=[wide], matrices=["bt709"], crop_hw=(16, 32), fma=False
+        )
     with pytest.raises(ValueError, match="kind"):
         mod.fused_resize_plan(
             kind="yuv", frames=frames, matrices=["bt709"] * 3, crop_hw=(32, 40), fma=False
@@ -262,6 +268,97 @@ def test_fused_plan_on_host():
         mod.fused_resize_plan(
             kind="nv12", frames=frames, matrices=["srgb"] * 3, crop_hw=(32, 40), fma=False
         )
+
+
+# The CUDA kernel's per-block steps (csrc/transform/fused_resize_tile.h) emulated on the CPU over
+# the same host-built table: the kernel's table reads, tile ranges, row chunks and summation order
+# are checked here against the CPU op, bit for bit. (What only a GPU can check: the launch, shared
+# memory sizing, barriers, streams; tests/test_color_cuda.py.)
+FUSED_CASES = [
+    ((1080, 1920), (480, 720), None),
+    ((720, 1280), (480, 720), None),
+    ((1920, 1080), (480, 720), None),
+    ((480, 720), (480, 720), None),
+    ((37, 53), (17, 29), None),
+    ((61, 47), (61, 30), (61, 33)),
+    ((40, 47), (50, 47), (55, 47)),
+    ((1, 1), (2, 2), None),
+    ((2, 2), (1, 1), None),
+    ((300, 400), (8, 9), None),
+    ((1200, 160), (20, 30), None),  # 40x vertical downscale: many row chunks per tile
+]
+
+
+def emulated(ys, cs, size, out_dtype=torch.uint8, layout="TCHW", **kw):
+    return _yuv_resize(
+        ys,
+        cs,
+        size,
+        kw.get("matrix", "bt709"),
+        kw.get("full_range", False),
+        kw.get("crop", "center"),
+        out_dtype,
+        layout,
+        None,
+        kw.get("resize_hw"),
+        True,
+    )
+
+
+@native
+@pytest.mark.parametrize("hw, size, resize_hw", FUSED_CASES)
+@pytest.mark.parametrize("sixteen", [False, True])
+def test_fused_kernel_emulation_equals_cpu_op(hw, size, resize_hw, sixteen):
+    y, c = random_planes(*hw, seed=sum(hw), sixteen=sixteen, pad=(5, 3))
+    expected = yuv_resize_crop_normalize([y], [c], size, out_dtype=torch.uint8, resize_hw=resize_hw)
+    got = emulated([y], [c], size, resize_hw=resize_hw)
+    assert torch.equal(got, expected)
+
+
+@native
+@pytest.mark.parametrize("out_dtype", [torch.float32, torch.bfloat16, torch.float16, torch.uint8])
+@pytest.mark.parametrize("layout", ["TCHW", "CTHW"])
+def test_fused_kernel_emulation_mixed_batch(out_dtype, layout):
+    sizes = [(90, 160), (61, 47), (120, 90), (90, 160), (37, 53)]
+    planes = [random_planes(h, w, seed=40 + i, pad=(i, i)) for i, (h, w) in enumerate(sizes)]
+    ys, cs = [p[0] for p in planes], [p[1] for p in planes]
+    kw = dict(matrix=["bt709", "bt601", "bt2020", "bt709", "bt601"])
+    kw["full_range"] = [False, True, False, True, False]
+    expected = yuv_resize_crop_normalize(ys, cs, (32, 40), out_dtype=out_dtype, layout=layout, **kw)
+    assert torch.equal(emulated(ys, cs, (32, 40), out_dtype, layout, **kw), expected)
+
+
+@native
+def test_fused_kernel_emulation_real_frames(real_dir):
+    path = real_dir / "torchcodec/bt709_full_range.mp4"
+    if not path.exists():
+        pytest.skip("bt709_full_range.mp4 not in the test data")
+    for frame in real_frames(path, n=2):
+        luma, chroma, matrix, full = frame_planes(frame)
+        kw = dict(matrix=matrix, full_range=full)
+        expected = yuv_resize_crop_normalize(
+            [luma], [chroma], (480, 720), out_dtype=torch.uint8, **kw
+        )
+        assert torch.equal(emulated([luma], [chroma], (480, 720), **kw), expected)
+
+
+@native
+@pytest.mark.parametrize("hw, size, resize_hw", FUSED_CASES)
+def test_fused_rgb_kernel_emulation_equals_cpu_op(hw, size, resize_hw):
+    g = torch.Generator().manual_seed(sum(hw))
+    x = torch.randint(0, 256, (2, *hw, 3), dtype=torch.uint8, generator=g)
+    planar_view = x.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1)
+    for out_dtype in (torch.uint8, torch.bfloat16):
+        expected = resize_crop_normalize(x, size, out_dtype=out_dtype, resize_hw=resize_hw)
+        got = resize_crop_normalize_fused(
+            planar_view, size, out_dtype=out_dtype, resize_hw=resize_hw
+        )
+        assert torch.equal(got, expected)
+        tchw = x.permute(0, 3, 1, 2)  # [T, 3, H, W] input through the public op's backend
+        got = resize_crop_normalize(
+            tchw, size, out_dtype=out_dtype, resize_hw=resize_hw, backend="fused", layout="CTHW"
+        )
+        assert torch.equal(got, expected.permute(1, 0, 2, 3))
 
 
 def test_argument_errors():

@@ -154,6 +154,11 @@ def test_fused_rgb_kernel_equals_cpu(hw, size, out_dtype):
     # Channels-first input viewed as THWC (strided source) gives the same result.
     planar = x.permute(0, 3, 1, 2).contiguous().cuda().permute(0, 2, 3, 1)
     assert torch.equal(resize_crop_normalize_fused(planar, size, out_dtype=out_dtype).cpu(), cpu)
+    # The public op's backend="fused", channels-first input.
+    tchw = resize_crop_normalize(
+        x.cuda().permute(0, 3, 1, 2), size, out_dtype=out_dtype, backend="fused"
+    )
+    assert torch.equal(tchw.cpu(), cpu)
 
 
 def test_stream_ordered_without_host_sync():

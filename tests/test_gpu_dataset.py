@@ -139,3 +139,26 @@ def test_no_memory_growth(sft_dir: Path):
         if k in (5, len(loader) - 1):
             held.append(torch.cuda.memory_allocated())
     assert held[1] <= held[0] * 1.05 + (1 << 20)
+
+
+def test_sample_hook_logic_with_a_stand_in_decoder(sft_dir: Path, monkeypatch):
+    """``cuda_sample`` on the CPU: the dataset's index rule, the reader's planning and the fused
+    YUV resize (``yuv_resize_crop_normalize``'s CPU path) with test_nvdec's stand-in decoder
+    (real PyAV frames behind PyNvVideoCodec's contract) give the CPU dataset's sample."""
+    from test_nvdec import DecodingFake
+
+    from pyvidfast.io import nvdec
+
+    monkeypatch.setattr(nvdec, "_cuda_device", lambda device: torch.device("cpu"))
+    monkeypatch.setattr(
+        nvdec.NvdecVideoReader, "_decide", lambda self: nvdec.gpu_decision(self.format, (9, 0))
+    )
+    ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
+    pool = nvdec.DecoderPool(DecodingFake, size=1)
+    rule = sft_rule(8, 17, 3)
+    for i, path in enumerate(ds.video_paths):
+        frames, num = cuda_sample(path, rule, SIZE, out_dtype=torch.float32, pool=pool)
+        item = ds[i]
+        assert num == item["num_frames"] and frames.shape == item["mp4"].shape
+        assert (frames - item["mp4"]).abs().max().item() <= _tolerance(torch.float32), path
+    assert pool.created == 1 and pool.reconfigured == len(ds.video_paths) - 1

@@ -314,6 +314,8 @@ def test_split_packed_uses_the_coded_height():
     y, c = split_packed(buf, h, w)
     assert y.shape == (h, w) and c.shape == (540, 960, 2)
     assert int(c.min()) == 200
+    y1, c1 = split_packed(buf[None], h, w)  # a [1, rows, pitch] export
+    assert torch.equal(y1, y) and torch.equal(c1, c)
     with pytest.raises(ValueError):
         split_packed(buf[:100], h, w)
 
@@ -440,7 +442,7 @@ def test_pool_drops_a_decoder_that_failed():
 
 def test_pts_agree():
     assert pts_agree([10, 20, 30], [10, 20, 30])
-    assert pts_agree([1010, 1020], [10, 20])  # one shift for the whole file
+    assert not pts_agree([11, 21], [10, 20])  # frames off by one in a constant-rate clip
     assert not pts_agree([10, 25], [10, 20])
     assert not pts_agree([10, None], [10, 20])
     assert not pts_agree([10], [10, 20])
@@ -461,7 +463,9 @@ def _nvdec_files(real_dir: Path) -> list[Path]:
         "androidx_media/mp4__sample_android_slow_motion.mp4",
         "decord/video_0.mov",
     ]
-    return [real_dir / n for n in names if (real_dir / n).exists()]
+    files = [real_dir / n for n in names if (real_dir / n).exists()]
+    assert len(files) >= 5, f"NVDEC tests need the real clips in {real_dir}"
+    return files
 
 
 @pytest.mark.needs_cuda
@@ -525,3 +529,120 @@ def test_nvdec_yuv_views_are_owned_copies(real_dir: Path):
         assert lumas[0].data_ptr() == lumas[2].data_ptr()
         rgb = yuv_to_rgb(lumas, chromas, matrix=gpu.format.matrix, full_range=gpu.format.full_range)
         assert torch.equal(rgb, gpu.get_batch([1, 0, 1]))
+
+
+# ------------------------------------------- the reader's logic, with a stand-in decoder
+
+
+class FakeFrame:
+    """A NATIVE frame as PyNvVideoCodec gives it: ``__dlpack__`` (a pitched NV12 surface whose
+    luma rows are padded to the coded height) and ``getPTS()``."""
+
+    def __init__(self, frame: av.VideoFrame):
+        self.surface = _nv12_surface(frame, pitch_pad=32, row_align=16)
+        self.pts = frame.pts
+
+    def __dlpack__(self, stream=None):
+        return self.surface.__dlpack__()
+
+    def __dlpack_device__(self):
+        return self.surface.__dlpack_device__()
+
+    def getPTS(self):  # noqa: N802
+        return self.pts
+
+
+class DecodingFake(FakeSimpleDecoder):
+    """The SimpleDecoder contract over real decoded frames (PyAV), optionally off by ``skew``
+    frames (what a decoder that numbers frames differently would return)."""
+
+    def __init__(self, source, skew: int = 0, extra: int = 0):
+        super().__init__(source)
+        self.skew, self.extra = skew, extra
+        self._load(source)
+
+    def _load(self, source):
+        with av.open(source) as c:
+            self.decoded = list(c.decode(c.streams.video[0]))
+        self.frames = len(self.decoded) + self.extra
+
+    def reconfigure_decoder(self, source):
+        super().reconfigure_decoder(source)
+        self._load(source)
+
+    def get_batch_frames_by_index(self, indices):
+        kept = super().get_batch_frames_by_index(indices)
+        return [FakeFrame(self.decoded[min(i + self.skew, len(self.decoded) - 1)]) for _, i in kept]
+
+
+@pytest.fixture
+def cpu_reader(monkeypatch):
+    """NvdecVideoReader whose 'device' is the CPU and whose decoder is a stand-in: the index
+    planning, timestamp verification, surface views, colour and fallback logic run for real."""
+    monkeypatch.setattr(nvdec, "_cuda_device", lambda device: torch.device("cpu"))
+    monkeypatch.setattr(
+        nvdec.NvdecVideoReader, "_decide", lambda self: gpu_decision(self.format, (9, 0))
+    )
+    nvdec._warned.clear()
+    return nvdec.NvdecVideoReader
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("numbered")
+    return make_clip(d / "n.mp4", 40, fps=24, size=(96, 64), options={"bf": "2", "g": "12"})
+
+
+def test_reader_restores_order_and_repeats(cpu_reader, numbered: Path):
+    pool = DecoderPool(DecodingFake, size=2)
+    with cpu_reader(numbered, "cuda", pool=pool) as r:
+        assert r.on_gpu and len(r) == 40
+        idx = [39, 0, 13, 13, 27, 1, 0]
+        frames = r.get_batch(idx).numpy()
+        assert [frame_number(f) for f in frames] == idx
+        with VideoReader(numbered) as cpu:
+            diff = (r.get_batch(idx).int() - cpu.get_batch(idx).int()).abs()
+        assert diff.max().item() <= 2
+        lumas, chromas = r.get_batch_yuv([5, 2, 5])
+        assert lumas[0].data_ptr() == lumas[2].data_ptr() and lumas[0].shape == (64, 96)
+        assert chromas[1].shape == (32, 48, 2)
+    assert pool.created == 1 and pool.reconfigured == 2  # one decoder served all three calls
+
+
+def test_reader_falls_back_when_numbering_differs(cpu_reader, numbered: Path, caplog):
+    def skewed(source):
+        return DecodingFake(source, skew=1)
+
+    with caplog.at_level("WARNING", logger="pyvidfast.io.nvdec"):
+        for _ in range(2):
+            with cpu_reader(numbered, "cuda", pool=DecoderPool(skewed, 1)) as r:
+                frames = r.get_batch([3, 7]).numpy()
+                assert [frame_number(f) for f in frames] == [3, 7]  # the CPU reader's frames
+                assert not r.on_gpu and "numbering differs" in r.fallback_reason
+    assert sum("reading on the CPU" in rec.message for rec in caplog.records) == 1
+
+    def longer(source):
+        return DecodingFake(source, extra=2)
+
+    with cpu_reader(numbered, "cuda", pool=DecoderPool(longer, 1)) as r:
+        assert [frame_number(f) for f in r.get_batch([0]).numpy()] == [0]
+        assert "NVDEC sees 42 frames" in r.fallback_reason
+
+
+def test_reader_spills_bytes_for_reconfigure(cpu_reader, numbered: Path):
+    pool = DecoderPool(DecodingFake, size=1)
+    r = cpu_reader(numbered.read_bytes(), "cuda", pool=pool)
+    spill = r._source
+    assert isinstance(spill, str) and Path(spill).exists()
+    assert [frame_number(f) for f in r.get_batch([2, 30]).numpy()] == [2, 30]
+    r.close()
+    assert not Path(spill).exists()
+
+
+def test_reader_falls_back_for_av1_and_says_why(cpu_reader, real_dir: Path):
+    path = real_dir / "torchcodec" / "av1_video.mkv"
+    with cpu_reader(path, "cuda", pool=DecoderPool(DecodingFake, 1)) as r, VideoReader(path) as c:
+        assert not r.on_gpu and "AV1" in r.fallback_reason
+        assert torch.equal(r.get_batch([1, 0, 1]), c.get_batch([1, 0, 1]))
+        with pytest.raises(NvdecUnavailableError):
+            r.get_batch_yuv([0])

@@ -74,9 +74,11 @@ struct FusedPlan {
 FusedPlan plan_fused(const std::vector<FusedInput>& inputs, int64_t crop_h, int64_t crop_w,
                      bool fma);
 
-// Shared memory the kernel needs for a table whose widest tile reads max_cols input columns.
+// Shared memory the kernel needs for a table whose widest tile reads max_cols input columns: the
+// staged chunk (3 planes of kFusedChunkRows x max_cols floats) and the horizontally resized rows
+// (3 x kFusedChunkRows x kFusedTileW floats).
 inline size_t fused_smem_bytes(int64_t max_cols) {
-  return static_cast<size_t>(kFusedChunkRows) * static_cast<size_t>(max_cols) * 4 +
+  return 3 * static_cast<size_t>(kFusedChunkRows) * static_cast<size_t>(max_cols) * 4 +
          3 * static_cast<size_t>(kFusedChunkRows) * kFusedTileW * 4;
 }
 
@@ -87,6 +89,13 @@ void launch_fused_cuda(SourceKind kind, const void* table, int64_t frames, int64
                        int64_t grid_y, size_t smem_bytes, int64_t crop_h, int64_t crop_w, void* dst,
                        int64_t dst_stride_t, int64_t dst_stride_c, int64_t dst_stride_h,
                        OutDtype out_dtype, bool fma, int device, uintptr_t stream);
+
+// CPU: runs the CUDA kernel's per-block steps (fused_resize_tile.h) one after another over the
+// same table, with host pointers in it; blocks until done. It exists to test the kernel's logic
+// on machines without a GPU and equals the CPU op bit for bit (tests/test_color.py).
+void fused_resize_emulate_cpu(SourceKind kind, const void* table, int64_t frames, int64_t grid_x,
+                              int64_t grid_y, void* dst, int64_t dst_stride_t, int64_t dst_stride_c,
+                              int64_t dst_stride_h, OutDtype out_dtype, bool fma, int num_threads);
 
 }  // namespace transform
 }  // namespace pvf

@@ -99,6 +99,23 @@ void register_fused_resize(py::module_& m) {
       py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
       "Fused resize -> crop -> normalise of a planned batch on `stream` of `device`; the table "
       "must already be on the device. Asynchronous (no host synchronisation).");
+  m.def(
+      "fused_resize_emulate",
+      [](const std::string& kind, uintptr_t table_ptr, int64_t frames, int64_t grid_x,
+         int64_t grid_y, const std::array<int64_t, 4>& dst_strides, uintptr_t dst_ptr,
+         const std::string& out_dtype, bool fma, int num_threads) {
+        PVF_CHECK(dst_strides[3] == 1, "dst must be contiguous along the width, got stride ",
+                  dst_strides[3]);
+        fused_resize_emulate_cpu(parse_kind(kind), reinterpret_cast<const void*>(table_ptr), frames,
+                                 grid_x, grid_y, reinterpret_cast<void*>(dst_ptr), dst_strides[0],
+                                 dst_strides[1], dst_strides[2], parse_out_dtype(out_dtype), fma,
+                                 num_threads);
+      },
+      py::arg("kind"), py::arg("table_ptr"), py::arg("frames"), py::arg("grid_x"),
+      py::arg("grid_y"), py::arg("dst_strides"), py::arg("dst_ptr"), py::arg("out_dtype"),
+      py::arg("fma"), py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
+      "The fused CUDA kernel's steps run on the CPU over a host table (host pointers): a test "
+      "of the kernel's logic without a GPU. Blocks; releases the GIL.");
 }
 
 }  // namespace transform

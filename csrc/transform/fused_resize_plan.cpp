@@ -154,6 +154,12 @@ FusedPlan plan_fused(const std::vector<FusedInput>& inputs, int64_t crop_h, int6
   plan.grid_x = (crop_w + kFusedTileW - 1) / kFusedTileW;
   plan.grid_y = (crop_h + kFusedTileH - 1) / kFusedTileH;
   plan.smem_bytes = fused_smem_bytes(max_cols);
+  // Hopper and A100 give a block up to 227 / 163 KiB of shared memory; a tile of a horizontal
+  // downscale beyond ~25x reads more columns than that holds (e.g. 8K to under 300 wide).
+  PVF_CHECK(plan.smem_bytes <= 160 * 1024, "the horizontal downscale is too large for the fused ",
+            "kernel: one ", kFusedTileW, "-column output tile reads ", max_cols,
+            " input columns (at most ", (160 * 1024 / 4 / 3 - kFusedTileW) / kFusedChunkRows,
+            "); resize in two steps");
   return plan;
 }
 

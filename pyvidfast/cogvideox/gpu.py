@@ -99,8 +99,10 @@ def cuda_sample(
                 if len(reader) < length:
                     continue
                 raise
-            return frames, num
-    raise FrameIndexError(str(source), "frame count changed while decoding")
+            if len(reader) == length:  # the CPU fallback may have found fewer frames
+                return frames, num
+        name, now = reader.path, len(reader)
+    raise FrameIndexError(name, f"frame count changed while decoding (now {now})")
 
 
 class GpuBatchLoader:

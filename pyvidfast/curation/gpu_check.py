@@ -14,8 +14,10 @@ Per file, two passes:
    size with ``setReconfigParams`` when it fits, so decoders are created once and reused across
    files. Nothing is done with the frames but counting them.
 
-The file fails (``ok=False``) on any captured line, a demux error, a decoder error, fewer frames
-than the demuxed packets promise (``decode``), or no frame at all (``no_frames``). Files the GPU
+The file fails (``ok=False``) on any captured line, a demux error, a decoder error, a picture
+whose NVDEC decode status is an error (printed by PyNvVideoCodec, counted by
+``DecodeErrorWatch``), fewer frames than the demuxed packets promise (``decode``), or no frame
+at all (``no_frames``). Files the GPU
 path cannot judge go to the CPU checker whole: no video stream, a video codec or format NVDEC
 cannot decode here (``gpu_decision(..., for_pixels=False)``), or a container PyAV cannot open.
 They run first on the CPU engine (a process pool forks before any CUDA or decode thread exists),
@@ -28,6 +30,10 @@ audio (CPU pass). ``benchmarks/bench_gpu_check.py`` measures verdict agreement w
 
 from __future__ import annotations
 
+import ctypes
+import os
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -200,6 +206,7 @@ class NvdecChecker:
         self._decoders: dict[tuple, list] = {}
         self.created = 0
         self.reused = 0
+        self.retried = 0
 
     def _decoder(self, codec, chroma, depth: int, width: int, height: int):
         key = (str(codec), str(chroma), int(depth))
@@ -221,16 +228,20 @@ class NvdecChecker:
         self.created += 1
         return decoder, key
 
-    def decode_all(self, path: str, deadline: float = float("inf")) -> tuple[int, list]:
-        """``(frames, lines)``: decode every frame of ``path``'s video stream on NVDEC."""
+    def decode_all(
+        self, path: str, deadline: float = float("inf"), fresh: bool = False
+    ) -> tuple[int, list]:
+        """``(frames, lines)``: decode every frame of ``path``'s video stream on NVDEC
+        (``fresh``: on a newly created decoder)."""
         lines: list[tuple[str, str]] = []
         try:
             dmx = self.nvc.CreateDemuxer(filename=path)
         except Exception as exc:
             return 0, [("demux", f"{path}: NVDEC demuxer: {exc}")]
-        decoder, key = self._decoder(
-            dmx.GetNvCodecId(), dmx.ChromaFormat(), dmx.BitDepth(), dmx.Width(), dmx.Height()
-        )
+        facts = (dmx.GetNvCodecId(), dmx.ChromaFormat(), dmx.BitDepth(), dmx.Width(), dmx.Height())
+        if fresh:
+            self._decoders.pop((str(facts[0]), str(facts[1]), int(facts[2])), None)
+        decoder, key = self._decoder(*facts)
         frames = 0
         packets = iter(dmx)
         while True:
@@ -262,10 +273,136 @@ class NvdecChecker:
     def check(self, path: str, cpu: CpuPass, timeout: float | None = None) -> dict:
         deadline = time.monotonic() + timeout if timeout else float("inf")
         try:
+            reused = self.reused
             frames, lines = self.decode_all(path, deadline)
+            if lines and self.reused > reused:
+                # A reused decoder can refuse a stream a fresh one takes (a reconfigure needing
+                # more surfaces than it was created with): blame the file only after a fresh try.
+                self.retried += 1
+                frames, lines = self.decode_all(path, deadline, fresh=True)
         except _Timeout:
             return failure("timeout", f"{path}: no verdict within {timeout:g}s, stopped", False)
         return verdict(path, cpu, frames, lines)
+
+
+_ERROR_LINE = re.compile(rb"Decode Error occurred for picture")
+
+
+def _fflush_c() -> None:
+    """Flush the C library's stdio buffers (NvDecoder prints with printf)."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+class DecodeErrorWatch:
+    """Counts the ``Decode Error occurred for picture N`` lines PyNvVideoCodec's NvDecoder prints
+    when ``cuvidGetDecodeStatus`` reports an error (it prints, it does not raise).
+
+    While active, fds 1 and 2 are teed through pipes: every byte still reaches the original fd
+    (except this class's own sync marks) and the error lines are counted. ``sync()`` flushes C
+    stdio and waits until everything written before it has been read, then returns the count.
+    The count is process-wide: callers compare it before and after a file, and files whose window
+    saw errors are rechecked alone (``check_paths_cuda``) to attribute them exactly.
+    """
+
+    MARK = b"\x1epyvidfast-sync\x1e"
+
+    def __init__(self, fds: Sequence[int] = (1, 2), wait: float = 10.0):
+        self.fds = tuple(fds)
+        self.wait = wait
+        self.count = 0
+        self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._sent = dict.fromkeys(self.fds, 0)
+        self._seen = dict.fromkeys(self.fds, 0)
+        self._saved: dict[int, int] = {}
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> DecodeErrorWatch:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _fflush_c()
+        for fd in self.fds:
+            saved = os.dup(fd)
+            r, w = os.pipe()
+            os.dup2(w, fd)
+            os.close(w)
+            self._saved[fd] = saved
+            t = threading.Thread(target=self._pump, args=(fd, r, saved), daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def _account(self, fd: int, line: bytes, marks: int) -> None:
+        with self._cond:
+            if _ERROR_LINE.search(line):
+                self.count += 1
+            if marks:
+                self._seen[fd] += marks
+                self._cond.notify_all()
+
+    def _pump(self, fd: int, r: int, out: int) -> None:
+        # Sync marks are cut out of the stream wherever they land (they may split a line); the
+        # rest is forwarded at once (progress bars write no newline), and complete lines are
+        # matched. ``held``: a possible start of a mark at the end of a read; ``tail``: the
+        # current, unfinished line.
+        held, tail = b"", b""
+        while True:
+            chunk = os.read(r, 1 << 16)
+            data = held + chunk
+            marks = data.count(self.MARK)
+            data = data.replace(self.MARK, b"")
+            keep = 0
+            if chunk:
+                keep = next(
+                    (k for k in range(len(self.MARK) - 1, 0, -1) if data.endswith(self.MARK[:k])),
+                    0,
+                )
+            held, data = (
+                (data[len(data) - keep :], data[: len(data) - keep]) if keep else (b"", data)
+            )
+            *lines, tail = (tail + data).split(b"\n")
+            for line in lines:
+                self._account(fd, line, 0)
+            if not chunk:
+                self._account(fd, tail, 0)
+            self._account(fd, b"", marks)
+            if data:
+                os.write(out, data)
+            if not chunk:
+                break
+        os.close(r)
+
+    def sync(self) -> int:
+        """The error count, once everything printed so far has been read."""
+        _fflush_c()
+        # Marks are written under their own lock, never under the pump's: a full pipe must not
+        # block the writer while the pump waits for the lock it holds.
+        with self._send_lock:
+            for fd in self.fds:
+                self._sent[fd] += 1
+                os.write(fd, self.MARK)
+            target = dict(self._sent)
+        with self._cond:
+            self._cond.wait_for(
+                lambda: all(self._seen[fd] >= target[fd] for fd in self.fds), self.wait
+            )
+            return self.count
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.sync()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, saved in self._saved.items():
+                os.dup2(saved, fd)  # closes the pipe's last write end: the pump sees EOF
+            for t in self._threads:
+                t.join(self.wait)
+            for saved in self._saved.values():
+                os.close(saved)
 
 
 def _capability(device: int) -> tuple[int, int] | None:
@@ -287,11 +424,14 @@ def check_paths_cuda(
     run_cpu: Callable[[list[str]], None] | None = None,
     nvc: Any = None,
     capability: tuple[int, int] | None = None,
+    watch_errors: bool = True,
 ) -> dict[str, int]:
     """Check ``paths``: CPU passes, then NVDEC decodes on ``workers`` threads (default two per
     engine), each thread with its own reused decoders. Files routed to the CPU are collected and
     handed to ``run_cpu(paths)`` (which reports through ``on_result`` itself); without it they
-    are checked with ``integrity.check_file`` in this process. Returns counters."""
+    are checked with ``integrity.check_file`` in this process. ``watch_errors`` counts NVDEC's
+    printed decode-status errors (``DecodeErrorWatch``) and fails the files they belong to.
+    Returns counters."""
     from pyvidfast.io.nvdec import engine_count
 
     nvc = nvc if nvc is not None else nvdec_module()
@@ -330,25 +470,63 @@ def check_paths_cuda(
             for p in cpu_paths:
                 on_result(p, integrity.check_file(p))
 
-    def job(path: str) -> dict:
+    def job(path: str, c: NvdecChecker | None = None) -> tuple[dict, int]:
+        """The verdict and how many NVDEC error lines were printed while it was made."""
+        before = watch.sync() if watch is not None else 0
         try:
-            return checker().check(path, passes[path], timeout)
+            result = (c or checker()).check(path, passes[path], timeout)
         except Exception as exc:
-            return failure(
-                "crash", f"{path}: NVDEC checker error: {type(exc).__name__}: {exc}"[:300], False
-            )
+            line = f"{path}: NVDEC checker error: {type(exc).__name__}: {exc}"[:300]
+            result = failure("crash", line, False)
+        return result, (watch.sync() - before if watch is not None else 0)
 
     gpu_paths = [p for p in paths if passes[p].route == "gpu"]
-    with ThreadPoolExecutor(workers, thread_name_prefix="pyvidfast-nvdec") as ex:
-        futures = {ex.submit(job, p): p for p in gpu_paths}
-        for fut in as_completed(futures):
-            on_result(futures[fut], fut.result())
+    suspects: list[str] = []
+    watch = _start_watch() if watch_errors else None
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="pyvidfast-nvdec") as ex:
+            futures = {ex.submit(job, p): p for p in gpu_paths}
+            for fut in as_completed(futures):
+                result, errors = fut.result()
+                if errors and result.get("error_kind") != "timeout":
+                    suspects.append(futures[fut])  # maybe another file's error: see below
+                else:
+                    on_result(futures[fut], result)
+        # Error lines cannot be told apart between concurrent files: recheck each file whose
+        # window saw one alone, where the count is its own.
+        alone = NvdecChecker(nvc, device)
+        for path in suspects:
+            result, errors = job(path, alone)
+            if errors:
+                result = _with_error_status(path, result, errors)
+            on_result(path, result)
+    finally:
+        if watch is not None:
+            watch.__exit__(None, None, None)
     return {
+        "rechecked_alone": len(suspects),
         "gpu_files": len(gpu_paths),
         "cpu_files": len(cpu_paths),
         "decoders_created": sum(c.created for c in checkers),
         "decoders_reused": sum(c.reused for c in checkers),
     }
+
+
+def _start_watch() -> DecodeErrorWatch | None:
+    try:
+        return DecodeErrorWatch().__enter__()
+    except OSError:  # no usable fds 1/2 (a daemon without them): status errors go unseen
+        return None
+
+
+def _with_error_status(path: str, result: dict, errors: int) -> dict:
+    line = f"{path}: NVDEC reported {errors} picture(s) with decode errors (cuvidGetDecodeStatus)"
+    out = dict(result)
+    out["error_lines"] = list(result.get("error_lines") or []) + [line]
+    if out.get("ok", False) or not out.get("error_kind"):
+        out["error_kind"] = "decode"
+    out["ok"] = False
+    return out
 
 
 def _ray_chunk(paths: list[str], timeout: float | None) -> list[tuple[str, dict]]:

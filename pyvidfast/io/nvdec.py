@@ -14,9 +14,10 @@ What this module guarantees, and how:
   ``i``, ``len()`` and ``get_avg_fps()``, and it is the fallback. The frames NVDEC returns for
   indices ``i`` are checked against that index by presentation timestamp (``getPTS()``); a file
   whose NVDEC numbering disagrees is read on the CPU from then on (warned once per reason).
-* **Fallback.** Codecs NVDEC cannot decode here (AV1 on A100/H100/H200, H.264 High 10, 4:2:2 and
-  4:4:4 surfaces the colour kernels do not take, colour matrices other than BT.601/BT.709, codecs
-  without an NVDEC decoder) are read by the CPU reader and moved to the GPU; said once per reason.
+* **Fallback.** Codecs NVDEC cannot decode here (AV1 on A100/H100/H200, H.264 High 10, 4:2:2
+  and 4:4:4 surfaces the colour kernels do not take, colour matrices other than BT.601/709/2020,
+  codecs without an NVDEC decoder) are read by the CPU reader and moved to the GPU, said once per
+  reason. Missing driver libraries are not a fallback: they raise the error above.
 * **Decoder reuse.** ``DecoderPool`` keeps at most ``size`` decoders per GPU (default: its NVDEC
   engine count) and points an idle one at the next file with ``reconfigure_decoder`` (about 5 ms)
   instead of creating one (50-70 ms).
@@ -335,8 +336,19 @@ def engines_for_name(name: str) -> int | None:
     return None
 
 
+_caps_cache: dict[tuple, dict | None] = {}
+
+
 def _caps_query(nvc, gpu_id: int, nv_codec: str, chroma: str, bit_depth: int) -> dict | None:
-    """``GetDecoderCaps`` as a dict, or None when this PyNvVideoCodec cannot answer."""
+    """``GetDecoderCaps`` as a dict (cached per GPU and format), or None when this
+    PyNvVideoCodec cannot answer."""
+    key = (id(nvc), gpu_id, nv_codec, chroma, bit_depth)
+    if key not in _caps_cache:
+        _caps_cache[key] = _caps_uncached(nvc, gpu_id, nv_codec, chroma, bit_depth)
+    return _caps_cache[key]
+
+
+def _caps_uncached(nvc, gpu_id: int, nv_codec: str, chroma: str, bit_depth: int) -> dict | None:
     try:
         codec = getattr(nvc.cudaVideoCodec, nv_codec)
         chroma_enum = getattr(nvc.cudaVideoChromaFormat, f"_{chroma}", None) or getattr(
@@ -391,22 +403,24 @@ def plan_indices(indices, length: int, path: str = "<video>") -> tuple[list[int]
 
 
 def pts_agree(decoded: Sequence[int | None], expected: Sequence[int]) -> bool:
-    """Do NVDEC's frames carry the CPU index's pts, up to one constant shift for the whole file
-    (a demuxer that rebases timestamps)? Missing pts never agree."""
+    """Do NVDEC's frames carry exactly the CPU index's pts? Exact on purpose: in a constant
+    frame-rate clip, frames off by one are off by one constant shift, so a shift cannot be
+    forgiven. Missing pts never agree."""
     if len(decoded) != len(expected) or any(p is None for p in decoded):
         return False
-    if not expected:
-        return True
-    shift = int(decoded[0]) - int(expected[0])
-    return all(int(d) - int(e) == shift for d, e in zip(decoded, expected))
+    return all(int(d) == int(e) for d, e in zip(decoded, expected))
 
 
 # ------------------------------------------------------------------------- surfaces
 
 
 def _plain(t: torch.Tensor) -> torch.Tensor:
-    """Drop a trailing channel dim of 1 (``[H, W, 1]`` planes)."""
-    return t[..., 0] if t.dim() == 3 and t.shape[-1] == 1 else t
+    """Drop a channel dim of 1 (``[H, W, 1]`` planes) or a batch dim of 1 (``[1, H, W]``)."""
+    if t.dim() == 3 and t.shape[-1] == 1:
+        return t[..., 0]
+    if t.dim() == 3 and t.shape[0] == 1:
+        return t[0]
+    return t
 
 
 def interleaved_chroma(plane: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -458,22 +472,26 @@ def split_packed(
 def frame_planes(frame, height: int, width: int, device: torch.device):
     """Zero-copy ``(luma, chroma)`` torch views of one decoded NATIVE frame (NV12 or P016).
 
-    PyNvVideoCodec frames give per-plane ``__cuda_array_interface__`` views through ``cuda()``
-    and the whole surface through ``__dlpack__``; the plane views are preferred (they carry each
-    plane's own pitch), DLPack is the fallback.
+    ``torch.from_dlpack(frame)`` is preferred: PyNvVideoCodec's ``__dlpack__(stream)`` makes the
+    consumer's current stream wait for the decoder's copy-out. Frames also expose one
+    ``__cuda_array_interface__`` view per plane through ``cuda()``; those are the fallback.
     """
-    planes = None
-    cuda = getattr(frame, "cuda", None)
-    if callable(cuda):
-        try:
-            planes = list(cuda())
-        except Exception:
-            planes = None
-    if planes and len(planes) == 2:
+    try:
+        return split_packed(torch.from_dlpack(frame), height, width)
+    except (RuntimeError, TypeError, ValueError, BufferError) as exc:
+        dlpack_error = exc
+    planes = list(frame.cuda()) if callable(getattr(frame, "cuda", None)) else []
+    if len(planes) != 2:
+        raise ValueError(
+            f"cannot view this frame as NV12/P016: DLPack failed ({dlpack_error}) and cuda() "
+            f"gave {len(planes)} planes"
+        )
+    with torch.cuda.device(device):
+        # These views carry no producer stream to wait on: wait for the device (fallback only).
+        torch.cuda.synchronize(device)
         luma = torch.as_tensor(planes[0], device=device)
         chroma = torch.as_tensor(planes[1], device=device)
-        return split_planes(luma, chroma, height, width)
-    return split_packed(torch.from_dlpack(frame), height, width)
+    return split_planes(luma, chroma, height, width)
 
 
 # ---------------------------------------------------------------------------- the pool
@@ -651,8 +669,12 @@ class NvdecVideoReader:
         self._cpu = VideoReader(source, num_threads=num_threads)
         self.path = self._cpu.path
         self._source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+        self._spill = None
         if self._source is None and isinstance(source, (bytes, bytearray, memoryview)):
-            self._source = bytes(source)
+            # SimpleDecoder.reconfigure_decoder takes a path only: bytes (a shard member) go to
+            # a file in shared memory so that pooled decoders can be pointed at them.
+            self._spill = _spill_to_file(source)
+            self._source = self._spill
         self.format = stream_format_of(_stream_of(self._cpu))
         self.fallback_reason = ""
         self._pool = pool
@@ -664,13 +686,10 @@ class NvdecVideoReader:
 
     def _decide(self) -> tuple[bool, str]:
         if self._source is None:
-            return False, "file objects are read on the CPU (pass a path or bytes)"
+            return False, "file objects are read on the CPU (pass a path or the bytes)"
         if getattr(self._cpu, "_pts", None) is None:
             return False, "the stream has no usable timestamps: frame numbering needs the CPU"
-        try:
-            nvc = nvdec_module()
-        except NvdecUnavailableError as exc:
-            return False, str(exc)
+        nvc = nvdec_module()  # missing driver libraries: the one clear error, not a fallback
         caps = None
         nv = self.format.nv_codec
         if nv in GPU_CODECS and self.format.chroma in ("420", "444"):
@@ -706,7 +725,7 @@ class NvdecVideoReader:
                 raise _NumberingMismatch(
                     f"NVDEC sees {len(decoder)} frames, the CPU index {len(self._cpu)}"
                 )
-            with torch.cuda.device(self.device):
+            with _held_views(self.device):
                 frames = decoder.get_batch_frames_by_index(distinct)
                 if len(frames) != len(distinct):
                     raise _NumberingMismatch(f"asked {len(distinct)} frames, got {len(frames)}")
@@ -718,9 +737,6 @@ class NvdecVideoReader:
                     )
                 planes = [frame_planes(f, h, w, self.device) for f in frames]
                 result = consume([p[0] for p in planes], [p[1] for p in planes])
-                done = torch.cuda.Event()
-                done.record(torch.cuda.current_stream(self.device))
-                done.synchronize()  # the decoder may overwrite these buffers once given back
         return result
 
     def _gpu_or_cpu(self, distinct: list[int], consume, on_cpu: Callable[[], Any]) -> Any:
@@ -867,6 +883,18 @@ class NvdecVideoReader:
 
     def close(self) -> None:
         self._cpu.close()
+        if self._spill is not None:
+            try:
+                os.unlink(self._spill)
+            except OSError:
+                pass
+            self._spill = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def __enter__(self) -> NvdecVideoReader:
         return self
@@ -877,6 +905,32 @@ class NvdecVideoReader:
     def __repr__(self) -> str:
         where = "nvdec" if self.on_gpu else f"cpu fallback: {self.fallback_reason}"
         return f"NvdecVideoReader({self.path!r}, frames={len(self)}, {self.device}, {where})"
+
+
+@contextmanager
+def _held_views(device: torch.device):
+    """While the decoder is held: its device is current, and on exit the host waits for the
+    work queued on the current stream (the kernels reading the decoder's buffers), because the
+    decoder may overwrite them once it is given back. Nothing to wait for on the CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    with torch.cuda.device(device):
+        yield
+        done = torch.cuda.Event()
+        done.record(torch.cuda.current_stream(device))
+        done.synchronize()
+
+
+def _spill_to_file(data: bytes | bytearray | memoryview) -> str:
+    """Write ``data`` to a private file in /dev/shm (else the temp dir); returns its path."""
+    import tempfile
+
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    fd, path = tempfile.mkstemp(prefix="pyvidfast-nvdec-", suffix=".bin", dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
 
 
 class _NumberingMismatch(Exception):

@@ -37,7 +37,7 @@ _OUT_DTYPES = {
 }
 _LAYOUTS = ("TCHW", "CTHW")
 _INPUT_LAYOUTS = ("THWC", "TCHW")
-_BACKENDS = ("auto", "native", "reference")
+_BACKENDS = ("auto", "native", "reference", "fused")
 
 
 def _as_uint8_frames(frames: Any, input_layout: str | None) -> tuple[torch.Tensor, str]:
@@ -141,7 +141,9 @@ def resize_crop_normalize(
         input_layout: overrides the layout detection of ``frames``.
         resize_hw: resize to exactly this ``(H, W)`` instead of the rectangle rule (then crop
             ``size`` out of it as ``crop`` says).
-        backend: "auto" (native when built, else the torch reference), "native" or "reference".
+        backend: "auto" (native when built, else the torch reference), "native", "reference"
+            or "fused" (the one-launch kernel of ``yuv_resize_crop_normalize``, for RGB input;
+            on CPU tensors its CPU emulation, which is slow and meant for testing).
 
     Returns:
         A new contiguous tensor on the input's device. On CUDA the kernel runs asynchronously on
@@ -163,7 +165,9 @@ def resize_crop_normalize(
     if layout not in _LAYOUTS:
         raise ValueError(f"layout must be 'TCHW' or 'CTHW', got layout={layout!r}")
     if backend not in _BACKENDS:
-        raise ValueError(f"backend must be 'auto', 'native' or 'reference', got {backend!r}")
+        raise ValueError(
+            f"backend must be 'auto', 'native', 'reference' or 'fused', got {backend!r}"
+        )
     threads = _check_threads(num_threads)
 
     x_thwc = x if in_layout == "THWC" else x.permute(0, 2, 3, 1)  # a view, no copy
@@ -176,6 +180,12 @@ def resize_crop_normalize(
         rh, rw = _positive_size(resize_hw, "resize_hw")
     top, left = crop_offsets(rh, rw, (th, tw), crop, generator)
 
+    if backend == "fused":
+        from pyvidfast.transform.color import resize_crop_normalize_fused
+
+        return resize_crop_normalize_fused(
+            x_thwc, (th, tw), (top, left), out_dtype, layout, resize_hw=(rh, rw)
+        )
     use_native = backend == "native" or (backend == "auto" and _native_available())
     if not use_native:
         x_tchw = x_thwc.permute(0, 3, 1, 2)

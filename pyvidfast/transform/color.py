@@ -121,14 +121,23 @@ def _fma() -> bool:
     return _fma_mode()
 
 
-def _rgb_of(y: torch.Tensor, c: torch.Tensor, matrix: str, full_range: bool) -> torch.Tensor:
-    """uint8 [H, W, 3] of one frame on the planes' device (native when built)."""
+def _rgb_of(
+    y: torch.Tensor,
+    c: torch.Tensor,
+    matrix: str,
+    full_range: bool,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """uint8 [H, W, 3] of one frame on the planes' device (native when built), written into
+    ``out`` (channels contiguous) when given."""
     h, w = int(y.shape[0]), int(y.shape[1])
     if not _native_available():
         if y.is_cuda:
             _extension.require_cuda()
-        return yuv_to_rgb_reference(y, c, matrix, full_range)
-    out = torch.empty((h, w, 3), dtype=torch.uint8, device=y.device)
+        rgb = yuv_to_rgb_reference(y, c, matrix, full_range)
+        return rgb if out is None else out.copy_(rgb)
+    if out is None:
+        out = torch.empty((h, w, 3), dtype=torch.uint8, device=y.device)
     args = dict(
         luma_ptr=y.data_ptr(),
         luma_strides=tuple(int(s) for s in y.stride()),
@@ -186,7 +195,7 @@ def yuv_to_rgb(
             )
     out = torch.empty((n, int(h), int(w), 3), dtype=torch.uint8, device=ys[0].device)
     for i in range(n):
-        out[i] = _rgb_of(ys[i], cs[i], matrices[i], ranges[i])
+        _rgb_of(ys[i], cs[i], matrices[i], ranges[i], out=out[i])
     return out
 
 
@@ -236,6 +245,27 @@ def yuv_resize_crop_normalize(
         of weights goes up by a non-blocking copy from pinned memory).
     """
     ys, cs = _check_planes(luma, chroma)
+    fused = bool(ys) and ys[0].is_cuda
+    return _yuv_resize(
+        ys, cs, size, matrix, full_range, crop, out_dtype, layout, generator, resize_hw, fused
+    )
+
+
+def _yuv_resize(
+    ys: list[torch.Tensor],
+    cs: list[torch.Tensor],
+    size: Any,
+    matrix: Any,
+    full_range: Any,
+    crop: Any,
+    out_dtype: Any,
+    layout: Any,
+    generator: Any,
+    resize_hw: Any,
+    fused: bool,
+) -> torch.Tensor:
+    """yuv_resize_crop_normalize on validated planes; ``fused`` runs the fused kernel (on CUDA,
+    or its CPU emulation for CPU tensors: the tests' way to check the kernel without a GPU)."""
     n = len(ys)
     th, tw = _positive_size(size)
     matrices = _per_frame(matrix, n, "matrix", _check_matrix)
@@ -261,8 +291,8 @@ def yuv_resize_crop_normalize(
         for y in ys
     ]
 
-    if device.type == "cuda":
-        mod = _extension.require_cuda()
+    if fused:
+        mod = _extension.require_cuda() if device.type == "cuda" else _extension.native()
         kind = "nv12" if ys[0].dtype == torch.uint8 else "p016"
         frames = [
             (
@@ -311,11 +341,27 @@ def _launch_fused(
     out_dtype: torch.dtype,
     device: torch.device,
 ) -> None:
-    """Plan on the host, copy the table up without blocking, launch on the current stream."""
+    """Plan on the host, copy the table up without blocking, launch on the current stream (or,
+    for CPU tensors, run the kernel's CPU emulation over the host table)."""
     fma = _fma()
     table, nframes, grid_x, grid_y, smem = mod.fused_resize_plan(
         kind=kind, frames=frames, matrices=matrices, crop_hw=crop_hw, fma=fma
     )
+    if device.type == "cpu":
+        host = torch.frombuffer(bytearray(table), dtype=torch.uint8)
+        mod.fused_resize_emulate(
+            kind=kind,
+            table_ptr=host.data_ptr(),
+            frames=nframes,
+            grid_x=grid_x,
+            grid_y=grid_y,
+            dst_strides=tuple(int(s) for s in out_tchw.stride()),
+            dst_ptr=out_tchw.data_ptr(),
+            out_dtype=_OUT_DTYPES[out_dtype],
+            fma=fma,
+            num_threads=max(1, torch.get_num_threads()),
+        )
+        return
     with torch.cuda.device(device):
         # Pinned + non_blocking: the copy is stream-ordered and the caching host allocator keeps
         # the pinned block alive until it completes, so the host never waits.
@@ -347,26 +393,29 @@ def resize_crop_normalize_fused(
     layout: str = "TCHW",
     generator: torch.Generator | np.random.Generator | None = None,
     *,
+    input_layout: str | None = None,
     resize_hw: tuple[int, int] | None = None,
 ) -> torch.Tensor:
-    """``resize_crop_normalize`` of CUDA uint8 ``[T, H, W, 3]`` frames (any strides) by the fused
+    """``resize_crop_normalize`` of uint8 ``[T, H, W, 3]`` or ``[T, 3, H, W]`` frames (any
+    strides; the layout detected as ``resize_crop_normalize`` does) by the fused
     one-launch kernel (Note [fused resize kernel]) instead of the three-launch one. Same result.
+
+    CUDA tensors run the kernel on the current stream (asynchronous); CPU tensors run its CPU
+    emulation (the same per-block steps one after another: slow, for testing the kernel).
     """
-    if not isinstance(frames, torch.Tensor) or not frames.is_cuda:
-        raise TypeError("frames must be a CUDA torch.Tensor for the fused kernel")
-    if frames.dtype != torch.uint8 or frames.dim() != 4 or frames.shape[3] != 3:
-        raise ValueError(
-            f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {tuple(frames.shape)}"
-        )
-    mod = _extension.require_cuda()
+    from pyvidfast.transform import _as_uint8_frames
+
+    x, in_layout = _as_uint8_frames(frames, input_layout)
+    frames = x if in_layout == "THWC" else x.permute(0, 2, 3, 1)  # a view, no copy
+    mod = _extension.require_cuda() if frames.is_cuda else _extension.native()
     th, tw = _positive_size(size)
     if out_dtype not in _OUT_DTYPES:
         raise ValueError(f"unsupported out_dtype={out_dtype}")
     if layout not in ("TCHW", "CTHW"):
         raise ValueError(f"layout must be 'TCHW' or 'CTHW', got layout={layout!r}")
-    t, h, w = (int(s) for s in frames.shape[:3])
+    t, h, w = (int(v) for v in frames.shape[:3])
     if h == 0 or w == 0:
-        raise ValueError(f"frames must have a positive height and width, got {tuple(frames.shape)}")
+        raise ValueError(f"frames must have a positive height and width, got {tuple(x.shape)}")
     rh, rw, top, left = _geometry(h, w, (th, tw), resize_hw, crop, generator, {})
     shape = (t, 3, th, tw) if layout == "TCHW" else (3, t, th, tw)
     out = torch.empty(shape, dtype=out_dtype, device=frames.device)
