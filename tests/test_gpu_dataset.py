@@ -162,3 +162,22 @@ def test_sample_hook_logic_with_a_stand_in_decoder(sft_dir: Path, monkeypatch):
         assert num == item["num_frames"] and frames.shape == item["mp4"].shape
         assert (frames - item["mp4"]).abs().max().item() <= _tolerance(torch.float32), path
     assert pool.created == 1 and pool.reconfigured == len(ds.video_paths) - 1
+
+
+def test_dataset_device_cuda_without_gpu_raises_the_nvdec_error(sft_dir: Path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3, device="cuda")
+    with pytest.raises(NvdecUnavailableError):
+        ds[0]
+
+
+@pytest.mark.needs_cuda
+def test_dataset_device_cuda_equals_cpu_items(sft_dir: Path):
+    cpu = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
+    gpu = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3, device="cuda")
+    for i in range(len(cpu)):
+        a, b = cpu[i], gpu[i]
+        assert b["mp4"].is_cuda and b["num_frames"] == a["num_frames"] and b["txt"] == a["txt"]
+        diff = (b["mp4"].float().cpu() - a["mp4"]).abs() * 127.5
+        assert (diff <= 2.5).float().mean() >= 0.999

@@ -646,3 +646,15 @@ def test_reader_falls_back_for_av1_and_says_why(cpu_reader, real_dir: Path):
         assert torch.equal(r.get_batch([1, 0, 1]), c.get_batch([1, 0, 1]))
         with pytest.raises(NvdecUnavailableError):
             r.get_batch_yuv([0])
+
+
+def test_videoreader_device_argument(real_dir):
+    import pyvidfast
+
+    path = real_dir / "torchcodec" / "nasa_13013.mp4"
+    assert type(pyvidfast.VideoReader(path, device="cpu")).__name__ == "VideoReader"
+    with pytest.raises(ValueError, match="device='meta'"):
+        pyvidfast.VideoReader(path, device="meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(NvdecUnavailableError):
+            pyvidfast.VideoReader(path, device="cuda")

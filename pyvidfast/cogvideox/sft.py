@@ -86,6 +86,8 @@ class SFTDataset(Dataset):
         out_dtype: torch.float32 (reference), torch.bfloat16 or torch.float16 (half the memory).
         layout: "TCHW" (reference, ``[T, C, H, W]``) or "CTHW" (what the 3D VAE takes).
         num_threads: decoder threads per item (0: FFmpeg chooses, as decord).
+        device: "cpu", or a CUDA device for NVDEC decoding and the fused GPU kernel (samples
+            are CUDA tensors; not yet verified on a GPU).
 
     Items are ``{"mp4": [M, 3, H, W] in [-1, 1], "txt": str, "num_frames": int, "fps": fps}``.
     A file that cannot give a sample raises a ``pyvidfast.io.errors.VideoReadError`` subclass
@@ -103,8 +105,10 @@ class SFTDataset(Dataset):
         out_dtype: torch.dtype | str = torch.float32,
         layout: str = "TCHW",
         num_threads: int = 0,
+        device: str | torch.device = "cpu",
     ):
         super().__init__()
+        self.device = torch.device(device)
         self.video_size = (int(video_size[0]), int(video_size[1]))
         self.fps = fps
         self.max_num_frames = int(max_num_frames)
@@ -119,6 +123,21 @@ class SFTDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         path = self.video_paths[index]
+        if self.device.type == "cuda":
+            # NVDEC + the fused kernel; use DataLoader(num_workers=0) or GpuBatchLoader, since
+            # CUDA does not survive fork.
+            from pyvidfast.cogvideox.gpu import cuda_sample, sft_rule
+
+            rule = sft_rule(self.fps, self.max_num_frames, self.skip_frms_num)
+            frames, num = cuda_sample(
+                path,
+                rule,
+                self.video_size,
+                out_dtype=self.out_dtype,
+                layout=self.layout,
+                device=self.device,
+            )
+            return {"mp4": frames, "txt": self.captions[index], "num_frames": num, "fps": self.fps}
         with VideoReader(path, num_threads=self.num_threads) as reader:
             frames, num = self._frames(reader, path)
         return {"mp4": frames, "txt": self.captions[index], "num_frames": num, "fps": self.fps}

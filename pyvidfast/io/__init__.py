@@ -1,0 +1,25 @@
+"""File -> probe/demux -> decode: metadata (``probe``, ``mp4``), the CPU ``VideoReader`` (FFmpeg
+through PyAV), its typed errors (``errors``) and NVDEC decoding (``nvdec``).
+
+Names are imported on first use: metadata workers (``probe``) should not pay for torch.
+"""
+
+_EXPORTS = {
+    "VideoReader": "pyvidfast.io.reader",
+    "FrameIndexError": "pyvidfast.io.errors",
+    "NoVideoStreamError": "pyvidfast.io.errors",
+    "VideoDecodeError": "pyvidfast.io.errors",
+    "VideoOpenError": "pyvidfast.io.errors",
+    "VideoReadError": "pyvidfast.io.errors",
+    "VideoTooShortError": "pyvidfast.io.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'pyvidfast.io' has no attribute {name!r}")

@@ -99,6 +99,8 @@ class VideoReader:
         source: a path, the file's bytes, or a binary file object (read from its current position;
             it must be seekable).
         num_threads: decoder threads; 0 lets FFmpeg choose (as decord's default).
+        device: "cpu" (FFmpeg through PyAV) or a CUDA device, which returns an
+            ``pyvidfast.io.nvdec.NvdecVideoReader`` (NVDEC; not yet verified on a GPU).
 
     Raises:
         VideoOpenError: the container cannot be opened (missing, empty, unknown format).
@@ -106,7 +108,18 @@ class VideoReader:
         VideoDecodeError: the stream has no decodable frame.
     """
 
-    def __init__(self, source: Source, num_threads: int = 0):
+    def __new__(cls, source: Source, num_threads: int = 0, device: str | torch.device = "cpu"):
+        # device="cuda" gives the NVDEC reader (same interface, CUDA tensors); it falls back to
+        # this CPU reader by itself for codecs NVDEC cannot decode.
+        if cls is VideoReader and torch.device(device).type == "cuda":
+            from pyvidfast.io.nvdec import NvdecVideoReader
+
+            return NvdecVideoReader(source, device, num_threads=num_threads)
+        return super().__new__(cls)
+
+    def __init__(self, source: Source, num_threads: int = 0, device: str | torch.device = "cpu"):
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"VideoReader decodes on 'cpu' or 'cuda', got device={device!r}")
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
             raise ValueError(f"num_threads must be an int >= 0, got num_threads={num_threads!r}")
         self.path = _source_name(source)
