@@ -4,6 +4,7 @@
 
 #include "color/yuv_frame.h"
 #include "common/check.h"
+#include "common/cuda_guard.h"
 
 namespace pvf {
 namespace color {
@@ -25,10 +26,7 @@ __global__ void yuv_to_rgb_kernel(YuvFrame f, YuvCoeffs k, uint8_t* __restrict__
   yuv_pixel(k, promote(*l), t, p, p + 1, p + 2);
 }
 
-void check_cuda(cudaError_t err, const char* what) {
-  PVF_CHECK_RUNTIME(err == cudaSuccess, "CUDA error in yuv_to_rgb (", what,
-                    "): ", cudaGetErrorString(err));
-}
+void check_cuda(cudaError_t err, const char* what) { pvf::check_cuda(err, "yuv_to_rgb", what); }
 
 }  // namespace
 
@@ -37,9 +35,7 @@ void yuv_to_rgb_cuda(const YuvFrame& f, uint8_t* dst, int64_t dst_stride_h, int6
   validate(f);
   PVF_CHECK(dst != nullptr, "dst pointer is null");
   PVF_CHECK((f.height + kBlockH - 1) / kBlockH <= 65535, "frame too tall: ", f.height);
-  int previous = 0;
-  check_cuda(cudaGetDevice(&previous), "cudaGetDevice");
-  if (previous != device) check_cuda(cudaSetDevice(device), "cudaSetDevice");
+  DeviceGuard guard(device);
   const dim3 grid(static_cast<unsigned>((f.width + kBlockW - 1) / kBlockW),
                   static_cast<unsigned>((f.height + kBlockH - 1) / kBlockH));
   cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
@@ -52,7 +48,6 @@ void yuv_to_rgb_cuda(const YuvFrame& f, uint8_t* dst, int64_t dst_stride_h, int6
         <<<grid, dim3(kBlockW, kBlockH), 0, stream>>>(f, k, dst, dst_stride_h, dst_stride_w);
   }
   const cudaError_t err = cudaGetLastError();
-  if (previous != device) cudaSetDevice(previous);
   check_cuda(err, "yuv_to_rgb_kernel launch");
 }
 

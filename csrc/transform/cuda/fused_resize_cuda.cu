@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "common/check.h"
+#include "common/cuda_guard.h"
 #include "transform/fused_resize.h"
 #include "transform/fused_resize_tile.h"
 
@@ -35,23 +36,8 @@ namespace {
 constexpr int kFusedMinBlocksPerSM = 3;
 
 void check_cuda(cudaError_t err, const char* what) {
-  PVF_CHECK_RUNTIME(err == cudaSuccess, "CUDA error in the fused resize (", what,
-                    "): ", cudaGetErrorString(err));
+  pvf::check_cuda(err, "the fused resize", what);
 }
-
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    check_cuda(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (device != previous_) check_cuda(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
 
 template <SourceKind K, OutDtype D, bool kFma>
 __global__ void __launch_bounds__(kFusedThreads, kFusedMinBlocksPerSM)

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/check.h"
+#include "common/cuda_guard.h"
 #include "transform/resize_crop_normalize.h"
 
 namespace pvf {
@@ -21,28 +22,11 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxGridY = 65535;
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline size_t align_up(size_t n) { return (n + 255) / 256 * 256; }
 
 void check_cuda(cudaError_t err, const char* what) {
-  PVF_CHECK_RUNTIME(err == cudaSuccess, "CUDA error in resize_crop_normalize (", what,
-                    "): ", cudaGetErrorString(err));
+  pvf::check_cuda(err, "resize_crop_normalize", what);
 }
-
-// Restores the caller's current device on scope exit (the stream belongs to `device`).
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    check_cuda(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (device != previous_) check_cuda(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
 
 // Byte offsets of the workspace sections.
 struct Workspace {
