@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -19,24 +18,10 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from common import print_table, write_results
+from common import REAL_DIR, cpu_seconds, print_table, write_results
 
 from pyvidfast.curation import check_files
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its reaped children (ffmpeg jobs, pool workers).
-
-    On a shared machine wall time swings with other users' load; CPU seconds per file do not.
-    """
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 
 
 def ffmpeg_check(paths: list[str], jobs: int, err_dir: str, ffmpeg: str) -> dict[str, bool]:
@@ -70,7 +55,7 @@ def main() -> int:
     if args.files_from:
         paths = [line.strip() for line in open(args.files_from) if line.strip()]
     else:
-        paths = sorted(str(p) for p in REAL.glob("*/*") if p.suffix not in (".csv", ".md"))
+        paths = sorted(str(p) for p in REAL_DIR.glob("*/*") if p.suffix not in (".csv", ".md"))
     version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout
     version = version.splitlines()[0]
 
@@ -127,7 +112,9 @@ def main() -> int:
     print(
         f"speedup {ratio:.2f}x wall (per repeat {pair_ratios}), {cpu_ratio:.2f}x CPU time; "
         f"{len(disagree)} verdict disagreement(s): "
-        + ", ".join(os.path.relpath(p, REAL) if p.startswith(str(REAL)) else p for p in disagree)
+        + ", ".join(
+            os.path.relpath(p, REAL_DIR) if p.startswith(str(REAL_DIR)) else p for p in disagree
+        )
     )
     print_table(
         rows, ["method", "files", "median_s", "files_per_s", "cpu_s", "files_per_cpu_s", "failed"]

@@ -22,12 +22,8 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-from common import print_table, write_results
+from common import REAL_DIR, print_table, write_results
 
-REAL = Path(
-    os.environ.get("PYVIDFAST_TESTDATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
-)
 REAL_CLIPS = [  # 720p and 1080p clips long enough to sample from
     "androidx_media/mp4__edit_list_positive_shift.mp4",  # 1080p30, 270 frames: long branch
     "androidx_media/mp4__sample_fragmented_seekable_multiple_sidx.mp4",  # 1080p30, 600 frames
@@ -169,9 +165,9 @@ def main() -> None:
         folder.mkdir()
         names = []
         for rel in REAL_CLIPS:
-            if (REAL / rel).exists():
+            if (REAL_DIR / rel).exists():
                 name = rel.replace("/", "__").removesuffix(".mp4") + ".mp4"
-                os.symlink(REAL / rel, folder / name)
+                os.symlink(REAL_DIR / rel, folder / name)
                 names.append(name)
         if args.gen_seconds > 0:
             t0 = time.perf_counter()

@@ -22,17 +22,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import av
 import numpy as np
 from bench_check import ffmpeg_check
-from common import print_table, write_results
-
-REAL = Path(
-    os.environ.get("PYVIDFAST_TESTDATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
-)
+from common import REAL_DIR, print_table, write_results
 
 
 def make_clip(args: tuple[str, str, float, int]) -> str:
@@ -75,8 +69,8 @@ def main() -> int:
         return 0
     from pyvidfast.curation.check import check_files
 
-    with open(REAL / "FFMPEG_VERDICTS.csv") as f:
-        reference = {str(REAL / r["file"]): r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
+    with open(REAL_DIR / "FFMPEG_VERDICTS.csv") as f:
+        reference = {str(REAL_DIR / r["file"]): r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
     ffmpeg = shutil.which("ffmpeg")
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [
@@ -114,7 +108,7 @@ def main() -> int:
             for other in verdicts:
                 if other != "gpu":
                     r[f"gpu_disagrees_with_{other}"] = sorted(
-                        os.path.relpath(p, REAL) if name == "real" else os.path.basename(p)
+                        os.path.relpath(p, REAL_DIR) if name == "real" else os.path.basename(p)
                         for p in paths
                         if bool(verdicts["gpu"][p]) != bool(verdicts[other][p])
                     )

@@ -23,9 +23,8 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from common import print_table, write_results
+from common import REAL_DIR, print_table, write_results
 
-REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 CLIP_DIR = Path(tempfile.gettempdir()) / "pyvidfast-bench-info"
 MODES = ["reference", "default", "default_pool", "exact", "exact_pool"]
 

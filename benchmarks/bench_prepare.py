@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-from common import print_table, write_results
+from common import REAL_DIR, cpu_seconds, print_table, write_results
 
 from pyvidfast.curation import prepare
 from pyvidfast.opensora.datautil import remove_empty_caption
@@ -39,22 +38,9 @@ from pyvidfast.opensora.info import INFO_COLUMNS
 from pyvidfast.opensora.reference import reference_info
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its reaped children (ffmpeg jobs, pool workers).
-
-    On a shared machine wall time swings with other users' load; CPU seconds per file do not.
-    """
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
-
-
 def make_table(folder: Path) -> Path:
     """Symlinks to the real clips (so .err files can be written beside them) and a CSV."""
-    sources = sorted(p for p in REAL.glob("*/*") if p.suffix not in (".csv", ".md"))
+    sources = sorted(p for p in REAL_DIR.glob("*/*") if p.suffix not in (".csv", ".md"))
     rows = []
     for i, src in enumerate(sources):
         link = folder / "videos" / f"{i:03d}_{src.name}"

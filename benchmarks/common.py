@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import time
@@ -17,6 +18,22 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+# The real test clips: ../shared/testdata/real beside the checkout, or PYVIDFAST_TESTDATA.
+REAL_DIR = Path(
+    os.environ.get("PYVIDFAST_TESTDATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
+)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (ffmpeg jobs, pool workers).
+
+    On a shared machine wall time swings with other users' load; CPU seconds per file do not.
+    """
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _version(dist: str) -> str | None:
