@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from pyvidfast.opensora.info import add_info, add_run_arguments, summarize
+from pyvidfast.opensora.info import add_info_from_args, add_run_arguments, summarize
 from pyvidfast.opensora.table import output_path, read_tables, write_table
 
 __all__ = ["STEPS", "output_suffixes", "process", "remove_empty_caption", "main"]
@@ -81,15 +81,7 @@ def process(data: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.DataFrame,
     """Apply the enabled steps in ``STEPS`` order; returns the table and the --info rows."""
     rows: list[dict] = []
     if args.info:
-        data, rows = add_info(
-            data,
-            exact_frames=args.exact_frames,
-            timeout=args.timeout,
-            num_workers=args.num_workers,
-            parallel=not args.disable_parallel,
-            progress=not args.no_progress,
-            errors_column=args.info_errors,
-        )
+        data, rows = add_info_from_args(data, args)
     if args.ext:
         _need(data, "path", "--ext")
         data = data[data["path"].map(lambda p: os.path.exists(str(p))).astype(bool)]

@@ -202,6 +202,21 @@ def add_info(
     return assign_info(data, rows, errors_column), rows
 
 
+def add_info_from_args(
+    data: pd.DataFrame, args: argparse.Namespace
+) -> tuple[pd.DataFrame, list[dict]]:
+    """``add_info`` configured by the flags of ``add_run_arguments`` (``info`` and ``datautil``)."""
+    return add_info(
+        data,
+        exact_frames=args.exact_frames,
+        timeout=args.timeout,
+        num_workers=args.num_workers,
+        parallel=not args.disable_parallel,
+        progress=not args.no_progress,
+        errors_column=args.info_errors,
+    )
+
+
 def assign_info(data: pd.DataFrame, rows: list[dict], errors_column: bool = False) -> pd.DataFrame:
     """A copy of ``data`` with the ``INFO_COLUMNS`` of ``rows`` (one ``video_info`` dict a row).
 
@@ -289,15 +304,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"info: {exc}", file=sys.stderr)
         return 2
     try:
-        data, rows = add_info(
-            data,
-            exact_frames=args.exact_frames,
-            timeout=args.timeout,
-            num_workers=args.num_workers,
-            parallel=not args.disable_parallel,
-            progress=not args.no_progress,
-            errors_column=args.info_errors,
-        )
+        data, rows = add_info_from_args(data, args)
     except KeyError as exc:
         print(f"info: {exc.args[0]}", file=sys.stderr)
         return 2
