@@ -26,7 +26,7 @@ from typing import Any
 import av
 
 from pyvidfast.curation.ffmpeg_log import capture_errors, format_line
-from pyvidfast.curation.timestamps import AudioTimestamps, VideoTimestamps, rescale
+from pyvidfast.curation.timestamps import AudioTimestamps, VideoTimestamps, demuxed_pts, rescale
 
 AV_TIME_BASE = Fraction(1, 1_000_000)
 _CODECS = frozenset(av.codecs_available) | {"NULL"}
@@ -222,6 +222,8 @@ def _check_container(container, path: str, threads: int, log: _Log) -> dict:
             if packet.dts is not None:
                 continue  # ffmpeg skips empty packets that are not the EOF marker
             packet = None
+        elif st.type == "video":
+            packet.pts = demuxed_pts(container.format.name, packet.pts, packet.dts)
         _decode(st, packet, trackers[st.index], counts, log)
 
     for st in picked:

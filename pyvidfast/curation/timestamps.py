@@ -17,6 +17,22 @@ disables the check (``cur_dts && ...`` in mux.c). The dts the muxer sees:
   the same 1/fps slot therefore collide: this is the error seen on real phone clips.
 - audio: the frame pts (else the packet pts) shifted the same way, made sample-continuous by
   ``av_rescale_delta`` into ``1 / sample_rate``, which is also the encoder time base.
+
+Note [AVI pts]
+    PyAV ships FFmpeg 8; the reference is ffmpeg 5.1, and their demuxers disagree on one thing that
+    reaches the muxer. AVI stores no presentation time, only the decode order (dts = frame index).
+    For a stream with B-frames (H.264 with has_b_frames > 0, MPEG-4 part 2 with B-VOPs, packed or
+    not), FFmpeg 8's ``compute_pkt_fields`` derives a pts for the packets whose pts differs from
+    their dts; 5.1 leaves those packets without pts (``ffprobe -show_packets`` of 5.1 against
+    PyAV's packets: identical everywhere else, on every generated AVI and the real corpus). With
+    no pts, 5.1's decoder falls back to the dts of the packet that released the frame, which
+    rises by one per frame, so ffmpeg 5.1 prints nothing; with FFmpeg 8's pts the flushed last
+    frames of x264 B-pyramids collide ("89 >= 89"). ``demuxed_pts`` gives the 5.1 value, and the
+    checker feeds the decoder that.
+
+    Not modelled: MPEG-4 part 2 with *packed* B-frames in MPEG-TS, where 5.1's decoder stamps the
+    frame flushed at EOF with a pts one frame too early (5.1 prints "58 >= 57", we print nothing).
+    Every other container gives the same packet timestamps in both versions.
 """
 
 from __future__ import annotations
@@ -24,6 +40,16 @@ from __future__ import annotations
 from fractions import Fraction
 
 NOPTS = None
+
+
+def demuxed_pts(format_name: str, pts: int | None, dts: int | None) -> int | None:
+    """The pts ffmpeg 5.1's demuxer gives a video packet that FFmpeg 8 gives ``pts``, ``dts``.
+
+    They differ only for AVI streams with B-frames (Note [AVI pts]).
+    """
+    if format_name == "avi" and pts is not None and pts != dts:
+        return None
+    return pts
 
 
 def rescale(value: int, src: Fraction, dst: Fraction) -> int:
