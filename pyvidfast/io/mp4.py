@@ -54,7 +54,7 @@ def is_iso_bmff(path: str) -> bool:
     return len(head) == 8 and head[4:8] in _ISO_TOP
 
 
-def _children(buf: memoryview, start: int = 0, end: int | None = None):
+def children(buf: memoryview, start: int = 0, end: int | None = None):
     """(type, payload start, payload end) of the boxes in buf[start:end]; stops at a bad size."""
     end = len(buf) if end is None else end
     pos = start
@@ -75,14 +75,14 @@ def _children(buf: memoryview, start: int = 0, end: int | None = None):
         pos += size
 
 
-def _find(buf: memoryview, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
-    for k, a, b in _children(buf, start, end):
+def find_box(buf: memoryview, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    for k, a, b in children(buf, start, end):
         if k == kind:
             return a, b
     return None
 
 
-def _read_moov(path: str) -> bytes | None:
+def read_moov(path: str) -> bytes | None:
     """The payload of the top-level moov box, or None (no moov, moof fragments, bad boxes)."""
     size_total = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -111,16 +111,16 @@ def _read_moov(path: str) -> bytes | None:
     return None
 
 
-def _u32(buf, at: int) -> int:
+def u32(buf, at: int) -> int:
     return int.from_bytes(buf[at : at + 4], "big")
 
 
-def _video_trak(moov: memoryview) -> tuple[int, int] | None:
-    for kind, a, b in _children(moov):
+def video_trak(moov: memoryview) -> tuple[int, int] | None:
+    for kind, a, b in children(moov):
         if kind != b"trak":
             continue
-        mdia = _find(moov, a, b, b"mdia")
-        hdlr = mdia and _find(moov, *mdia, b"hdlr")
+        mdia = find_box(moov, a, b, b"mdia")
+        hdlr = mdia and find_box(moov, *mdia, b"hdlr")
         if hdlr and bytes(moov[hdlr[0] + 8 : hdlr[0] + 12]) == b"vide":
             return a, b
     return None
@@ -131,7 +131,7 @@ def _table(buf: memoryview, box: tuple[int, int], signed: bool = False):
     import numpy as np
 
     a, b = box
-    n = _u32(buf, a + 4)
+    n = u32(buf, a + 4)
     if a + 8 + 8 * n > b:
         raise ValueError("truncated table")
     pairs = np.frombuffer(buf[a + 8 : a + 8 + 8 * n], dtype=">u4").reshape(n, 2).astype(np.int64)
@@ -153,29 +153,29 @@ def moov_info(path: str) -> MoovInfo | None:
     """
     import numpy as np
 
-    data = _read_moov(path)
+    data = read_moov(path)
     if data is None:
         return None
     moov = memoryview(data)
-    if _find(moov, 0, len(moov), b"mvex"):
+    if find_box(moov, 0, len(moov), b"mvex"):
         return None
-    mvhd = _find(moov, 0, len(moov), b"mvhd")
-    trak = _video_trak(moov)
+    mvhd = find_box(moov, 0, len(moov), b"mvhd")
+    trak = video_trak(moov)
     if mvhd is None or trak is None:
         return None
-    movie_scale = _u32(moov, mvhd[0] + (20 if moov[mvhd[0]] == 1 else 12))
-    mdia = _find(moov, *trak, b"mdia")
-    mdhd = _find(moov, *mdia, b"mdhd")
-    minf = _find(moov, *mdia, b"minf")
-    stbl = minf and _find(moov, *minf, b"stbl")
+    movie_scale = u32(moov, mvhd[0] + (20 if moov[mvhd[0]] == 1 else 12))
+    mdia = find_box(moov, *trak, b"mdia")
+    mdhd = find_box(moov, *mdia, b"mdhd")
+    minf = find_box(moov, *mdia, b"minf")
+    stbl = minf and find_box(moov, *minf, b"stbl")
     if mdhd is None or stbl is None:
         return None
-    media_scale = _u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12))
-    boxes = {k: (a, b) for k, a, b in _children(moov, *stbl)}
+    media_scale = u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12))
+    boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
     if b"stsd" not in boxes or b"stts" not in boxes:
         return None
     stsd = boxes[b"stsd"]
-    if _u32(moov, stsd[0] + 4) != 1:
+    if u32(moov, stsd[0] + 4) != 1:
         return None  # several sample descriptions: FFmpeg may switch mid-stream
     entry = stsd[0] + 8
     codec = _MP4_CODECS.get(bytes(moov[entry + 4 : entry + 8]))
@@ -184,9 +184,9 @@ def moov_info(path: str) -> MoovInfo | None:
     width = int.from_bytes(moov[entry + 32 : entry + 34], "big")
     height = int.from_bytes(moov[entry + 34 : entry + 36], "big")
     if b"stsz" in boxes:
-        samples = _u32(moov, boxes[b"stsz"][0] + 8)
+        samples = u32(moov, boxes[b"stsz"][0] + 8)
     elif b"stz2" in boxes:
-        samples = _u32(moov, boxes[b"stz2"][0] + 8)
+        samples = u32(moov, boxes[b"stz2"][0] + 8)
     else:
         return None
     counts, deltas = _table(moov, boxes[b"stts"])
@@ -204,21 +204,21 @@ def moov_info(path: str) -> MoovInfo | None:
             return None
         cts = cts + np.repeat(offsets, c_counts)
     first, end = int(cts.min()), int((cts + dur).max())
-    edts = _find(moov, *trak, b"edts")
-    elst = edts and _find(moov, *edts, b"elst")
+    edts = find_box(moov, *trak, b"edts")
+    elst = edts and find_box(moov, *edts, b"elst")
     if elst:
         a = elst[0]
-        version, n = moov[a], _u32(moov, a + 4)
+        version, n = moov[a], u32(moov, a + 4)
         if n != 1:
             return None
         if version == 1:
             seg = int.from_bytes(moov[a + 8 : a + 16], "big")
             start = int.from_bytes(moov[a + 16 : a + 24], "big", signed=True)
-            rate = _u32(moov, a + 24)
+            rate = u32(moov, a + 24)
         else:
-            seg = _u32(moov, a + 8)
+            seg = u32(moov, a + 8)
             start = int.from_bytes(moov[a + 12 : a + 16], "big", signed=True)
-            rate = _u32(moov, a + 16)
+            rate = u32(moov, a + 16)
         if rate != 0x10000 or start < 0 or seg <= 0 or movie_scale <= 0:
             return None
         if first < start or start + seg * media_scale / movie_scale < end:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import av
 
 from pyvidfast.io.mp4 import is_iso_bmff, moov_info
+from pyvidfast.io.mp4_trust import header_problem
 
 # Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
 MAX_NUM_FRAMES = 2500
@@ -204,17 +205,55 @@ _SHOWN_FRAMES = {"vp9": vp9_shown_frames, "libvpx-vp9": vp9_shown_frames}
 _SHOWN_FRAMES.update({"vp8": vp8_shown_frames, "libvpx": vp8_shown_frames})
 
 
-def demux_count(container, stream, cap: int) -> int:
+# Annex-B NAL unit type from its first header byte; the access unit delimiter type; the
+# parameter sets a decoder needs before the first picture.
+_ANNEXB = {
+    "h264": (lambda b: b & 0x1F, 9, {7, 8}),
+    "hevc": (lambda b: (b >> 1) & 0x3F, 35, {32, 33, 34}),
+}
+
+
+def annexb_nal_types(data: bytes, codec: str) -> list[int]:
+    """The NAL unit types of an annex-B packet, in order (``codec``: h264 or hevc)."""
+    nal_type = _ANNEXB[codec][0]
+    types, pos = [], data.find(b"\x00\x00\x01")
+    while 0 <= pos < len(data) - 3:
+        types.append(nal_type(data[pos + 3]))
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return types
+
+
+def clean_ts_start(packet, codec: str) -> bool:
+    """True when an MPEG-TS H.264/HEVC stream's first packet lets packets stand for frames.
+
+    It must be a keyframe that opens with an access unit delimiter and carries the parameter
+    sets. Without AUDs FFmpeg's parser splits access units by guesswork, and a stream cut
+    mid-GOP (or before its PPS) makes the decoder drop or fail the first frames: the reference
+    then counts fewer frames than packets (issue 12), so such streams are decoded.
+    """
+    if codec not in _ANNEXB or not packet.is_keyframe:
+        return codec not in _ANNEXB
+    types = annexb_nal_types(bytes(packet), codec)
+    _, aud, parameter_sets = _ANNEXB[codec]
+    return bool(types) and types[0] == aud and parameter_sets <= set(types)
+
+
+def demux_count(container, stream, cap: int) -> int | None:
     """Packets that become frames (non-empty, not discarded, pts >= 0 or unknown), at most cap.
 
     For VP8/VP9 a packet counts for the shown frames it carries (hidden alt-ref frames yield no
-    picture).
+    picture). None when packets cannot stand for frames (MPEG-TS: see ``clean_ts_start``).
     """
     shown = _SHOWN_FRAMES.get(stream.codec_context.name)
+    check_start = "mpegts" in container.format.name.split(",")
     count = 0
     for packet in container.demux(stream):
         if packet.size == 0 or packet.is_discard:
             continue
+        if check_start:
+            if not clean_ts_start(packet, stream.codec_context.name):
+                return None
+            check_start = False
         if packet.pts is not None and packet.pts < 0:
             continue
         count += shown(memoryview(packet)) if shown else 1
@@ -250,6 +289,24 @@ def decode_count(container, stream, cap: int, threads: bool = True) -> tuple[int
     return total - leading_negative, height, width
 
 
+def _header_untrusted(path: str) -> bool:
+    """True when an MP4/MOV's sample tables cannot stand in for a decode (io/mp4_trust.py)."""
+    try:
+        return header_problem(path) is not None
+    except (ValueError, IndexError, OSError):
+        return True  # sample tables we cannot read: count by decoding
+
+
+def _moov_probe(path: str) -> VideoProbe | None:
+    try:
+        found = moov_info(path)
+    except (ValueError, IndexError, OSError):
+        return None  # anything unexpected: FFmpeg decides
+    if found is None:
+        return None
+    return VideoProbe(*found[:4], "moov", None, found.codec, "mov,mp4")
+
+
 def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
     """Frame count, decoded size and average fps of the first video stream of ``path``.
 
@@ -262,40 +319,43 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
     if os.path.isdir(path):
         return failed(f"not a file: {path}")
     if not exact_frames and is_iso_bmff(path):
-        try:
-            found = moov_info(path)
-        except (ValueError, IndexError, OSError):
-            found = None  # anything unexpected: FFmpeg decides
+        exact_frames = _header_untrusted(path)
+        found = None if exact_frames else _moov_probe(path)
         if found is not None:
-            return VideoProbe(*found[:4], "moov", None, found.codec, "mov,mp4")
+            return found
     try:
         container = av.open(path, metadata_errors="ignore")
     except Exception as exc:
         return failed(f"cannot open: {_short(exc)}")
     with container:
-        if not container.streams.video:
-            return failed("no video stream", container=container.format.name)
-        stream = container.streams.video[0]
-        cc = stream.codec_context
-        info = {"codec": cc.name, "container": container.format.name}
-        fps = _fps(stream)
-        cap = stream.frames if stream.frames > 0 else MAX_NUM_FRAMES
-        decodable = cc.pix_fmt is not None and cc.width > 0 and cc.height > 0
-        try:
-            if not exact_frames and decodable:
-                count = header_count(container, stream)
-                method = "header"
-                if count is None and cc.name in PACKET_PER_FRAME:
-                    count, method = demux_count(container, stream, cap), "demux"
-                if count is not None:
-                    if count == 0:
-                        return failed("no decodable frame", **info)
-                    return VideoProbe(count, cc.height, cc.width, fps, method, None, **info)
-            count, height, width = decode_count(container, stream, cap)
-        except Exception as exc:
-            return failed(f"read error: {_short(exc)}", **info)
-        if height == 0:
-            return failed("no decodable frame", **info)
-        if count == 0:  # frames decoded, but all before pts 0: the reference's row, flagged
-            return VideoProbe(0, height, width, fps, "decode", "no frame with pts >= 0", **info)
-        return VideoProbe(count, height, width, fps, "decode", None, **info)
+        return _container_probe(container, path, exact_frames)
+
+
+def _container_probe(container, path: str, exact_frames: bool) -> VideoProbe:
+    if not container.streams.video:
+        return failed("no video stream", container=container.format.name)
+    stream = container.streams.video[0]
+    cc = stream.codec_context
+    info = {"codec": cc.name, "container": container.format.name}
+    fps = _fps(stream)
+    cap = stream.frames if stream.frames > 0 else MAX_NUM_FRAMES
+    decodable = cc.pix_fmt is not None and cc.width > 0 and cc.height > 0
+    try:
+        if not exact_frames and decodable:
+            count, method = header_count(container, stream), "header"
+            if count is None and cc.name in PACKET_PER_FRAME:
+                count, method = demux_count(container, stream, cap), "demux"
+                if count is None:  # packets were read: decode from the start in a fresh open
+                    return probe_video(path, exact_frames=True)
+            if count == 0:
+                return failed("no decodable frame", **info)
+            if count is not None:
+                return VideoProbe(count, cc.height, cc.width, fps, method, None, **info)
+        count, height, width = decode_count(container, stream, cap)
+    except Exception as exc:
+        return failed(f"read error: {_short(exc)}", **info)
+    if height == 0:
+        return failed("no decodable frame", **info)
+    if count == 0:  # frames decoded, but all before pts 0: the reference's row, flagged
+        return VideoProbe(0, height, width, fps, "decode", "no frame with pts >= 0", **info)
+    return VideoProbe(count, height, width, fps, "decode", None, **info)

@@ -1,0 +1,156 @@
+"""Can an MP4/MOV's sample tables stand in for decoding it? Cheap checks, no decoder.
+
+Open-Sora's ``--info`` decodes the whole video and stops at the first decode error, so a file
+whose header promises 48 frames but whose bytes run out after 11 gets 11 (or the failure row).
+``header_problem(path)`` says why the header of the first video track cannot be trusted, or
+None when every sample the tables describe exists and is well formed as far as a container
+can tell. ``pyvidfast.io.probe`` then counts exactly (decodes, without RGB) only the files that
+fail. Checks (each one is a class of real broken files, issue 12):
+
+* ``mdhd`` timescale is positive;
+* STSC is non-empty, starts at chunk 1, increases, and with STCO and STSZ describes exactly the
+  STSZ sample count (contradictory tables make FFmpeg build a different index);
+* every sample lies inside the file (downloads cut short, moov-first files truncated in mdat);
+* H.264 / HEVC samples are length-prefixed NAL units whose lengths tile each sample exactly
+  (annex-B start codes inside MP4, invalid NAL sizes: FFmpeg's "Invalid NAL unit size").
+
+A bitstream error inside a well-formed NAL unit is not visible here; no such file was seen.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+import numpy as np
+
+from pyvidfast.io.mp4 import children, find_box, read_moov, u32, video_trak
+
+# sample-entry fourcc -> the box holding its NAL length size (lengthSizeMinusOne) and its offset
+_NAL_CONFIG = {
+    b"avc1": (b"avcC", 4),
+    b"avc3": (b"avcC", 4),
+    b"hvc1": (b"hvcC", 21),
+    b"hev1": (b"hvcC", 21),
+}
+# bytes of a visual sample entry before its child boxes (ISO/IEC 14496-12 VisualSampleEntry)
+_VISUAL_ENTRY_HEADER = 8 + 78
+
+
+def _array(buf: memoryview, at: int, count: int, width: int, end: int) -> np.ndarray:
+    if count < 0 or at + count * width > end:
+        raise ValueError("truncated table")
+    dtype = ">u4" if width == 4 else ">u8"
+    return np.frombuffer(buf[at : at + count * width], dtype=dtype).astype(np.int64)
+
+
+def _sample_sizes(moov: memoryview, boxes: dict) -> np.ndarray | None:
+    if b"stsz" not in boxes:
+        return None  # stz2 (compact sizes): leave it to FFmpeg's header
+    a, b = boxes[b"stsz"]
+    constant, count = u32(moov, a + 4), u32(moov, a + 8)
+    if constant:
+        return np.full(count, constant, dtype=np.int64)
+    return _array(moov, a + 12, count, 4, b)
+
+
+def _chunk_offsets(moov: memoryview, boxes: dict) -> np.ndarray | None:
+    for kind, width in ((b"stco", 4), (b"co64", 8)):
+        if kind in boxes:
+            a, b = boxes[kind]
+            return _array(moov, a + 8, u32(moov, a + 4), width, b)
+    return None
+
+
+def _samples_per_chunk(moov: memoryview, stsc: tuple[int, int], chunks: int) -> np.ndarray | None:
+    """Samples in each chunk from STSC runs, or None when the runs are not a valid table."""
+    a, b = stsc
+    runs = _array(moov, a + 8, 3 * u32(moov, a + 4), 4, b).reshape(-1, 3)
+    if len(runs) == 0 or runs[0, 0] != 1 or (runs[:, 1] <= 0).any():
+        return None
+    firsts = runs[:, 0]
+    if (np.diff(firsts) <= 0).any() or firsts[-1] > chunks:
+        return None
+    lengths = np.diff(np.append(firsts, chunks + 1))
+    return np.repeat(runs[:, 1], lengths)
+
+
+def sample_ranges(moov: memoryview, boxes: dict) -> tuple[np.ndarray, np.ndarray] | str:
+    """(offsets, sizes) of every sample, or the reason the tables contradict each other."""
+    sizes, chunk_offsets = _sample_sizes(moov, boxes), _chunk_offsets(moov, boxes)
+    if sizes is None or chunk_offsets is None or b"stsc" not in boxes:
+        return "missing sample table"
+    per_chunk = _samples_per_chunk(moov, boxes[b"stsc"], len(chunk_offsets))
+    if per_chunk is None:
+        return "empty or invalid STSC"
+    if int(per_chunk.sum()) != len(sizes):
+        return "STSC/STCO describe a different sample count than STSZ"
+    chunk_of_sample = np.repeat(np.arange(len(chunk_offsets)), per_chunk)
+    first_of_chunk = np.cumsum(per_chunk) - per_chunk
+    within = np.cumsum(sizes) - sizes
+    offsets = chunk_offsets[chunk_of_sample] + within - within[first_of_chunk][chunk_of_sample]
+    return offsets, sizes
+
+
+def _nal_length_size(moov: memoryview, stsd: tuple[int, int]) -> int | None:
+    entry = stsd[0] + 8
+    config = _NAL_CONFIG.get(bytes(moov[entry + 4 : entry + 8]))
+    if config is None:
+        return None
+    kind, at = config
+    entry_end = entry + u32(moov, entry)
+    box = find_box(moov, entry + _VISUAL_ENTRY_HEADER, min(entry_end, stsd[1]), kind)
+    if box is None or box[0] + at >= box[1]:
+        return 0  # no decoder configuration: not length-prefixed as far as we know
+    return (moov[box[0] + at] & 3) + 1
+
+
+def nal_problem(path: str, offsets: np.ndarray, sizes: np.ndarray, length_size: int) -> str | None:
+    """The first sample whose NAL lengths do not tile it exactly, or None."""
+    if length_size not in (1, 2, 4):
+        return "invalid NAL length size"
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for index, (pos, size) in enumerate(zip(offsets.tolist(), sizes.tolist())):
+            end = pos + size
+            while pos < end:
+                if pos + length_size > end:
+                    return f"sample {index}: NAL length runs past the sample"
+                length = int.from_bytes(data[pos : pos + length_size], "big")
+                pos += length_size + length
+                if length == 0 or pos > end:
+                    return f"sample {index}: invalid NAL unit size {length}"
+    return None
+
+
+def header_problem(path: str) -> str | None:
+    """Why the first video track's sample tables cannot replace a decode, or None.
+
+    None also when there is nothing to judge here (no moov, fragments, no video track): the
+    caller's other paths handle those files.
+    """
+    moov_bytes = read_moov(path)
+    if moov_bytes is None:
+        return None
+    moov = memoryview(moov_bytes)
+    trak = video_trak(moov)
+    mdia = trak and find_box(moov, *trak, b"mdia")
+    mdhd = mdia and find_box(moov, *mdia, b"mdhd")
+    minf = mdia and find_box(moov, *mdia, b"minf")
+    stbl = minf and find_box(moov, *minf, b"stbl")
+    if mdhd is None or stbl is None:
+        return None
+    if u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12)) == 0:
+        return "invalid mdhd timescale 0"
+    boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
+    if b"stsz" in boxes and u32(moov, boxes[b"stsz"][0] + 8) == 0:
+        return None  # no samples (init segment): the caller's failure row
+    ranges = sample_ranges(moov, boxes)
+    if isinstance(ranges, str):
+        return ranges
+    offsets, sizes = ranges
+    if len(sizes) and int((offsets + sizes).max()) > os.path.getsize(path):
+        return "samples run past the end of the file"
+    length_size = _nal_length_size(moov, boxes[b"stsd"]) if b"stsd" in boxes else None
+    if length_size is None or not len(sizes):
+        return None
+    return nal_problem(path, offsets, sizes, length_size)

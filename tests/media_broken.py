@@ -1,0 +1,212 @@
+"""Files broken the ways real-world files are, generated into a temp dir for the parity tests.
+
+Each builder writes one file of a class the held-out corpus showed (issue 12) and returns its
+path: MP4 cut inside ``mdat`` or a few bytes short, sample tables that contradict each other, an
+empty STSC, a zero ``mdhd`` timescale, annex-B H.264 inside MP4, MPEG-TS without access unit
+delimiters or starting mid-GOP, and AVI with B-frames. Broken MP4s are derived from a clean
+one by patching its boxes, with a box walker of its own (not ``pyvidfast.io.mp4``), so the
+tests do not share the code they check.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+
+FRAMES = 48
+
+
+def encode(path: Path, codec: str = "libx264", options: dict | None = None, **container) -> Path:
+    """``FRAMES`` moving-noise frames at 24 fps, 96x64 (noise: P/B-frames of real size)."""
+    rng = np.random.default_rng(12)
+    base = rng.integers(0, 256, (64 + FRAMES, 96, 3), dtype=np.uint8)
+    with av.open(str(path), "w", options=container.get("format_options")) as out:
+        stream = out.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = dict(options or {})
+        for i in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[i : i + 64]), "rgb24")
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def _boxes(data: bytes | bytearray, start: int, end: int):
+    pos = start
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        kind = bytes(data[pos + 4 : pos + 8])
+        if size == 0:
+            size = end - pos
+        yield kind, pos + 8, pos + size
+        pos += size
+
+
+def find_box(data: bytes | bytearray, path: str) -> tuple[int, int]:
+    """Payload (start, end) of the box at ``path`` ("moov/trak/mdia/mdhd"); first video trak."""
+    start, end = 0, len(data)
+    for name in path.split("/"):
+        for kind, a, b in _boxes(data, start, end):
+            if kind == name.encode() and (name != "trak" or b"vide" in data[a:b][:400]):
+                start, end = a, b
+                break
+        else:
+            raise KeyError(path)
+    return start, end
+
+
+def sample_ranges(data: bytes | bytearray) -> list[tuple[int, int]]:
+    """(offset, size) of every video sample, from stsz / stsc / stco of the first video trak."""
+    stbl = "moov/trak/mdia/minf/stbl/"
+    a, _ = find_box(data, stbl + "stsz")
+    count = int.from_bytes(data[a + 8 : a + 12], "big")
+    sizes = [int.from_bytes(data[a + 12 + 4 * i : a + 16 + 4 * i], "big") for i in range(count)]
+    a, _ = find_box(data, stbl + "stco")
+    chunks = [
+        int.from_bytes(data[a + 8 + 4 * i : a + 12 + 4 * i], "big")
+        for i in range(int.from_bytes(data[a + 4 : a + 8], "big"))
+    ]
+    a, _ = find_box(data, stbl + "stsc")
+    runs = [
+        (int.from_bytes(data[p : p + 4], "big"), int.from_bytes(data[p + 4 : p + 8], "big"))
+        for p in range(a + 8, a + 8 + 12 * int.from_bytes(data[a + 4 : a + 8], "big"), 12)
+    ]
+    out, sample = [], 0
+    for index, offset in enumerate(chunks, start=1):
+        per_chunk = [n for first, n in runs if first <= index][-1]
+        for _ in range(per_chunk):
+            out.append((offset, sizes[sample]))
+            offset += sizes[sample]
+            sample += 1
+    return out
+
+
+def _clean_mp4(folder: Path, faststart: bool = True) -> bytearray:
+    name = "clean_faststart.mp4" if faststart else "clean.mp4"
+    options = {"movflags": "faststart"} if faststart else None
+    path = encode(folder / name, options={"bf": "2"}, format_options=options)
+    return bytearray(path.read_bytes())
+
+
+def truncated_mdat(folder: Path) -> Path:
+    data = _clean_mp4(folder)
+    path = folder / "moov_first_truncated_in_mdat.mp4"
+    path.write_bytes(data[: len(data) * 6 // 10])
+    return path
+
+
+def samples_past_eof(folder: Path) -> Path:
+    data = _clean_mp4(folder)
+    path = folder / "samples_past_eof.mp4"
+    path.write_bytes(data[:-200])  # the last sample (or two) runs past the end
+    return path
+
+
+def stsc_contradictory(folder: Path) -> Path:
+    data = _clean_mp4(folder, faststart=False)
+    a, _ = find_box(data, "moov/trak/mdia/minf/stbl/stsc")
+    first = a + 8
+    per_chunk = int.from_bytes(data[first + 4 : first + 8], "big")
+    data[first + 4 : first + 8] = (per_chunk + 3).to_bytes(4, "big")  # STSC disagrees with STSZ
+    path = folder / "stsc_contradicts_stco.mp4"
+    path.write_bytes(data)
+    return path
+
+
+def stsc_empty(folder: Path) -> Path:
+    data = _clean_mp4(folder, faststart=False)
+    a, _ = find_box(data, "moov/trak/mdia/minf/stbl/stsc")
+    data[a + 4 : a + 8] = (0).to_bytes(4, "big")
+    path = folder / "stsc_empty.mp4"
+    path.write_bytes(data)
+    return path
+
+
+def mdhd_timescale_zero(folder: Path) -> Path:
+    data = _clean_mp4(folder, faststart=False)
+    a, _ = find_box(data, "moov/trak/mdia/mdhd")
+    at = a + (20 if data[a] == 1 else 12)
+    data[at : at + 4] = (0).to_bytes(4, "big")
+    path = folder / "mdhd_timescale_zero.mp4"
+    path.write_bytes(data)
+    return path
+
+
+def annexb_in_mp4(folder: Path) -> Path:
+    """Every 4-byte NAL length replaced by a 00 00 00 01 start code: same sizes, annex-B NALs."""
+    data = _clean_mp4(folder, faststart=False)
+    for offset, size in sample_ranges(data):
+        pos, end = offset, offset + size
+        while pos + 4 <= end:
+            length = int.from_bytes(data[pos : pos + 4], "big")
+            data[pos : pos + 4] = b"\x00\x00\x00\x01"
+            pos += 4 + length
+    path = folder / "annexb_h264_in.mp4"
+    path.write_bytes(data)
+    return path
+
+
+def ts_without_aud(folder: Path) -> Path:
+    """MPEG-TS whose access unit delimiters became 2-byte filler NAL units (same byte count)."""
+    data = bytearray(encode(folder / "clean.ts", options={"bf": "2"}).read_bytes())
+    path = folder / "ts_without_aud.ts"
+    path.write_bytes(data.replace(b"\x00\x00\x00\x01\x09\xf0", b"\x00\x00\x00\x01\x0c\x80"))
+    return path
+
+
+def ts_starting_mid_gop(folder: Path) -> Path:
+    """MPEG-TS cut at a packet boundary after the first keyframe: no SPS/PPS, no keyframe first."""
+    data = encode(folder / "clean_gop.ts", options={"bf": "2", "g": "16"}).read_bytes()
+    path = folder / "ts_starting_mid_gop.ts"
+    cut = 188 * (len(data) // 188 // 5)
+    path.write_bytes(data[cut:])
+    return path
+
+
+def avi_h264_bframes(folder: Path) -> Path:
+    return encode(folder / "h264_bframes.avi", options={"bf": "3", "b_strategy": "2"})
+
+
+def avi_mpeg4_bframes(folder: Path) -> Path:
+    return encode(folder / "mpeg4_bframes.avi", codec="mpeg4", options={"bf": "2"})
+
+
+def avi_xvid_packed(folder: Path) -> Path | None:
+    """MPEG-4 part 2 with packed B-frames, as Xvid writes AVI (needs the ffmpeg CLI's libxvid)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return None
+    path = folder / "xvid_packed_bframes.avi"
+    command = [ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi"]
+    command += ["-i", "testsrc=size=96x64:rate=24", "-t", "2", "-c:v", "libxvid", "-bf", "2"]
+    done = subprocess.run([*command, str(path)], capture_output=True)
+    return path if done.returncode == 0 else None
+
+
+BUILDERS: dict[str, Callable[[Path], Path | None]] = {
+    "truncated_mdat": truncated_mdat,
+    "samples_past_eof": samples_past_eof,
+    "stsc_contradictory": stsc_contradictory,
+    "stsc_empty": stsc_empty,
+    "mdhd_timescale_zero": mdhd_timescale_zero,
+    "annexb_in_mp4": annexb_in_mp4,
+    "ts_without_aud": ts_without_aud,
+    "ts_starting_mid_gop": ts_starting_mid_gop,
+    "avi_h264_bframes": avi_h264_bframes,
+    "avi_mpeg4_bframes": avi_mpeg4_bframes,
+    "avi_xvid_packed": avi_xvid_packed,
+}
+
+
+def make_broken_corpus(folder: Path) -> dict[str, Path]:
+    """Every class that can be built here: ``{class name: path}`` (xvid needs the CLI)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    built = {name: build(folder) for name, build in BUILDERS.items()}
+    return {name: path for name, path in built.items() if path is not None}
