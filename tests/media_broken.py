@@ -10,6 +10,8 @@ tests do not share the code they check.
 
 from __future__ import annotations
 
+import functools
+import math
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from pyvidfast.opensora.reference import reference_info
 
 FRAMES = 48
 
@@ -210,3 +214,17 @@ def make_broken_corpus(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     built = {name: build(folder) for name, build in BUILDERS.items()}
     return {name: path for name, path in built.items() if path is not None}
+
+
+@functools.cache
+def reference_row(path: str) -> tuple:
+    """Open-Sora's ``--info`` row for ``path`` (reference.py, no RGB), once per test session."""
+    return reference_info(path, rgb=False)
+
+
+def same_values(got: tuple, want: tuple) -> bool:
+    """Equal element by element, NaN equal to NaN."""
+    return len(got) == len(want) and all(
+        a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        for a, b in zip(got, want)
+    )
