@@ -8,10 +8,10 @@ import shutil
 from fractions import Fraction
 
 import av
+import media_broken
 import numpy as np
 import pytest
 from conftest import REAL_DIR
-import media_broken
 from media_broken import make_broken_corpus, reference_row
 
 from pyvidfast.io.mp4 import children, find_box, is_iso_bmff, moov_info, read_moov, video_trak
