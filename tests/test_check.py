@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import pandas as pd
 import pytest
+from media_broken import make_broken_corpus
 
 from pyvidfast.curation import check_file, check_files, err_text
 from pyvidfast.curation.check import CHECK_COLUMNS
@@ -167,3 +168,33 @@ def test_cli_on_a_csv_writes_columns_and_err_files(tmp_path: Path, real_dir: Pat
     assert "Error splitting the input into NAL units" in (tmp_path / "bad.mp4.err").read_text()
     assert (tmp_path / "in_checked.csv.journal.jsonl").exists()
     assert "3 files: 1 ok, 2 failed" in capsys.readouterr().err
+
+
+def _ffmpeg_stderr(path: str) -> str:
+    return subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stderr
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg command")
+def test_generated_broken_files_match_live_ffmpeg(tmp_path):
+    """Every generated class (issue 12: AVI with B-frames, broken MP4 tables, TS cuts): the
+    verdict of ``ffmpeg -v error -i P -f null -`` run here, and its null-muxer lines exactly.
+
+    Decoder and demuxer messages after the first can differ in wording between ffmpeg 5.1 and
+    PyAV's FFmpeg; the verdict and the timestamp lines (our emulation) must not.
+    """
+    made = make_broken_corpus(tmp_path)
+    assert {"avi_h264_bframes", "avi_mpeg4_bframes"} <= set(made)
+    differ = {}
+    for path in sorted(p for p in tmp_path.iterdir() if p.is_file()):
+        ours = check_file(str(path))
+        ref = _normalise(_ffmpeg_stderr(str(path))).splitlines()
+        muxer = [line for line in ref if line.startswith("[null @")]
+        ours_muxer = [line for line in ours["error_lines"] if line.startswith("[null @")]
+        if ours["ok"] != (not ref) or ours_muxer != muxer:
+            differ[path.name] = (ours["error_lines"][:3], ref[:3])
+    assert differ == {}

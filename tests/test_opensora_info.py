@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+from media_broken import make_broken_corpus, reference_row, same_values
 
 from pyvidfast.cli import main as cli_main
 from pyvidfast.opensora.info import INFO_COLUMNS, compute_info, summarize, video_info
@@ -39,6 +40,39 @@ def test_video_info_matches_reference_rows(real_dir):
         assert set(row) == KEYS
         assert _same_row(row, reference_info(str(real_dir / name), rgb=False)), name
         assert (row["info_error"] is None) == (row["num_frames"] > 0)
+
+
+def _row_values(path: str) -> tuple:
+    row = video_info(path)
+    return tuple(row[c] for c in INFO_COLUMNS)
+
+
+def _real_names(real_dir) -> list[str]:
+    return pd.read_csv(real_dir / "PROBE.csv")["file"].tolist()
+
+
+def test_info_equals_the_reference_on_every_real_file(real_dir):
+    """Default ``--info`` against reference.py (the Open-Sora procedure, run here) on the corpus."""
+    names = _real_names(real_dir)
+    differ = {}
+    for name in names:
+        got, want = _row_values(str(real_dir / name)), reference_row(str(real_dir / name))
+        if not same_values(got, want):
+            differ[name] = (got, want)
+    assert len(names) > 80 and differ == {}
+
+
+def test_info_equals_the_reference_on_generated_broken_files(tmp_path):
+    """Each class of broken file from issue 12, and the clean files they were derived from."""
+    make_broken_corpus(tmp_path)
+    paths = sorted(p for p in tmp_path.iterdir() if p.is_file())
+    assert len(paths) >= 14
+    differ = {}
+    for path in paths:
+        got, want = _row_values(str(path)), reference_row(str(path))
+        if not same_values(got, want):
+            differ[path.name] = (got, want)
+    assert differ == {}
 
 
 def test_video_info_values(real_dir):
