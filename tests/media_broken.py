@@ -225,6 +225,7 @@ def reference_row(path: str) -> tuple:
 def same_values(got: tuple, want: tuple) -> bool:
     """Equal element by element, NaN equal to NaN."""
     return len(got) == len(want) and all(
-        a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        a == b
+        or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
         for a, b in zip(got, want)
     )
