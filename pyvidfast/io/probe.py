@@ -10,6 +10,10 @@ Note [frame count]
     or after ``cap`` frames (the container's frame count, or 2500 when it has none), drops the
     leading frames with negative pts and counts the rest. How we reproduce that count:
 
+    * trust first: an MP4/MOV whose sample tables cannot stand in for a decode (samples past
+      the end of the file, contradictory or empty STSC, a zero ``mdhd`` timescale, NAL lengths
+      that do not walk a sample, e.g. annex-B H.264 or a corrupt NAL size) is decoded, see
+      ``pyvidfast/io/mp4_trust.py``. About 1 ms a healthy file (it reads only NAL headers).
     * ``moov``: plain MP4/MOV (one sample description of a common codec, no fragments, no edit
       list or one that cuts nothing, no negative presentation time) is read by ``moov_info``
       from the moov box alone, without FFmpeg: sample count, sample-entry size, FFmpeg's
@@ -20,16 +24,17 @@ Note [frame count]
       non-discarded entries are the count.
     * ``demux``: containers without a trustworthy count (Matroska/WebM, MPEG-TS, FLV, raw
       streams, fragmented MP4) are demuxed, not decoded: non-empty, non-discarded packets with
-      pts >= 0 (or no pts) are counted, at most ``cap``, so the time is bounded too.
+      pts >= 0 (or no pts) are counted, at most ``cap``, so the time is bounded too. An MPEG-TS
+      H.264/HEVC stream must open with a keyframe carrying an access unit delimiter and its
+      parameter sets (``clean_ts_start``); one without AUDs or cut mid-GOP is decoded.
     * ``decode``: everything else (codecs that can pack two frames in a packet or emit none, such
       as MPEG-4 part 2 in AVI: header 98, demux 96, decoded 96; streams whose decoder could not
       produce a picture while probing, i.e. no pixel format) is decoded without RGB conversion.
 
-    Limits: a bitstream error inside an otherwise well-formed file (``decord/corrupted.mp4``,
-    ``mp4__sample_with_invalid_nalu.mp4``) makes the reference stop early; no header shows it.
-    The ``moov`` path does not try the decoder either, so an MP4 whose samples are all garbage
-    gets its header values where the reference gives the failure row. ``exact_frames=True``
-    counts those exactly; the integrity check (curation) flags them.
+    Limits: a bitstream error inside well-formed NAL units of a trusted MP4, or inside a
+    Matroska/WebM/FLV stream, is not visible without decoding; none of the 84 real files nor the
+    generated classes of issue 12 has one (tests/test_opensora_info.py runs the reference on
+    all of them). ``exact_frames=True`` always decodes.
 
 Note [seek]
     Open-Sora seeks to 0 before its counting pass. In FFmpeg 8 that seek fails on raw H.264 and

@@ -16,7 +16,12 @@ Open-Sora seeks to 0 before its counting pass; in FFmpeg 8 that seek is a no-op 
 fails outright on raw streams and some Matroska files, and on an MP4 with an edit list starting
 before a B-frame group it lands after the first frames. The spec describes the intent (decode the
 whole video, count frames with pts >= 0), which is what this does (see "Note [seek]" in
-``pyvidfast/io/probe.py``).
+``pyvidfast/io/probe.py``). Checked against v1.2's ``read_video_av`` / ``_read_from_stream``
+(``opensora/datasets/read_video.py``): same fps, first-frame size, cap, error handling and
+leading-pts trim. Two more places where the code does less than the spec says, both followed
+here as the spec describes: a frame without pts makes its ``frame.pts >= end_offset`` raise
+``TypeError`` (failure row), and a mid-stream resolution change fails the copy into the
+first frame's buffer (failure row); we count those frames.
 
 With ``rgb=True`` every frame is converted to RGB and copied into a numpy array, as Open-Sora
 does (this is the cost the benchmark measures); frames are not kept, so the benchmark does not
