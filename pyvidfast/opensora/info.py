@@ -3,7 +3,10 @@
 ``video_info(path)`` gives one row's values; ``compute_info(paths)`` runs it over many files in
 worker processes with a per-file timeout and a progress bar; ``add_info(df)`` adds the columns
 ``num_frames, height, width, aspect_ratio, fps, resolution`` the way Open-Sora's datautil does.
-Where the values come from is explained in ``pyvidfast/io/probe.py`` (Note [frame count]).
+Where the values come from is explained in ``pyvidfast/io/probe.py`` (Note [frame count]):
+container headers where they can be trusted, an exact count by decoding (no RGB) where they
+cannot (broken MP4 sample tables, corrupt NAL sizes, MPEG-TS cut mid-GOP), so every row equals
+the reference's (tests/test_opensora_info.py runs it).
 """
 
 from __future__ import annotations
@@ -240,8 +243,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exact-frames",
         action="store_true",
-        help="count decodable frames by decoding every video (no RGB conversion) instead of "
-        "trusting container headers; slower, exact even for corrupt bitstreams",
+        help="count decodable frames by decoding every video (no RGB conversion), even where "
+        "the container headers look sound; slower",
     )
     parser.add_argument(
         "--info-errors",
