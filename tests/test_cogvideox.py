@@ -236,8 +236,9 @@ def shard_dir(sft_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("shards")
     sources = [(str(sft_dir / "videos" / f"{n}.mp4"), f"cap {n}") for n, _, _ in SFT_CLIPS]
     sources.append((str(out / "missing.mp4"), "gone"))
-    shards, failed = write_shards(sources, str(out), max_count=4)
-    assert len(shards) == 3 and [p for p, _ in failed] == [str(out / "missing.mp4")]
+    result = write_shards(sources, str(out / "set"), max_count=4)
+    assert len(result.shards) == 3 and [p for p, _ in result.failed] == [str(out / "missing.mp4")]
+    out = out / "set"
     return out
 
 
