@@ -4,9 +4,10 @@ with byte mutations of the real MP4/MOV clips: no crash, no hang, no unbounded a
 The mutations aim where a parser can go wrong: box sizes (0, 1, 7, one off, 2**32 - 1, the
 64-bit form), the entry counts of full boxes (stts, stsz, ctts, stsc, stco, elst, stsd, ...) set
 to 0, 1 and huge values, random bytes inside ``moov``, and truncation. Each case runs in a child
-process (``python tests/test_fuzz.py``) under an address-space limit (``RLIMIT_AS``), with
-``faulthandler`` killing the child when one input takes longer than ``PER_INPUT_S`` (a hang in C
-code included). ``moov_info`` may return a ``MoovInfo`` or None or raise the errors its caller
+process (``python tests/test_fuzz.py``) under an address-space limit (``RLIMIT_AS``) and a CPU
+limit per input (``RLIMIT_CPU`` raised by ``PER_INPUT_CPU_S`` before each one: SIGXCPU kills a
+loop even inside C code, and CPU time does not swing with a shared machine's load), with
+``faulthandler`` as the wall-clock backstop for an input that blocks without using CPU. ``moov_info`` may return a ``MoovInfo`` or None or raise the errors its caller
 (``probe_video``) handles, ``ValueError``/``IndexError``/``OSError``; ``probe_video`` may not raise.
 
 More cases, another seed: ``PYVIDFAST_FUZZ_CASES=5000 PYVIDFAST_FUZZ_SEED=7 python3 -m pytest
@@ -28,7 +29,8 @@ from pyvidfast.io.mp4 import moov_info
 from pyvidfast.io.probe import probe_video
 
 MEMORY_LIMIT = 1 << 30  # bytes of address space for the child: a real clip needs far less
-PER_INPUT_S = 20  # a slow machine probes a small clip in well under a second
+PER_INPUT_CPU_S = 15  # CPU seconds; the slowest clip (AV1 720x1280, decoded twice) takes ~3
+PER_INPUT_S = 180  # wall seconds, for an input that hangs without using CPU
 MAX_FILE = 2 << 20  # clips small enough to mutate quickly
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex"}
 FULL_BOX_TABLES = {
@@ -145,6 +147,9 @@ def run_child(files: list[str], cases: int, seed: int, work: str) -> None:
             f.write(data)
         record = {"case": case, "file": files[i], "mutation": what}
         print(json.dumps({**record, "started": True}), flush=True)
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_limit = int(used.ru_utime + used.ru_stime) + PER_INPUT_CPU_S
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, resource.RLIM_INFINITY))
         faulthandler.dump_traceback_later(PER_INPUT_S, exit=True)
         try:
             moov_info(target)
@@ -172,7 +177,7 @@ def test_fuzz_moov_and_probe(real_dir, tmp_path):
         capture_output=True,
         text=True,
         env=env,
-        timeout=PER_INPUT_S * 4 + cases * 5,
+        timeout=PER_INPUT_S + cases * 5,
     )
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     finished = [r for r in lines if "started" not in r]
