@@ -127,7 +127,7 @@ def test_shard_bad_source_is_one_line_and_no_folder(tmp_path, capsys, name, cont
     out = tmp_path / "out"
     assert main(["shard", str(src), str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("shard: cannot use") and message in err[0]
+    assert len(err) == 1 and err[0].startswith(f"shard: {src}") and message in err[0]
     assert not out.exists()
 
 

@@ -359,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
         rule = _rule(args)
         sources = read_sources(args.src)
     except (OSError, ValueError) as exc:
-        print(f"shard: cannot use {args.src}: {exc}", file=sys.stderr)
+        print(f"shard: {exc}", file=sys.stderr)
         return 2
     try:
         result = write_shards(
