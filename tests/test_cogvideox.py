@@ -450,6 +450,10 @@ def test_video_dataset_empty_shards_raise(tmp_path):
     both = VideoDataset(str(tmp_path / "{empty,shard-000000}.tar"), [H, W], 16, 8)
     with pytest.raises(NoUsableSampleError, match="no video: "):
         next(iter(both))
+    (tmp_path / "garbage.tar").write_bytes(b"not a tar file" * 100)
+    broken = VideoDataset(str(tmp_path / "garbage.tar"), [H, W], 16, 8)
+    with pytest.raises(NoUsableSampleError, match="unreadable shard: "):
+        next(iter(broken))
 
 
 def test_video_dataset_one_usable_sample_keeps_coming(tmp_path, sft_dir):

@@ -273,8 +273,7 @@ class VideoDataset(IterableDataset):
                     watch.read(url, sample["__key__"])
                     yield sample
             except (OSError, tarfile.TarError, EOFError) as exc:
-                log.warning("skipping the rest of shard %s: %s", url, exc)
-                skips.counts["unreadable shard"] += 1
+                skips.skipped(f"the rest of shard {url}", "unreadable shard", str(exc))
             watch.shard_done(url, generation)
             if watch.empty_pass():
                 raise self._empty_pass_error(skips)
