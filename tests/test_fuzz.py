@@ -166,6 +166,7 @@ def run_child(files: list[str], cases: int, seed: int, work: str) -> None:
         print(json.dumps(record), flush=True)
 
 
+@pytest.mark.slow  # about 30 s for the default 300 cases on 2 cores
 def test_fuzz_moov_and_probe(real_dir, tmp_path):
     files = corpus(real_dir)
     assert len(files) >= 20
