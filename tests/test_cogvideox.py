@@ -16,7 +16,8 @@ from test_sampling import reference_sft
 
 from pyvidfast.cogvideox import SFTDataset, VideoDataset
 from pyvidfast.cogvideox.frames import sample_tensor
-from pyvidfast.cogvideox.shard import write_shards
+from pyvidfast.cogvideox.shard import ShardWriter, write_shards
+from pyvidfast.cogvideox.skips import NoUsableSampleError, SkipLog
 from pyvidfast.io.errors import VideoOpenError, VideoReadError, VideoTooShortError
 from pyvidfast.io.reader import VideoReader
 from pyvidfast.sampling import sft_indices, video_dataset_indices
@@ -235,8 +236,9 @@ def shard_dir(sft_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("shards")
     sources = [(str(sft_dir / "videos" / f"{n}.mp4"), f"cap {n}") for n, _, _ in SFT_CLIPS]
     sources.append((str(out / "missing.mp4"), "gone"))
-    shards, failed = write_shards(sources, str(out), max_count=4)
-    assert len(shards) == 3 and [p for p, _ in failed] == [str(out / "missing.mp4")]
+    result = write_shards(sources, str(out / "set"), max_count=4)
+    assert len(result.shards) == 3 and [p for p, _ in result.failed] == [str(out / "missing.mp4")]
+    out = out / "set"
     return out
 
 
@@ -334,7 +336,8 @@ def test_video_dataset_meta_file_and_include_dirs(tmp_path, sft_dir):
     items = list(ds)
     assert len(items) == 1 and items[0]["txt"] == "meta sample"
     no_meta = VideoDataset(str(folder / "part-000000.tar"), [H, W], 16, 8, nshards=1)
-    assert list(no_meta) == []  # without meta_names there is no duration: skipped
+    with pytest.raises(NoUsableSampleError, match="no duration: 1"):
+        list(no_meta)  # without meta_names there is no duration: skipped, and nothing else
 
 
 def test_video_dataset_workers_and_create_dataset_function(shard_dir):
@@ -408,5 +411,90 @@ def test_video_dataset_decode_timeout_skips(shard_dir, caplog):
         str(shard_dir / "shard-000000.tar"), [H, W], 16, 8, nshards=1, decode_timeout=1e-4
     )
     with caplog.at_level(logging.WARNING, logger="pyvidfast.cogvideox"):
-        items = list(ds)
-    assert items == [] and "decoding took more than" in caplog.text
+        with pytest.raises(NoUsableSampleError, match="decode timeout: 4"):
+            list(ds)
+    assert "decoding took more than" in caplog.text
+
+
+def _short_shards(folder, sft_dir, shards=2, per_shard=25):
+    video = (sft_dir / "videos" / "short_30.mp4").read_bytes()  # 21 frames at 30 fps: 0.7 s
+    for i in range(shards):
+        w = ShardWriter(str(folder), prefix=f"s{i}", max_count=1000)
+        for k in range(per_shard):
+            w.write(f"k{k}", {"mp4": video, "caption": b"short", "duration": b"0.7", "fps": b"30"})
+        w.close()
+
+
+def test_video_dataset_all_too_short_raises_instead_of_hanging(tmp_path, sft_dir, caplog):
+    """Every clip shorter than num_frames / fps: the reference resamples shards forever. Here
+    the first full pass raises, the log holds 20 skip lines and one note, not one per sample."""
+    _short_shards(tmp_path, sft_dir)
+    ds = VideoDataset(str(tmp_path / "s{0..1}-000000.tar"), [H, W], 16, 8)  # endless resampling
+    with caplog.at_level(logging.WARNING, logger="pyvidfast.cogvideox"):
+        with pytest.raises(NoUsableSampleError, match=r"too short: \d+.*at least 2s") as info:
+            next(iter(ds))
+    skipped = int(str(info.value).split("too short: ")[1].split(")")[0])
+    assert skipped >= 50  # both shards read through before giving up
+    assert len(caplog.records) == 21 and "summarised" in caplog.records[-1].getMessage()
+
+
+def test_video_dataset_empty_shards_raise(tmp_path):
+    w = ShardWriter(str(tmp_path), max_count=10)
+    w.write("x", {"caption": b"no video"})
+    w.close()
+    with open(tmp_path / "empty.tar", "wb") as f:
+        f.write(b"\0" * 1024)  # a valid tar with no members
+    ds = VideoDataset(str(tmp_path / "empty.tar"), [H, W], 16, 8)
+    with pytest.raises(NoUsableSampleError, match="hold no samples"):
+        next(iter(ds))
+    both = VideoDataset(str(tmp_path / "{empty,shard-000000}.tar"), [H, W], 16, 8)
+    with pytest.raises(NoUsableSampleError, match="no video: "):
+        next(iter(both))
+    (tmp_path / "garbage.tar").write_bytes(b"not a tar file" * 100)
+    broken = VideoDataset(str(tmp_path / "garbage.tar"), [H, W], 16, 8)
+    with pytest.raises(NoUsableSampleError, match="unreadable shard: "):
+        next(iter(broken))
+
+
+def test_video_dataset_one_usable_sample_keeps_coming(tmp_path, sft_dir):
+    _short_shards(tmp_path, sft_dir, shards=1, per_shard=5)
+    w = ShardWriter(str(tmp_path), prefix="good", max_count=10)
+    good = (sft_dir / "videos" / "long_24.mp4").read_bytes()
+    w.write("g", {"mp4": good, "caption": b"good", "duration": b"6.6", "fps": b"24"})
+    w.close()
+    ds = VideoDataset(str(tmp_path / "{s0,good}-000000.tar"), [H, W], 16, 8, shuffle_buffer=1)
+    items = iter(ds)
+    assert [next(items)["txt"] for _ in range(3)] == ["good"] * 3
+
+
+def test_skip_log_rate_limits():
+    logger = logging.getLogger("test_skip_log")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        skips = SkipLog(logger, first=3, every=10)
+        for i in range(35):
+            skips.skipped(f"k{i}", "too short" if i % 5 else "no fps", f"reason {i}")
+    finally:
+        logger.removeHandler(handler)
+    lines = [r.getMessage() for r in records]
+    assert lines[:3] == [f"skipping k{i}: reason {i}" for i in range(3)]
+    assert "summarised every 10" in lines[3]
+    assert lines[4:] == [
+        "skipped 10 samples so far (too short: 8, no fps: 2)",
+        "skipped 20 samples so far (too short: 16, no fps: 4)",
+        "skipped 30 samples so far (too short: 24, no fps: 6)",
+    ]
+
+
+def test_video_dataset_unknown_argument_raises(shard_dir):
+    url = str(shard_dir / "shard-000000.tar")
+    with pytest.raises(TypeError, match="video_size"):
+        VideoDataset(url, [H, W], 16, 8, video_size=[H, W])
+    with pytest.raises(TypeError):
+        VideoDataset.create_dataset_function(url, None, image_size=[H, W], num_frames=9, fps=8, x=1)
+    assert VideoDataset(url, [H, W], 16, 8, device="cpu").device == torch.device("cpu")
+    with pytest.raises(ValueError, match="fps"):
+        VideoDataset(url, [H, W], 16, 0)

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from pyvidfast.sampling import SamplingError, pad_indices, sft_indices, video_dataset_indices
+from pyvidfast.sampling import (
+    SamplingError,
+    check_video_dataset_duration,
+    pad_indices,
+    sft_indices,
+    video_dataset_indices,
+    video_dataset_min_duration,
+    video_dataset_range,
+)
 
 
 def _pad_last_frame(tensor, num_frames):
@@ -207,3 +215,27 @@ def test_video_dataset_uses_global_random_by_default():
     random.seed(1234)
     b = video_dataset_indices(10.0, 30, 300, 16, 8, 0)
     assert a == b
+
+
+@pytest.mark.parametrize("num_frames, fps", [(49, 8), (16, 8), (13, 4)])
+@pytest.mark.parametrize("skip", [0, 3, 2.5])
+@pytest.mark.parametrize("actual_fps", [8, 24, 29.97, 60])
+def test_video_dataset_duration_rule(num_frames, fps, skip, actual_fps):
+    """One rule for VideoDataset, the shard writer and the index function: the reference's
+    ``required_duration = num_frames / fps + 2 * skip_frms_num / actual_fps``, skipped below."""
+    need = video_dataset_min_duration(num_frames, fps, skip, actual_fps)
+    assert need == num_frames / fps + 2 * skip / actual_fps
+    check_video_dataset_duration(need, actual_fps, num_frames, fps, skip)
+    for short in (need * (1 - 1e-9), need / 2, 0.0, float("nan")):
+        with pytest.raises(SamplingError, match="shorter than"):
+            check_video_dataset_duration(short, actual_fps, num_frames, fps, skip)
+        with pytest.raises(SamplingError):
+            video_dataset_range(short, actual_fps, 10_000, num_frames, fps, skip)
+
+
+def test_video_dataset_range_bounds_every_start():
+    low, high, span = video_dataset_range(10.0, 30, 300, 16, 8, 3)
+    assert (low, span) == (3, 60.0) and high == int(299 - 3 - 60) + 1
+    for seed in range(20):
+        idx = video_dataset_indices(10.0, 30, 300, 16, 8, 3, random.Random(seed))
+        assert low <= idx[0] <= high

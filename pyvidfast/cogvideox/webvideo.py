@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -31,10 +32,15 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from pyvidfast.cogvideox.frames import check_options, sample_tensor
+from pyvidfast.cogvideox.skips import EmptyPassWatch, NoUsableSampleError, SkipLog
 from pyvidfast.io.reader import VideoReader
-from pyvidfast.sampling import video_dataset_indices
+from pyvidfast.sampling import (
+    SamplingError,
+    check_video_dataset_duration,
+    video_dataset_indices,
+)
 
-__all__ = ["VideoDataset", "expand_shard_urls"]
+__all__ = ["NoUsableSampleError", "VideoDataset", "expand_shard_urls"]
 
 log = logging.getLogger("pyvidfast.cogvideox")
 
@@ -165,16 +171,20 @@ def _shuffle(samples: Iterator[dict], bufsize: int, rng: random.Random, initial:
 
 
 class _Skip(Exception):
-    pass
+    """A sample the reference would skip; ``kind`` groups the reasons in summaries."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind = kind
 
 
 def _number(value: Any, what: str) -> float:
     if value is None:
-        raise _Skip(f"no {what}")
+        raise _Skip(f"no {what}", f"no {what}")
     try:
         return float(value.decode() if isinstance(value, bytes) else value)
     except (ValueError, TypeError, UnicodeDecodeError):
-        raise _Skip(f"{what} {value!r} is not a number") from None
+        raise _Skip(f"bad {what}", f"{what} {value!r} is not a number") from None
 
 
 class VideoDataset(IterableDataset):
@@ -184,6 +194,11 @@ class VideoDataset(IterableDataset):
     both. Each worker of a DataLoader resamples shards with its own seed, endlessly (``nshards``
     per pass). Extra keyword options: ``out_dtype``, ``layout`` (as ``SFTDataset``),
     ``decode_timeout`` (seconds, 20 as the reference), ``num_threads`` (decoder threads).
+    Unknown keyword arguments raise ``TypeError`` (the reference swallows them).
+
+    Skipped samples are logged (the first 20, then a summary every 1000); when every shard has
+    been read through and every sample skipped since the last item, iteration raises
+    ``NoUsableSampleError`` with the reasons instead of resampling forever.
     """
 
     def __init__(
@@ -204,7 +219,7 @@ class VideoDataset(IterableDataset):
         layout: str = "TCHW",
         decode_timeout: float = 20.0,
         num_threads: int = 0,
-        **kwargs: Any,
+        device: str | torch.device = "cpu",
     ):
         super().__init__()
         if seed == -1:
@@ -216,6 +231,8 @@ class VideoDataset(IterableDataset):
             raise FileNotFoundError(f"VideoDataset: no shards in path={path!r}, {include_dirs=}")
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.num_frames = int(num_frames)
+        if not (fps > 0 and self.num_frames >= 1):
+            raise ValueError(f"fps and num_frames must be positive, got {fps=}, {num_frames=}")
         self.fps = fps
         self.skip_frms_num = skip_frms_num
         self.nshards = nshards
@@ -229,6 +246,7 @@ class VideoDataset(IterableDataset):
         self.layout = layout
         self.decode_timeout = decode_timeout
         self.num_threads = num_threads
+        self.device = torch.device(device)  # routing: see the nvdec branch
         self._epoch = 0
 
     @classmethod
@@ -247,32 +265,64 @@ class VideoDataset(IterableDataset):
         for _ in range(self.nshards):
             yield self.urls[rng.randint(0, len(self.urls) - 1)]
 
-    def _raw_samples(self) -> Iterator[dict[str, Any]]:
+    def _raw_samples(self, watch: EmptyPassWatch, skips: SkipLog) -> Iterator[dict[str, Any]]:
         for url in self.shards():
+            generation = watch.generation
             try:
-                yield from tar_samples(url, self.meta_names)
+                for sample in tar_samples(url, self.meta_names):
+                    watch.read(url, sample["__key__"])
+                    yield sample
             except (OSError, tarfile.TarError, EOFError) as exc:
-                log.warning("skipping the rest of shard %s: %s", url, exc)
+                skips.skipped(f"the rest of shard {url}", "unreadable shard", str(exc))
+            watch.shard_done(url, generation)
+            if watch.empty_pass():
+                raise self._empty_pass_error(skips)
+
+    def _empty_pass_error(self, skips: SkipLog) -> NoUsableSampleError:
+        message = (
+            f"VideoDataset: a full pass over {len(set(self.urls))} shard(s) gave no sample "
+            f"({skips.summary() or 'the shards hold no samples'})"
+        )
+        if skips.counts["too short"]:
+            message += (
+                f"; num_frames={self.num_frames} at fps={self.fps} needs clips of at least "
+                f"{self.num_frames / self.fps:g}s plus skip_frms_num={self.skip_frms_num} frames "
+                "at each end"
+            )
+        return NoUsableSampleError(message)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rng = random.Random(_make_seed(self._worker_seed(), self._epoch, 7))
-        for sample in _shuffle(self._raw_samples(), self.shuffle_buffer, rng):
+        watch, skips = EmptyPassWatch(self.urls), SkipLog(log)
+        for sample in _shuffle(self._raw_samples(watch, skips), self.shuffle_buffer, rng):
+            url, key = sample["__url__"], sample["__key__"]
             try:
-                yield self.process(sample)
+                item = self.process(sample)
             except _Skip as exc:
-                log.warning("skipping %s in %s: %s", sample["__key__"], sample["__url__"], exc)
+                skips.skipped(f"{key} in {url}", exc.kind, str(exc))
+                if watch.skipped(url, key):
+                    raise self._empty_pass_error(skips) from None
+                continue
+            watch.produced()
+            yield item
 
     def process(self, sample: dict[str, Any]) -> dict[str, Any]:
         """One grouped tar sample -> item; raises ``_Skip`` (logged) where the reference skips."""
         video = sample.get("mp4", sample.get("avi"))
         if video is None:
-            raise _Skip("no video data (.mp4 or .avi)")
+            raise _Skip("no video", "no video data (.mp4 or .avi)")
         txt = sample.get("caption", "")
         txt = txt.decode("utf-8", errors="replace") if isinstance(txt, bytes) else str(txt)
         duration = _number(sample.get("duration"), "duration")
         actual_fps = _number(sample.get("fps"), "fps")
-        if duration < self.num_frames / self.fps + 2 * self.skip_frms_num / actual_fps:
-            raise _Skip(f"duration {duration}s too short")
+        if not (actual_fps > 0 and math.isfinite(actual_fps)):
+            raise _Skip("bad fps", f"fps {actual_fps} is not a positive number")
+        try:
+            check_video_dataset_duration(
+                duration, actual_fps, self.num_frames, self.fps, self.skip_frms_num
+            )
+        except SamplingError as exc:
+            raise _Skip("too short", f"too short: {exc}") from None
         name = f"{sample['__url__']}:{sample['__key__']}"
         frames = self._load_with_timeout(video, duration, actual_fps, name)
         return {"mp4": frames, "txt": txt, "num_frames": self.num_frames, "fps": self.fps}
@@ -306,7 +356,8 @@ class VideoDataset(IterableDataset):
         thread.start()
         thread.join(self.decode_timeout)
         if thread.is_alive():
-            raise _Skip(f"decoding took more than {self.decode_timeout}s")
+            raise _Skip("decode timeout", f"decoding took more than {self.decode_timeout}s")
         if "error" in result:
-            raise _Skip(f"{type(result['error']).__name__}: {result['error']}")
+            error = result["error"]
+            raise _Skip(type(error).__name__, f"{type(error).__name__}: {error}")
         return result["frames"]

@@ -189,6 +189,8 @@ def moov_info(path: str) -> MoovInfo | None:
         samples = u32(moov, boxes[b"stz2"][0] + 8)
     else:
         return None
+    if samples > os.path.getsize(path):
+        return None  # more samples than bytes: the tables lie (and would cost 8 bytes a sample)
     counts, deltas = _table(moov, boxes[b"stts"])
     if samples <= 0 or width <= 0 or height <= 0 or int(counts.sum()) != samples:
         return None

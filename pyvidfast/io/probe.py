@@ -341,6 +341,8 @@ def _container_probe(container, path: str, exact_frames: bool) -> VideoProbe:
         return failed("no video stream", container=container.format.name)
     stream = container.streams.video[0]
     cc = stream.codec_context
+    if cc is None:  # no decoder for this codec tag (found by tests/test_fuzz.py)
+        return failed("no decoder for the video stream", container=container.format.name)
     info = {"codec": cc.name, "container": container.format.name}
     fps = _fps(stream)
     cap = stream.frames if stream.frames > 0 else MAX_NUM_FRAMES

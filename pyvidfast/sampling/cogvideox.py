@@ -35,7 +35,15 @@ import random
 
 import numpy as np
 
-__all__ = ["SamplingError", "pad_indices", "sft_indices", "video_dataset_indices"]
+__all__ = [
+    "SamplingError",
+    "check_video_dataset_duration",
+    "pad_indices",
+    "sft_indices",
+    "video_dataset_indices",
+    "video_dataset_min_duration",
+    "video_dataset_range",
+]
 
 
 class SamplingError(ValueError):
@@ -108,6 +116,64 @@ def sft_indices(
     return pad_indices(idx, m), num
 
 
+def video_dataset_min_duration(
+    num_frames: int, fps: float, skip_frms_num: float, actual_fps: float
+) -> float:
+    """The shortest clip (seconds) VideoDataset samples from: ``N / F + 2 * S / Fa``, the
+    reference's ``required_duration``; shorter samples are skipped."""
+    return num_frames / fps + 2 * skip_frms_num / actual_fps
+
+
+def _check_video_dataset_args(actual_fps: float, num_frames: int, fps: float) -> None:
+    if not (actual_fps > 0 and math.isfinite(actual_fps)):
+        raise SamplingError(f"unusable fps {actual_fps!r}")
+    if not fps > 0 or num_frames < 1:
+        raise ValueError(
+            f"fps and num_frames must be positive, got fps={fps}, num_frames={num_frames}"
+        )
+
+
+def check_video_dataset_duration(
+    duration: float, actual_fps: float, num_frames: int, fps: float, skip_frms_num: float = 0.0
+) -> None:
+    """Raise ``SamplingError`` when the clip is shorter than ``video_dataset_min_duration``."""
+    fa = float(actual_fps)
+    _check_video_dataset_args(fa, int(num_frames), fps)
+    need = video_dataset_min_duration(int(num_frames), fps, skip_frms_num, fa)
+    if not float(duration) >= need:
+        raise SamplingError(
+            f"duration {float(duration):.3f}s is shorter than the {need:.3f}s needed"
+        )
+
+
+def video_dataset_range(
+    duration: float,
+    actual_fps: float,
+    frame_count: int,
+    num_frames: int,
+    fps: float,
+    skip_frms_num: float = 0.0,
+) -> tuple[int, int, float]:
+    """``(low, high, span)``: VideoDataset draws its start frame in ``[low, high]`` and takes
+    ``span`` source frames from there. Raises ``SamplingError`` where the reference skips the
+    sample (too short for ``num_frames`` at ``fps`` after skipping), before any decoding."""
+    d, fa, n, s = float(duration), float(actual_fps), int(num_frames), skip_frms_num
+    check_video_dataset_duration(d, fa, n, fps, s)
+    if frame_count <= 0:
+        raise SamplingError("the clip has no frames")
+    length = min(int(d * fa) - 1, int(frame_count))
+    span = n / fps * fa
+    max_seek = int(length - s - span)
+    low = math.ceil(s)  # Note [reference crashes] 4
+    if max_seek + 1 < low:
+        raise SamplingError(
+            f"{length} usable frames are too few for {n} frames at {fps} fps skipping {s}"
+        )
+    if int(low + span) <= low:
+        raise SamplingError(f"{n} frames at {fps} fps span less than one frame at {fa} fps")
+    return low, max_seek + 1, span
+
+
 def video_dataset_indices(
     duration: float,
     actual_fps: float,
@@ -124,29 +190,10 @@ def video_dataset_indices(
     (default: the ``random`` module's global generator, as the reference). Raises
     ``SamplingError`` where the reference skips the sample.
     """
-    d, fa, n, s = float(duration), float(actual_fps), int(num_frames), skip_frms_num
-    if not (fa > 0 and math.isfinite(fa)):
-        raise SamplingError(f"unusable fps {actual_fps!r}")
-    if not fps > 0 or n < 1:
-        raise ValueError(f"fps and num_frames must be positive, got fps={fps}, num_frames={n}")
-    if d < n / fps + 2 * s / fa:
-        raise SamplingError(
-            f"duration {d:.3f}s is shorter than the {n / fps + 2 * s / fa:.3f}s needed"
-        )
-    if frame_count <= 0:
-        raise SamplingError("the clip has no frames")
-    length = min(int(d * fa) - 1, int(frame_count))
-    span = n / fps * fa
-    max_seek = int(length - s - span)
-    low = math.ceil(s)  # Note [reference crashes] 4
-    if max_seek + 1 < low:
-        raise SamplingError(
-            f"{length} usable frames are too few for {n} frames at {fps} fps skipping {s}"
-        )
-    start = (rng or random).randint(low, max_seek + 1)
+    n = int(num_frames)
+    low, high, span = video_dataset_range(duration, actual_fps, frame_count, n, fps, skip_frms_num)
+    start = (rng or random).randint(low, high)
     end = int(start + span)
-    if end <= start:
-        raise SamplingError(f"{n} frames at {fps} fps span less than one frame at {fa} fps")
     idx = np.arange(start, end, (end - start) / n).astype(int).tolist()
     idx = [min(i, int(frame_count) - 1) for i in idx]  # Note [reference crashes] 5
     return pad_indices(idx, n)
