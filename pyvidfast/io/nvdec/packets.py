@@ -78,8 +78,9 @@ class PacketSource:
         for packet in self._container.demux(self._stream):
             if not _usable(packet):
                 continue
+            key = bool(packet.is_keyframe)  # read first: filtering takes the packet's data
             for out in bsf.filter(packet) if bsf is not None else (packet,):
-                yield Packet(bytes(out), int(out.pts), out.dts, bool(packet.is_keyframe))
+                yield Packet(bytes(out), int(out.pts), out.dts, key)
 
     def close(self) -> None:
         self._container.close()
