@@ -299,3 +299,35 @@ def test_nvdec_yuv_copies_outlive_the_next_decode(real_dir: Path):
         assert gpu.on_gpu, gpu.fallback_reason
         rgb = yuv_to_rgb(lumas, chromas, matrix=gpu.format.matrix, full_range=gpu.format.full_range)
         assert torch.equal(rgb, gpu.get_batch([1, 0, 1]))
+
+
+# ------------------------------------------------------------------------------ rotation
+
+
+@pytest.mark.parametrize("rotate", [90, 180, 270])
+def test_rotated_frames_are_upright_as_decord_turns_them(bframes: Path, tmp_path: Path, rotate):
+    """The NVDEC path turns the decoder's planes by decord's rule (io/orientation.py), so its
+    frames, resized or not, are decord's (the CogVideoX reference reader) within colour
+    tolerance."""
+    import subprocess
+
+    decord = pytest.importorskip("decord")
+    from pyvidfast.transform import resize_crop_normalize
+
+    path = tmp_path / f"rot{rotate}.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(bframes), "-c", "copy"]
+        + ["-metadata:s:v:0", f"rotate={rotate}", str(path)],
+        check=True,
+    )
+    idx = [30, 2, 2, 17]
+    want = torch.from_numpy(decord.VideoReader(str(path)).get_batch(idx).asnumpy())
+    with open_video(path, "cpu", pool=standin_pool(1)) as r:
+        assert r.on_gpu and r.applied_rotation in (90, 180, 270)  # decord's reading of the tag
+        got = r.get_batch(idx)
+        assert got.shape == want.shape and r.frame_shape == tuple(want.shape[1:])
+        assert (got.int() - want.int()).abs().max().item() <= COLOUR_TOLERANCE
+        size = (40, 24)
+        resized = r.get_batch_resized(idx, size, out_dtype=torch.float32)
+    expected = resize_crop_normalize(want, size, out_dtype=torch.float32)
+    assert (resized - expected).abs().max().item() <= 2 * COLOUR_TOLERANCE / 127.5
