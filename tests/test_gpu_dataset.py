@@ -203,3 +203,58 @@ def test_dataset_device_cuda_equals_cpu_items(sft_dir: Path):
         assert b["mp4"].is_cuda and b["num_frames"] == a["num_frames"] and b["txt"] == a["txt"]
         diff = (b["mp4"].float().cpu() - a["mp4"]).abs() * 127.5
         assert (diff <= 2.5).float().mean() >= 0.999
+
+
+# ------------------------------------------- what the device script runs, on the CPU
+
+
+def _benchmarks():
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def test_sweep_indices_reach_into_the_later_gop():
+    _benchmarks()
+    from nvdec_sweep import sweep_indices
+
+    nasa = sweep_indices(390, [0, 240])
+    assert len(nasa) == 6 and {238, 240, 241, 389} <= set(nasa)
+    assert sweep_indices(40, [0]) == [0, 39, 20, 13]
+    assert sweep_indices(1, [0]) == [0]
+
+
+def test_sweep_over_the_standin(real_dir: Path, tmp_path: Path):
+    """The device script's sweep, on the CPU over the measured stand-in: nasa stays on the
+    NVDEC path through a seek into its later GOP and agrees; AV1 falls back, saying why."""
+    import json
+
+    _benchmarks()
+    from nvdec_sweep import main
+
+    files = [real_dir / "torchcodec/nasa_13013.mp4", real_dir / "torchcodec/av1_video.mkv"]
+    assert main(["--standin", "--out", str(tmp_path), *map(str, files)]) == 0
+    result = json.loads((tmp_path / "nvdec_sweep_standin.json").read_text())
+    nasa, av1 = result["files"]
+    assert nasa["on_gpu"] and nasa["agrees"] and 238 in nasa["indices"]
+    assert not av1["on_gpu"] and av1["fallback_reason"] == "AV1: no NVDEC support on this GPU"
+    assert result["summary"]["disagreeing"] == []
+
+
+def test_bench_gpu_dataset_cpu_side(sft_dir: Path):
+    _benchmarks()
+    import bench_gpu_dataset as bench
+
+    ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
+    assert bench.loader_rate(ds, workers=0) > 0
+    per_clip = bench.frames_decoded_per_clip(ds.video_paths)
+    assert 17 <= per_clip <= 200
+    run = {"rate": 30.0, "memory": {200: (5, 9), 2000: (5, 9)}, "fallbacks": []}
+    args = type("Args", (), {"clips": 2, "seconds": 1.0, "batch_size": 2, "workers": 16})
+    cpu = {"ours_cpu": 10.0, "decord_reference": 5.0}
+    r = bench.summarize(args, run, 25.0, cpu, 40.0, 7, -1024)
+    assert r["speedup_vs_ours_cpu"] == 3.0 and r["speedup_vs_decord"] == 6.0
+    assert r["fraction_of_ceiling"] == 0.75 and r["memory_growth_bytes"] == 0
+    assert len(bench.table_rows(r)) == 6

@@ -110,7 +110,7 @@ class ClipRunner:
 
     ``threads`` defaults to the decoder pool's size (one per NVDEC engine). Every thread has
     its own CUDA stream; a clip is finished on it before it is handed over, so the results can
-    be used on any stream.
+    be used on any stream. ``fallbacks`` lists the clips NVDEC left to the CPU, with why.
     """
 
     def __init__(
@@ -130,6 +130,14 @@ class ClipRunner:
         self._executor: ThreadPoolExecutor | None = None
         self._streams: dict[int, Any] = {}
         self._lock = threading.Lock()
+        self.fallbacks: list[tuple[str, str]] = []  # (file, reason) of clips read on the CPU
+
+    def _after(self, reader: Video) -> None:
+        if not getattr(reader, "on_gpu", True):  # NVDEC readers say where they decoded
+            with self._lock:
+                self.fallbacks.append((reader.path, reader.fallback_reason))
+        if self.after is not None:
+            self.after(reader)
 
     def _thread_count(self) -> int:
         if self.threads:
@@ -161,13 +169,13 @@ class ClipRunner:
 
     def _one(self, request: ClipRequest) -> tuple[torch.Tensor, int]:
         if self.device.type != "cuda":
-            return open_and_load(request, self.spec, self.device, pool=self.pool, after=self.after)
+            return open_and_load(request, self.spec, self.device, pool=self.pool, after=self._after)
         tid = threading.get_ident()
         stream = self._streams.get(tid)
         if stream is None:
             stream = self._streams[tid] = torch.cuda.Stream(self.device)
         with torch.cuda.stream(stream):
-            out = open_and_load(request, self.spec, self.device, pool=self.pool, after=self.after)
+            out = open_and_load(request, self.spec, self.device, pool=self.pool, after=self._after)
             done = torch.cuda.Event()
             done.record(stream)
         done.synchronize()

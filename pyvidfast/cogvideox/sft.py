@@ -171,6 +171,11 @@ class SFTDataset(Dataset):
             )
         return self._runner
 
+    @property
+    def fallbacks(self) -> list[tuple[str, str]]:
+        """``(file, reason)`` of the items the NVDEC path read on the CPU so far."""
+        return [] if self._runner is None else list(self._runner.fallbacks)
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_runner"] = None  # threads and CUDA streams stay in the process that made them
