@@ -140,6 +140,18 @@ def test_nasa_after_a_seek_into_the_later_gop(real_dir: Path):
         assert fed[0][0].pts == r.numbering.pts[240]  # our index chose where to start
 
 
+def test_an_approximate_mpeg_ts_seek_is_decoded_from_the_start(real_dir: Path):
+    """MPEG-TS seeks land past the keyframe (or on nothing): the run is decoded again from the
+    stream's start, whose first packet is not flagged as a keyframe, and numbered from 0."""
+    path = real_dir / "androidx_media/ts__sample_h264.ts"
+    with open_video(path, "cpu", pool=standin_pool(1)) as r, VideoReader(path) as cpu:
+        assert r.get_key_indices() == [0, 10, 20]
+        idx = [29, 15, 0]
+        diff = (r.get_batch(idx).int() - cpu.get_batch(idx).int()).abs()
+        assert r.on_gpu, r.fallback_reason
+        assert diff.max().item() <= COLOUR_TOLERANCE
+
+
 def test_a_wrong_stamp_rule_falls_back_instead_of_misnumbering(bframes: Path):
     """A decoder whose stamps are not ``pts + dts0 - pts0`` (here: plain pts, the rule the
     old reader demanded) is caught by the frame order check, not silently off by two."""

@@ -96,6 +96,8 @@ def _decode_run(
             decoder.decode(None)
             break
     copier.before_next_call()
+    if not done and order.next == order.start > 0:
+        raise LateSeek(f"the seek to keyframe {order.start} gave no frame")
     if not done:
         raise NumberingError(
             f"the stream ended at frame {order.next - 1} before frame {last} came out of NVDEC"
