@@ -90,3 +90,56 @@ def test_pool_drops_a_decoder_that_raised():
             with pool.acquire(KEY_A):
                 pass
     assert pool.live == 0
+
+
+# ----------------------------------------------- the real decoder's adapter, on a fake module
+
+
+class FakeNvc:
+    """The parts of PyNvVideoCodec that ``hardware.NvcDecoder`` calls, recording what it fed."""
+
+    class cudaVideoCodec:  # noqa: N801 (PyNvVideoCodec's name)
+        H264, HEVC = "h264-enum", "hevc-enum"
+
+    class PacketData:
+        def __init__(self):
+            self.bsl_data, self.bsl, self.pts, self.dts = 0, 0, -1, -1
+
+    class Frame:
+        def __init__(self, pts):
+            self.pts = pts
+
+        def getPTS(self):  # noqa: N802
+            return self.pts
+
+    def __init__(self):
+        self.created, self.fed = [], []
+
+    def CreateDecoder(self, **kwargs):  # noqa: N802
+        self.created.append(kwargs)
+        nvc = self
+
+        class Decoder:
+            def Decode(self, packet):  # noqa: N802
+                import ctypes
+
+                data = ctypes.string_at(packet.bsl_data, packet.bsl) if packet.bsl else b""
+                nvc.fed.append((data, packet.pts, packet.dts))
+                return [FakeNvc.Frame(packet.pts + 7)] if packet.bsl else []
+
+        return Decoder()
+
+
+def test_hardware_adapter_feeds_our_packets_and_ends_with_an_empty_one():
+    from pyvidfast.io.nvdec.hardware import NvcDecoder
+    from pyvidfast.io.nvdec.packets import Packet
+
+    nvc = FakeNvc()
+    decoder = NvcDecoder(nvc, 3, DecoderKey("HEVC", 10, 640, 360))
+    assert nvc.created == [
+        dict(gpuid=3, codec="hevc-enum", cudacontext=0, cudastream=0, usedevicememory=True)
+    ]
+    frames = decoder.decode(Packet(b"\x00\x00\x00\x01abc", 1000, 990, True))
+    assert [f.stamp for f in frames] == [1007]
+    assert decoder.decode(None) == []
+    assert nvc.fed == [(b"\x00\x00\x00\x01abc", 1000, 990), (b"", -1, -1)]
