@@ -7,6 +7,7 @@ import io
 import shutil
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -162,10 +163,21 @@ def test_keyframes_and_metadata(clips):
         assert vr.frame_shape == (49, 65, 3) and vr[0].shape == (49, 65, 3)
 
 
-def test_rotation_is_reported_not_applied(real_dir):
+def test_rotation_is_known_on_open_and_applied(real_dir):
+    # stored 568x320 with a -90 degree display matrix: decord turns it clockwise, to 320x568
     with VideoReader(real_dir / "decord" / "video_90.mov") as vr:
-        assert vr.rotation == -90
-        assert vr[0].shape == (320, 568, 3)  # stored orientation, as decord and the reference
+        assert vr.rotation == 90 and (vr.stored_width, vr.stored_height) == (568, 320)
+        assert vr.frame_shape == (568, 320, 3) and (vr.width, vr.height) == (320, 568)
+        assert vr.get_batch([]).shape == (0, 568, 320, 3)  # all before anything is decoded
+        upright = vr.get_batch([0, 2])
+    with VideoReader(real_dir / "decord" / "video_0.mov") as plain:
+        assert plain.rotation == 0 and plain.frame_shape == (320, 568, 3)
+    assert upright.shape == (2, 568, 320, 3)
+    # the upright frame is the stored one turned clockwise (FFmpeg's own decode, turned by numpy)
+    with av.open(str(real_dir / "decord" / "video_90.mov")) as container:
+        stored = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert stored.shape == (320, 568, 3)
+    assert np.array_equal(upright[0].numpy(), np.rot90(stored, k=-1))
 
 
 def test_missing_empty_and_garbage_files(tmp_path):
@@ -244,7 +256,10 @@ def test_decode_errors_mid_stream_give_the_frames_that_decode(real_dir, tmp_path
         assert len(vr) == 30  # what the container promises, before anything is decoded
         with pytest.raises(FrameIndexError):
             vr.get_batch([29])
-        assert len(vr) == 29
+        assert len(vr) == 30  # settled on open: a failed read does not change it
+        assert vr.num_decodable == 29
+        with pytest.raises(FrameIndexError, match="only 29 frames decode"):
+            vr.get_batch([29])
         assert vr.get_batch(range(29)).shape[0] == 29
         last = vr[28]
     with VideoReader(src, num_threads=1) as vr:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from pyvidfast.io.indices import frame_indices
 from pyvidfast.io.reader import VideoReader
 from pyvidfast.transform import resize_crop_normalize
 
@@ -40,13 +41,11 @@ def sample_tensor(
     """Frames ``indices`` of ``reader`` -> resize_for_rectangle_crop(center) -> (x-127.5)/127.5.
 
     Equal to resizing ``reader.get_batch(indices)`` frame by frame (the resize is per frame), but
-    a frame that repeats (last-frame padding) is decoded and resized once.
+    the indices are checked and de-duplicated once (``pyvidfast.io.indices.frame_indices``): a
+    frame that repeats (last-frame padding) is decoded and resized once, and the repeats are put
+    back on the output.
     """
-    distinct = sorted(set(indices))
-    frames = reader.get_batch(distinct)  # uint8 [N, H, W, 3]
+    request = frame_indices(indices, len(reader), reader.path)
+    frames = reader.get_frames(request)  # uint8 [distinct, H, W, 3]
     out = resize_crop_normalize(frames, size, crop="center", out_dtype=out_dtype, layout=layout)
-    if distinct == indices:
-        return out
-    where = {i: k for k, i in enumerate(distinct)}
-    gather = torch.tensor([where[i] for i in indices])
-    return out.index_select(0 if layout == "TCHW" else 1, gather)
+    return request.expand(out, 0 if layout == "TCHW" else 1)

@@ -2,7 +2,8 @@
 
 Same constructor, index, captions, frame choice (``pyvidfast.sampling.sft_indices``) and sample
 dict as ``data_video.SFTDataset``; decoding goes through ``pyvidfast.VideoReader`` (only the chosen
-frames are converted to RGB) and the resize through ``pyvidfast.transform``.
+frames are converted to RGB, turned upright by the display rotation as decord turns them) and the
+resize through ``pyvidfast.transform``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ _reported: set[str] = set()
 
 
 def _report_geometry(reader: VideoReader, path: str) -> None:
-    """Rotation and non-square pixels are left as stored, as the reference does; say so once."""
+    """Non-square pixels are left as stored, as the reference (decord) does; say so once.
+    Display rotation is applied, as decord applies it (``pyvidfast.io.orientation``)."""
     sar = reader.sample_aspect_ratio
-    if (reader.rotation or (sar and sar != 1)) and path not in _reported:
+    if sar and sar != 1 and path not in _reported:
         _reported.add(path)
         log.warning(
-            "%s: display rotation %d degrees, sample aspect ratio %s: frames are used as stored "
-            "(not rotated or stretched), as in CogVideoX's SFTDataset",
+            "%s: sample aspect ratio %s: frames are used as stored (not stretched), as in "
+            "CogVideoX's SFTDataset",
             path,
-            reader.rotation,
             sar,
         )
 
@@ -144,9 +145,9 @@ class SFTDataset(Dataset):
 
     def _frames(self, reader: VideoReader, path: str) -> tuple[torch.Tensor, int]:
         # len(reader) comes from the container; a file that turns out to decode fewer frames
-        # shrinks it while decoding, and the indices are then chosen again for the true length.
+        # lowers num_decodable while decoding, and the indices are then chosen again for it.
         for _ in range(2):
-            length = len(reader)
+            length = reader.num_decodable
             try:
                 indices, num = sft_indices(
                     length, reader.get_avg_fps(), self.fps, self.max_num_frames, self.skip_frms_num
@@ -158,13 +159,15 @@ class SFTDataset(Dataset):
                     reader, indices, self.video_size, self.out_dtype, self.layout
                 )
             except FrameIndexError:
-                if len(reader) < length:
+                if reader.num_decodable < length:
                     continue
                 raise
-            if len(reader) == length:
+            if reader.num_decodable == length:
                 _report_geometry(reader, path)
                 return frames, num
-        raise FrameIndexError(path, f"frame count changed while decoding (now {len(reader)})")
+        raise FrameIndexError(
+            path, f"frame count changed while decoding (now {reader.num_decodable})"
+        )
 
     @classmethod
     def create_dataset_function(cls, path: str, args: Any, **kwargs: Any) -> SFTDataset:
