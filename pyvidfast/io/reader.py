@@ -100,7 +100,9 @@ class VideoReader(FFmpegDecoder):
         device: str | torch.device | None = None,
     ):
         if _device_of(ctx, device).type != "cpu":
-            raise ValueError(f"VideoReader decodes on 'cpu' or 'cuda', got ctx={ctx!r}")
+            raise ValueError(
+                f"VideoReader decodes on 'cpu' or 'cuda', got ctx={ctx!r}, device={device!r}"
+            )
         if isinstance(fault_tol, bool) or not isinstance(fault_tol, (int, float)):
             raise TypeError(f"fault_tol must be an int or float, got fault_tol={fault_tol!r}")
         self.fault_tol = fault_tol
