@@ -270,6 +270,28 @@ def test_decode_errors_mid_stream_give_the_frames_that_decode(real_dir, tmp_path
         assert torch.equal(vr[28], last)
 
 
+def test_len_is_settled_on_open_for_a_truncated_file(real_dir, tmp_path):
+    # cut in mdat: the last packet is short (the demuxer flags it corrupt), so the index is
+    # built by decoding on open and len() is what decodes; reads never change it
+    data = (real_dir / "androidx_media" / "mp4__sample.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 7 // 10])
+    decodable = 0
+    with av.open(str(cut)) as container:
+        for packet in container.demux(video=0):
+            try:
+                decodable += len(packet.decode())
+            except av.error.InvalidDataError:  # the cut packet, as FFmpeg's CLI skips it
+                pass
+    with VideoReader(cut) as vr:
+        n = len(vr)
+        assert n == vr.num_decodable == decodable
+        assert vr.get_batch([n - 1, 0]).shape[0] == 2
+        with pytest.raises(FrameIndexError):
+            vr.get_batch([n])
+        assert len(vr) == n
+
+
 def test_raw_h264_without_timestamps(real_dir):
     # vpf/test_res_change.h264: no pts at all, and the resolution changes mid-stream.
     with VideoReader(real_dir / "vpf" / "test_res_change.h264") as vr:

@@ -21,9 +21,9 @@ Note [frame index]
     ``FrameIndexError``; ``num_frames`` does not change.
 
 Note [orientation]
-    Frames come out turned upright as decord 0.6.0 turns them (``pyvidfast.io.orientation``):
-    the rotation is read from the container on open, and each frame is converted straight into
-    the rotated output buffer through a strided view (one pass, no second copy).
+    Frames come out upright as decord 0.6.0 turns them (``pyvidfast.io.orientation``): the
+    rotation is read from the container on open and each frame is converted straight into the
+    output buffer through a rotated strided view (one pass, no second copy).
 """
 
 from __future__ import annotations
@@ -69,9 +69,8 @@ class FFmpegDecoder:
         self.path = source_name(source)
         self.num_threads = num_threads
         self._source = as_seekable(source)
-        self._start_pos = None if isinstance(self._source, (str, os.PathLike)) else 0
-        if self._start_pos is not None:
-            self._start_pos = self._source.tell()
+        path_like = isinstance(self._source, (str, os.PathLike))
+        self._start_pos = None if path_like else self._source.tell()
         self._container = None
         self._gen: Iterator[av.VideoFrame] | None = None
         self._pos: int | None = -1  # index of the last frame self._gen produced (None: unknown)
