@@ -2,8 +2,8 @@
 
 Rotation tags go through the ffmpeg CLI: ``-metadata:s:v:0 rotate=N`` on a stream copy, which
 ffmpeg 5.1's MP4/MOV muxer turns into a ``tkhd`` matrix (when encoding, 5.1 drops the tag; its
-Matroska muxer writes no rotation at all). Matrices the CLI cannot write (45 degrees, mirrors) are
-patched into ``tkhd`` in place.
+Matroska muxer writes no rotation at all, but keeps an upper-case ``ROTATE`` tag, which decord
+reads). Matrices the CLI cannot write (45 degrees, mirrors) are patched into ``tkhd`` in place.
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ import numpy as np
 FFMPEG = shutil.which("ffmpeg")
 ONE = 1 << 16  # 1.0 in the matrix's 16.16 fixed point
 
-# name -> (suffix, ffmpeg muxer flags, rotate tag or None, tkhd matrix to patch in or None)
+# name -> (suffix, ffmpeg muxer flags, stream tag or None, tkhd matrix to patch in or None)
 ROTATED = {
-    "mp4_rot90": (".mp4", [], "90", None),
-    "mp4_rot180": (".mp4", [], "180", None),
-    "mp4_rot270": (".mp4", [], "270", None),
-    "mp4_rot_minus90": (".mp4", [], "-90", None),
-    "mov_rot90": (".mov", [], "90", None),
-    "frag_mp4_rot90": (".mp4", ["-movflags", "frag_keyframe+empty_moov"], "90", None),
-    "mkv_rot90": (".mkv", [], "90", None),
+    "mp4_rot90": (".mp4", [], "rotate=90", None),
+    "mp4_rot180": (".mp4", [], "rotate=180", None),
+    "mp4_rot270": (".mp4", [], "rotate=270", None),
+    "mp4_rot_minus90": (".mp4", [], "rotate=-90", None),
+    "mov_rot90": (".mov", [], "rotate=90", None),
+    "frag_mp4_rot90": (".mp4", ["-movflags", "frag_keyframe+empty_moov"], "rotate=90", None),
+    "mkv_rot90": (".mkv", [], "rotate=90", None),  # dropped: Matroska gets no rotation
+    "mkv_tag_rot90": (".mkv", [], "ROTATE=90", None),  # a plain tag, which decord reads
+    "mkv_tag_rot450": (".mkv", [], "ROTATE=450", None),  # taken modulo 360
+    "mkv_tag_rot45": (".mkv", [], "ROTATE=45", None),  # not a right angle: none
     "mp4_matrix45": (".mp4", [], None, "rot45"),
     "mp4_hflip": (".mp4", [], None, "hflip"),
     "mp4_vflip_rot90": (".mp4", [], None, "transpose"),
@@ -45,7 +48,7 @@ def matrix(kind: str) -> tuple[int, ...]:
     raise ValueError(f"unknown matrix {kind!r}")
 
 
-def _encode(path: Path, flags: list[str], rotate: str | None, frames: int, size: str) -> None:
+def _encode(path: Path, flags: list[str], tag: str | None, frames: int, size: str) -> None:
     plain = path.with_name(f"plain_{frames}_{size}.mkv")  # encoded once per folder, then copied
     if not plain.exists():
         cmd = [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i"]
@@ -53,8 +56,8 @@ def _encode(path: Path, flags: list[str], rotate: str | None, frames: int, size:
         cmd += ["-c:v", "libx264", "-g", "4", "-bf", "2", "-pix_fmt", "yuv420p", str(plain)]
         subprocess.run(cmd, check=True, capture_output=True)
     copy = [FFMPEG, "-v", "error", "-y", "-i", str(plain), "-c", "copy"]
-    if rotate is not None:
-        copy += ["-metadata:s:v:0", f"rotate={rotate}"]
+    if tag is not None:
+        copy += ["-metadata:s:v:0", tag]
     subprocess.run([*copy, *flags, str(path)], check=True, capture_output=True)
 
 
@@ -72,9 +75,9 @@ def patch_tkhd_matrix(path: Path, values: tuple[int, ...]) -> None:
 
 def make_rotated(folder: Path, name: str, frames: int = 12, size: str = "96x64") -> Path:
     """Write the clip ``name`` of ``ROTATED`` into ``folder``; returns its path."""
-    suffix, flags, rotate, patch = ROTATED[name]
+    suffix, flags, tag, patch = ROTATED[name]
     path = Path(folder) / f"{name}{suffix}"
-    _encode(path, flags, rotate, frames, size)
+    _encode(path, flags, tag, frames, size)
     if patch is not None:
         patch_tkhd_matrix(path, matrix(patch))
     return path

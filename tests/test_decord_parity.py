@@ -114,6 +114,16 @@ def test_reader_matches_decord_on_rotated_files(rotated, name):
         assert (w, h) == (vr.width, vr.height)
 
 
+def test_generated_files_cover_every_rotation(rotated):
+    # guards the parity tests above against passing because nothing was rotated at all
+    seen = {}
+    for name, path in rotated.items():
+        with VideoReader(path) as vr:
+            seen[name] = vr.rotation
+    assert set(seen.values()) == {0, 90, 180, 270}
+    assert seen["mkv_tag_rot450"] == 90 and seen["mp4_matrix45"] == seen["mkv_tag_rot45"] == 0
+
+
 def test_rotation_is_read_from_bytes_and_file_objects(rotated):
     path = rotated["mp4_rot90"]
     expected = decord.VideoReader(str(path))[3].asnumpy()
@@ -143,7 +153,7 @@ def test_decord_keywords(rotated):
         ("mp4_rot270", 60, 40),
         ("mp4_rot180", -1, 30),
         ("mov_rot90", 64, 96),
-        ("mkv_rot90", 200, 150),
+        ("mkv_tag_rot90", 200, 150),
         pytest.param(
             "mp4_rot270",
             50,
@@ -185,7 +195,7 @@ def reference_sample(path: Path, size: tuple[int, int], fps: float, m: int, skip
 
 def sft_clips(real_dir: Path, rotated: dict[str, Path]) -> list[Path]:
     clips = [p for p in corpus(real_dir) if open_decord(p) is not None]
-    return clips + [p for n, p in rotated.items() if not n.startswith("mkv")]
+    return clips + list(rotated.values())
 
 
 def test_sft_dataset_matches_the_decord_procedure(real_dir, rotated, tmp_path):
