@@ -1,7 +1,7 @@
 """``FFmpegDecoder``: exact random access to the frames of one video stream, through PyAV.
 
-The engine under ``pyvidfast.VideoReader`` (which adds decord's API on top). Frame ``i`` is the
-``i``-th *presented* frame (presentation-timestamp order) of the frames that actually decode.
+The engine under ``pyvidfast.VideoReader`` (which adds decord's API). Frame ``i`` is the ``i``-th
+*presented* frame (presentation-timestamp order) of the frames that actually decode.
 
 Note [frame index]
     On open the video stream is demuxed without decoding: the presentation timestamps (pts) of its
@@ -21,10 +21,9 @@ Note [frame index]
     ``FrameIndexError``; ``num_frames`` does not change.
 
 Note [orientation]
-    Frames come out upright as decord 0.6.0 turns them (``pyvidfast.io.orientation``): the
-    rotation is read from the container on open, and a turned (or resized) frame goes through the
-    filter graph decord runs (``pyvidfast.io.scaler``), which transposes the YUV planes before
-    the RGB conversion: no second pass over the RGB frame.
+    Frames come out upright as decord 0.6.0 turns them: the rotation is read from the container on
+    open (``pyvidfast.io.orientation``); turned or resized frames go through decord's own filter
+    graph (``pyvidfast.io.scaler``), which transposes the YUV planes before the RGB conversion.
 """
 
 from __future__ import annotations
@@ -92,12 +91,10 @@ class FFmpegDecoder:
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         self.sample_aspect_ratio: Fraction | None = Fraction(sar) if sar else None
         self._avg_fps = self._stream_fps(stream)
-        h, w, _ = self.frame_shape
-        resized = (h, w) != rotated_shape(self.stored_height, self.stored_width, self.rotation)
         # turning and resizing run as decord runs them: one FFmpeg filter graph (transposing the
         # YUV planes costs about nothing; a strided copy of RGB rows costs 10x the conversion)
-        turned = resized or self.rotation != 0
-        self._scaler = DecordScaler(self.rotation, w, h) if turned else None
+        self._use_graph = self.rotation != 0 or max(size) >= 1
+        self._scaler: DecordScaler | None = None  # made on the first frame, for its output size
         try:
             self._build_index()
         except (av.error.FFmpegError, OSError) as exc:
@@ -116,8 +113,6 @@ class FFmpegDecoder:
         h, w = rotated_shape(self.stored_height, self.stored_width, self.rotation)
         width, height = self._size
         return (height if height >= 1 else h, width if width >= 1 else w, 3)
-
-    # ---- opening and indexing -------------------------------------------------------------------
 
     def _open(self) -> None:
         self.close()
@@ -216,8 +211,6 @@ class FFmpegDecoder:
     def _note_frame(self, frame: av.VideoFrame) -> None:
         if not self.stored_width or not self.stored_height:
             self.stored_width, self.stored_height = frame.width, frame.height
-
-    # ---- decoding -------------------------------------------------------------------------------
 
     def _iter_frames(self) -> Iterator[av.VideoFrame]:
         """Frames from the container's current position; packets that fail to decode are counted
@@ -345,10 +338,12 @@ class FFmpegDecoder:
 
     def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray) -> None:
         """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot) with a single copy."""
-        if self._scaler is not None:
+        h, w = out.shape[:2]
+        if self._use_graph:
+            if self._scaler is None:
+                self._scaler = DecordScaler(self.rotation, w, h)
             out[...] = self._scaler(frame)  # turned and/or resized: decord's own filter graph
             return
-        h, w = out.shape[:2]
         if frame.width != w or frame.height != h:  # a mid-stream size change, scaled as decord
             rgb = frame.reformat(width=w, height=h, format="rgb24")
         else:
