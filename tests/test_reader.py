@@ -20,6 +20,7 @@ from pyvidfast.io.errors import (
     VideoOpenError,
     VideoReadError,
 )
+from pyvidfast.io.indices import frame_indices
 from pyvidfast.io.reader import VideoReader
 
 X265 = {"x265-params": "log-level=error"}
@@ -398,3 +399,28 @@ def test_frame_number_oracle_round_trips():
         normalised = (torch.from_numpy(img).permute(2, 0, 1).float() - 127.5) / 127.5
         assert frame_number(normalised.numpy()) == i
     assert frame_number(pattern(5, 48, 64)) != frame_number(pattern(6, 48, 64))
+
+
+def test_frame_indices_checks_and_plans_once():
+    plan = frame_indices([5, 1, 5, -1], 10, "x.mp4")
+    assert plan.distinct == [1, 5, 9] and len(plan) == 4
+    frames = torch.tensor([10, 50, 90])  # one entry per distinct index
+    assert plan.expand(frames).tolist() == [50, 10, 50, 90]
+    assert frame_indices([0, 3, 7], 10).order is None  # sorted and distinct: nothing to expand
+    assert frame_indices(np.int64(4), 10).scalar
+    with pytest.raises(FrameIndexError, match="x.mp4: frame index 10 out of range for 10"):
+        frame_indices([10], 10, "x.mp4")
+    with pytest.raises(FrameIndexError):
+        frame_indices([-11], 10)
+    with pytest.raises(TypeError, match="integers"):
+        frame_indices([1.5], 10)
+
+
+def test_get_batch_decodes_each_distinct_frame_once(clips):
+    path, n = clips["h264_bframes"]
+    with VideoReader(path) as vr:
+        plan = frame_indices([9, 2, 9, 2, 4], len(vr))
+        distinct = vr.get_frames(plan)
+        assert numbers(distinct) == [2, 4, 9]
+        assert numbers(plan.expand(distinct)) == [9, 2, 9, 2, 4]
+        assert torch.equal(vr.get_batch([9, 2, 9, 2, 4]), plan.expand(distinct))
