@@ -21,6 +21,7 @@ from pyvidfast.io.errors import (
     VideoReadError,
 )
 from pyvidfast.io.indices import frame_indices
+from pyvidfast.io.orientation import rotate_frames, rotated_shape, unrotated_view
 from pyvidfast.io.reader import VideoReader
 
 X265 = {"x265-params": "log-level=error"}
@@ -424,3 +425,22 @@ def test_get_batch_decodes_each_distinct_frame_once(clips):
         assert numbers(distinct) == [2, 4, 9]
         assert numbers(plan.expand(distinct)) == [9, 2, 9, 2, 4]
         assert torch.equal(vr.get_batch([9, 2, 9, 2, 4]), plan.expand(distinct))
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_rotate_frames_torch_numpy_and_view_agree(rotation):
+    rng = np.random.default_rng(rotation)
+    frames = rng.integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    turned = rotate_frames(frames, rotation)
+    assert turned.shape[1:3] == rotated_shape(5, 7, rotation)
+    assert turned.flags.c_contiguous
+    strided = torch.from_numpy(frames).permute(0, 2, 1, 3).transpose(1, 2)  # non-contiguous
+    assert torch.equal(rotate_frames(strided, rotation), torch.from_numpy(turned))
+    out = np.empty_like(turned)
+    unrotated_view(out, rotation)[...] = frames
+    assert np.array_equal(out, turned)
+    assert np.array_equal(rotate_frames(turned, (360 - rotation) % 360), frames)
+    if rotation == 90:  # clockwise: the first row becomes the last column
+        assert np.array_equal(turned[:, :, -1], frames[:, 0])
+    with pytest.raises(ValueError, match="rotation=45"):
+        rotate_frames(frames, 45)
