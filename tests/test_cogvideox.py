@@ -15,7 +15,6 @@ from media import frame_number, make_clip
 from test_sampling import reference_sft
 
 from pyvidfast.cogvideox import SFTDataset, VideoDataset
-from pyvidfast.cogvideox.frames import sample_tensor
 from pyvidfast.cogvideox.shard import ShardWriter, write_shards
 from pyvidfast.cogvideox.skips import NoUsableSampleError, SkipLog
 from pyvidfast.io.errors import VideoOpenError, VideoReadError, VideoTooShortError
@@ -177,8 +176,8 @@ def test_sft_corrupted_clip_gets_indices_for_the_frames_that_decode(tmp_path, re
     with VideoReader(ds.video_paths[0]) as vr:
         assert len(vr) == 50
         vr.get_batch(range(49))  # decoding past the broken packet finds the missing frame
-        assert len(vr) == 49
-        expected = sample_tensor(vr, idx, (48, 64))
+        assert len(vr) == 50 and vr.num_decodable == 49  # len() stays as settled on open
+        expected = vr.get_batch_resized(idx, (48, 64))
     assert item["num_frames"] == num
     assert torch.equal(item["mp4"], expected)
 
@@ -386,14 +385,18 @@ def test_resampling_is_seeded_per_worker(shard_dir):
     assert np.all([u.endswith(".tar") for u in a])
 
 
-def test_sft_rotated_clip_is_used_as_stored_and_reported(real_dir, tmp_path, caplog):
+def test_sft_rotated_clip_is_turned_upright_as_decord(real_dir, tmp_path, caplog):
+    # video_90.mov: stored 568x320, shown (and read by decord) as 320x568 portrait
     (tmp_path / "r").mkdir()
     shutil.copy(real_dir / "decord" / "video_90.mov", tmp_path / "r" / "rot.mp4")
-    ds = SFTDataset(str(tmp_path / "r"), [32, 56], fps=8, max_num_frames=1, skip_frms_num=0)
+    ds = SFTDataset(str(tmp_path / "r"), [56, 32], fps=8, max_num_frames=1, skip_frms_num=0)
     with caplog.at_level(logging.WARNING, logger="pyvidfast.cogvideox"):
         item = ds[0]
-    assert item["mp4"].shape == (1, 3, 32, 56)  # 568x320 landscape as stored, not 320x568
-    assert "rotation -90" in caplog.text
+    assert item["mp4"].shape == (1, 3, 56, 32)
+    assert "rotation" not in caplog.text
+    with VideoReader(ds.video_paths[0]) as vr:
+        assert vr.frame_shape == (568, 320, 3)
+        assert torch.equal(item["mp4"], vr.get_batch_resized([0], (56, 32)))
 
 
 def test_errors_stay_typed_across_dataloader_workers(tmp_path):

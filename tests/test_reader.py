@@ -7,6 +7,7 @@ import io
 import shutil
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -19,6 +20,8 @@ from pyvidfast.io.errors import (
     VideoOpenError,
     VideoReadError,
 )
+from pyvidfast.io.indices import frame_indices
+from pyvidfast.io.orientation import rotate_frames, rotated_shape, unrotated_view
 from pyvidfast.io.reader import VideoReader
 
 X265 = {"x265-params": "log-level=error"}
@@ -162,10 +165,21 @@ def test_keyframes_and_metadata(clips):
         assert vr.frame_shape == (49, 65, 3) and vr[0].shape == (49, 65, 3)
 
 
-def test_rotation_is_reported_not_applied(real_dir):
+def test_rotation_is_known_on_open_and_applied(real_dir):
+    # stored 568x320 with a -90 degree display matrix: decord turns it clockwise, to 320x568
     with VideoReader(real_dir / "decord" / "video_90.mov") as vr:
-        assert vr.rotation == -90
-        assert vr[0].shape == (320, 568, 3)  # stored orientation, as decord and the reference
+        assert vr.rotation == 90 and (vr.stored_width, vr.stored_height) == (568, 320)
+        assert vr.frame_shape == (568, 320, 3) and (vr.width, vr.height) == (320, 568)
+        assert vr.get_batch([]).shape == (0, 568, 320, 3)  # all before anything is decoded
+        upright = vr.get_batch([0, 2])
+    with VideoReader(real_dir / "decord" / "video_0.mov") as plain:
+        assert plain.rotation == 0 and plain.frame_shape == (320, 568, 3)
+    assert upright.shape == (2, 568, 320, 3)
+    # the upright frame is the stored one turned clockwise (FFmpeg's own decode, turned by numpy)
+    with av.open(str(real_dir / "decord" / "video_90.mov")) as container:
+        stored = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert stored.shape == (320, 568, 3)
+    assert np.array_equal(upright[0].numpy(), np.rot90(stored, k=-1))
 
 
 def test_missing_empty_and_garbage_files(tmp_path):
@@ -244,7 +258,10 @@ def test_decode_errors_mid_stream_give_the_frames_that_decode(real_dir, tmp_path
         assert len(vr) == 30  # what the container promises, before anything is decoded
         with pytest.raises(FrameIndexError):
             vr.get_batch([29])
-        assert len(vr) == 29
+        assert len(vr) == 30  # settled on open: a failed read does not change it
+        assert vr.num_decodable == 29
+        with pytest.raises(FrameIndexError, match="only 29 frames decode"):
+            vr.get_batch([29])
         assert vr.get_batch(range(29)).shape[0] == 29
         last = vr[28]
     with VideoReader(src, num_threads=1) as vr:
@@ -253,6 +270,28 @@ def test_decode_errors_mid_stream_give_the_frames_that_decode(real_dir, tmp_path
         with pytest.raises(FrameIndexError):
             vr.get_batch(range(30))
         assert torch.equal(vr[28], last)
+
+
+def test_len_is_settled_on_open_for_a_truncated_file(real_dir, tmp_path):
+    # cut in mdat: the last packet is short (the demuxer flags it corrupt), so the index is
+    # built by decoding on open and len() is what decodes; reads never change it
+    data = (real_dir / "androidx_media" / "mp4__sample.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 7 // 10])
+    decodable = 0
+    with av.open(str(cut)) as container:
+        for packet in container.demux(video=0):
+            try:
+                decodable += len(packet.decode())
+            except av.error.InvalidDataError:  # the cut packet, as FFmpeg's CLI skips it
+                pass
+    with VideoReader(cut) as vr:
+        n = len(vr)
+        assert n == vr.num_decodable == decodable
+        assert vr.get_batch([n - 1, 0]).shape[0] == 2
+        with pytest.raises(FrameIndexError):
+            vr.get_batch([n])
+        assert len(vr) == n
 
 
 def test_raw_h264_without_timestamps(real_dir):
@@ -361,3 +400,47 @@ def test_frame_number_oracle_round_trips():
         normalised = (torch.from_numpy(img).permute(2, 0, 1).float() - 127.5) / 127.5
         assert frame_number(normalised.numpy()) == i
     assert frame_number(pattern(5, 48, 64)) != frame_number(pattern(6, 48, 64))
+
+
+def test_frame_indices_checks_and_plans_once():
+    plan = frame_indices([5, 1, 5, -1], 10, "x.mp4")
+    assert plan.distinct == [1, 5, 9] and len(plan) == 4
+    frames = torch.tensor([10, 50, 90])  # one entry per distinct index
+    assert plan.expand(frames).tolist() == [50, 10, 50, 90]
+    assert frame_indices([0, 3, 7], 10).order is None  # sorted and distinct: nothing to expand
+    assert frame_indices(np.int64(4), 10).scalar
+    with pytest.raises(FrameIndexError, match="x.mp4: frame index 10 out of range for 10"):
+        frame_indices([10], 10, "x.mp4")
+    with pytest.raises(FrameIndexError):
+        frame_indices([-11], 10)
+    with pytest.raises(TypeError, match="integers"):
+        frame_indices([1.5], 10)
+
+
+def test_get_batch_decodes_each_distinct_frame_once(clips):
+    path, n = clips["h264_bframes"]
+    with VideoReader(path) as vr:
+        plan = frame_indices([9, 2, 9, 2, 4], len(vr))
+        distinct = vr.get_frames(plan)
+        assert numbers(distinct) == [2, 4, 9]
+        assert numbers(plan.expand(distinct)) == [9, 2, 9, 2, 4]
+        assert torch.equal(vr.get_batch([9, 2, 9, 2, 4]), plan.expand(distinct))
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_rotate_frames_torch_numpy_and_view_agree(rotation):
+    rng = np.random.default_rng(rotation)
+    frames = rng.integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    turned = rotate_frames(frames, rotation)
+    assert turned.shape[1:3] == rotated_shape(5, 7, rotation)
+    assert turned.flags.c_contiguous
+    strided = torch.from_numpy(frames).permute(0, 2, 1, 3).transpose(1, 2)  # non-contiguous
+    assert torch.equal(rotate_frames(strided, rotation), torch.from_numpy(turned))
+    out = np.empty_like(turned)
+    unrotated_view(out, rotation)[...] = frames
+    assert np.array_equal(out, turned)
+    assert np.array_equal(rotate_frames(turned, (360 - rotation) % 360), frames)
+    if rotation == 90:  # clockwise: the first row becomes the last column
+        assert np.array_equal(turned[:, :, -1], frames[:, 0])
+    with pytest.raises(ValueError, match="rotation=45"):
+        rotate_frames(frames, 45)

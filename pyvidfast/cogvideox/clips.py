@@ -64,7 +64,7 @@ def load_clip(reader: Video, rule: IndexRule, spec: ClipSpec) -> tuple[torch.Ten
     """``(frames, num_frames)`` of one open reader; ``VideoTooShortError`` when the rule cannot
     sample it. Runs its kernels on the current CUDA stream."""
     for _ in range(2):
-        length = len(reader)
+        length = reader.num_decodable
         try:
             indices, num = rule(length, reader.get_avg_fps())
         except SamplingError as exc:
@@ -74,14 +74,16 @@ def load_clip(reader: Video, rule: IndexRule, spec: ClipSpec) -> tuple[torch.Ten
                 indices, spec.size, out_dtype=spec.out_dtype, layout=spec.layout, crop="center"
             )
         except FrameIndexError:
-            # len(reader) comes from the container; a file that decodes fewer frames shrinks
-            # it while decoding, and the indices are chosen again for the true length.
-            if len(reader) < length:
+            # num_decodable starts at len(reader); a file found while decoding to hold packets
+            # that do not decode lowers it, and the indices are chosen again for the true count.
+            if reader.num_decodable < length:
                 continue
             raise
-        if len(reader) == length:
+        if reader.num_decodable == length:
             return frames, num
-    raise FrameIndexError(reader.path, f"frame count changed while decoding (now {len(reader)})")
+    raise FrameIndexError(
+        reader.path, f"frame count changed while decoding (now {reader.num_decodable})"
+    )
 
 
 def open_and_load(

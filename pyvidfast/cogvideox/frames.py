@@ -1,11 +1,8 @@
-"""From chosen frame indices to the sample tensor, decoding and resizing each distinct frame once."""
+"""The datasets' output options (``out_dtype``, ``layout``)."""
 
 from __future__ import annotations
 
 import torch
-
-from pyvidfast.io.reader import VideoReader
-from pyvidfast.transform import resize_crop_normalize
 
 _DTYPES = {
     "float32": torch.float32,
@@ -28,25 +25,3 @@ def check_options(out_dtype: torch.dtype | str, layout: str) -> torch.dtype:
     if layout not in _LAYOUTS:
         raise ValueError(f"layout must be 'TCHW' or 'CTHW', got layout={layout!r}")
     return out_dtype
-
-
-def sample_tensor(
-    reader: VideoReader,
-    indices: list[int],
-    size: tuple[int, int],
-    out_dtype: torch.dtype = torch.float32,
-    layout: str = "TCHW",
-) -> torch.Tensor:
-    """Frames ``indices`` of ``reader`` -> resize_for_rectangle_crop(center) -> (x-127.5)/127.5.
-
-    Equal to resizing ``reader.get_batch(indices)`` frame by frame (the resize is per frame), but
-    a frame that repeats (last-frame padding) is decoded and resized once.
-    """
-    distinct = sorted(set(indices))
-    frames = reader.get_batch(distinct)  # uint8 [N, H, W, 3]
-    out = resize_crop_normalize(frames, size, crop="center", out_dtype=out_dtype, layout=layout)
-    if distinct == indices:
-        return out
-    where = {i: k for k, i in enumerate(distinct)}
-    gather = torch.tensor([where[i] for i in indices])
-    return out.index_select(0 if layout == "TCHW" else 1, gather)

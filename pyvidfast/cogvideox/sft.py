@@ -2,7 +2,8 @@
 
 Same constructor, index, captions, frame choice (``pyvidfast.sampling.sft_indices``) and sample
 dict as ``data_video.SFTDataset``; decoding goes through ``pyvidfast.VideoReader`` (only the chosen
-frames are converted to RGB) and the resize through ``pyvidfast.transform``.
+frames are converted to RGB, turned upright by the display rotation as decord turns them) and the
+resize through ``pyvidfast.transform``.
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ _reported: set[str] = set()
 
 
 def _report_geometry(reader: Video) -> None:
-    """Rotation and non-square pixels are left as stored, as the reference does; say so once."""
+    """Non-square pixels are left as stored, as the reference (decord) does; say so once.
+    Display rotation is applied, as decord applies it (``pyvidfast.io.orientation``)."""
     sar = reader.sample_aspect_ratio
     path = reader.path
-    if (reader.rotation or (sar and sar != 1)) and path not in _reported:
+    if sar and sar != 1 and path not in _reported:
         _reported.add(path)
         log.warning(
-            "%s: display rotation %d degrees, sample aspect ratio %s: frames are used as stored "
-            "(not rotated or stretched), as in CogVideoX's SFTDataset",
+            "%s: sample aspect ratio %s: frames are used as stored (not stretched), as in "
+            "CogVideoX's SFTDataset",
             path,
-            reader.rotation,
             sar,
         )
 

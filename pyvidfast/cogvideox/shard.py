@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pyvidfast.cogvideox.sft import scan_sft_folder
-from pyvidfast.io.errors import VideoReadError
+from pyvidfast.io.errors import FrameIndexError, VideoReadError
 from pyvidfast.io.reader import VideoReader
 from pyvidfast.sampling import SamplingError, video_dataset_range
 
@@ -118,8 +118,11 @@ def clip_numbers(path: str) -> ClipNumbers:
         fps = reader.get_avg_fps()
         if not fps > 0:
             raise VideoReadError(path, "no frame rate")
-        reader.get_batch([0, len(reader) - 1])  # shrinks len() if the tail does not decode
-        n = len(reader)
+        try:
+            reader.get_batch([0, len(reader) - 1])
+        except FrameIndexError:
+            pass  # the tail does not decode: num_decodable is now the count that does
+        n = reader.num_decodable
         reader.get_batch([n - 1])
         start, end = reader.get_frame_timestamp([0, n - 1])
         duration = float(end[1] - start[0])

@@ -24,10 +24,12 @@ import io
 import math
 import os
 import re
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "decord_rotation",
@@ -222,6 +224,8 @@ def rotate_frames(frames: torch.Tensor | np.ndarray, rotation: int) -> torch.Ten
     k = -(rotation // 90)  # rot90 turns counter-clockwise for positive k
     if isinstance(frames, np.ndarray):
         return np.ascontiguousarray(np.rot90(frames, k=k, axes=(-3, -2)))
+    import torch  # here, so that metadata-only users of this module do not pay for torch
+
     return torch.rot90(frames, k=k, dims=(-3, -2)).contiguous()
 
 

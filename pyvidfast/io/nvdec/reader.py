@@ -233,6 +233,11 @@ class NvdecVideoReader:
     def __len__(self) -> int:
         return len(self._cpu)
 
+    @property
+    def num_decodable(self) -> int:
+        """Frames that decode (``VideoReader.num_decodable``: the CPU index is the truth)."""
+        return self._cpu.num_decodable
+
     def get_avg_fps(self) -> float:
         return self._cpu.get_avg_fps()
 

@@ -1,0 +1,57 @@
+"""Where a reader's bytes come from: a path, the file's bytes, or a binary file object."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import BinaryIO
+
+__all__ = ["FromHere", "Source", "as_seekable", "source_name"]
+
+Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+
+
+class FromHere(io.RawIOBase):
+    """A binary file seen from its position at open: FFmpeg seeks in absolute offsets."""
+
+    def __init__(self, f: BinaryIO):
+        super().__init__()
+        self._f, self._base = f, f.tell()
+        self.name = getattr(f, "name", None)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._f.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            offset += self._base
+        return self._f.seek(offset, whence) - self._base
+
+    def tell(self) -> int:
+        return self._f.tell() - self._base
+
+
+def source_name(source: Source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<{len(source)} bytes>"
+    name = getattr(source, "name", None)
+    return str(name) if isinstance(name, (str, bytes)) else f"<{type(source).__name__}>"
+
+
+def as_seekable(source: Source) -> str | os.PathLike | BinaryIO:
+    """A path as it is, bytes as a BytesIO, a file object seen from its current position."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if not isinstance(source, (str, os.PathLike)) and source.tell() != 0:
+        return FromHere(source)
+    return source

@@ -1,0 +1,228 @@
+"""pyvidfast against decord 0.6.0 itself (the CogVideoX reader): the reader on every MP4/MOV of
+the dev corpus that decord opens and on generated rotated files, and the SFTDataset procedure.
+
+Each comparison runs decord; the tests skip only when decord cannot be imported. Frames must be
+within 2 levels on >= 99.9% of pixels. A few frames per file keep the module fast.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from media_rotation import ROTATED, make_rotated
+from test_sampling import reference_sft
+
+from pyvidfast.cogvideox import SFTDataset
+from pyvidfast.io.errors import FrameIndexError
+from pyvidfast.io.reader import VideoReader
+from pyvidfast.transform.geometry import crop_offsets, rectangle_resize_size
+from pyvidfast.transform.reference import resize_crop_normalize_reference
+
+decord = pytest.importorskip("decord")
+
+# Files whose frames differ from decord's for reasons other than orientation, measured (share of
+# pixels within 2 levels): left out of the 99.9% rule here and reported, not hidden.
+KNOWN_DIFFERENCES = {
+    # decord's FFmpeg 4.1 converts 10-bit YUV to RGB differently from the FFmpeg PyAV bundles
+    "h264_10bits.mp4": "10-bit to RGB conversion (83-85%)",
+    "h265_10bits.mp4": "10-bit to RGB conversion (83-86%)",
+    "mp4__hlg10-color-test.mp4": "10-bit to RGB conversion (98%)",
+    # FFmpeg 4.1's HEVC decoder output differs slightly from FFmpeg 8's on this clip
+    "h265_video.mp4": "HEVC decoding, FFmpeg 4.1 vs 8 (98% from frame 3 on)",
+    # decord counts a frame the edit list drops (13 frames, pyvidfast 12): indices shift
+    "mp4__iibbibb_editlist_videoonly.mp4": "edit-list frame count (13 vs 12)",
+}
+
+
+def close_enough(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """Fraction of values within 2 levels (shapes must agree)."""
+    assert ours.shape == theirs.shape
+    return float((np.abs(ours.astype(np.int16) - theirs.astype(np.int16)) <= 2).mean())
+
+
+def open_decord(path, **kwargs):
+    """decord's reader, or None when decord cannot open or index the file."""
+    try:
+        return decord.VideoReader(str(path), **kwargs)
+    except (RuntimeError, decord.DECORDError):  # DECORDError: its own open/index failures
+        return None
+
+
+@pytest.fixture(scope="module")
+def rotated(tmp_path_factory) -> dict[str, Path]:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg CLI not found")
+    folder = tmp_path_factory.mktemp("rotated")
+    return {name: make_rotated(folder, name) for name in ROTATED}
+
+
+def corpus(real_dir: Path) -> list[Path]:
+    files = sorted(real_dir.glob("*/*.mp4")) + sorted(real_dir.glob("*/*.mov"))
+    return [p for p in files if p.name not in KNOWN_DIFFERENCES]
+
+
+def check_reader(path: Path, ref) -> bool:
+    """Same length, shape and frames as decord; False when decord cannot decode them."""
+    with VideoReader(path) as vr:
+        n = len(ref)
+        assert len(vr) == n, path
+        assert vr.frame_shape == tuple(ref[0].shape), path
+        assert vr.get_batch([]).shape == (0, *vr.frame_shape)
+        # a forward batch, then a seek back to an earlier frame (decord reads one at a time)
+        idx = sorted({0, 1 % n, n // 2, n - 1})
+        try:
+            ours = vr.get_batch(idx).numpy()
+        except FrameIndexError:
+            # on purpose: a frame that does not decode raises (decord returns a copy of an
+            # earlier one or fails); len() stays as settled on open
+            assert vr.num_decodable < len(vr) == n, path
+            idx = sorted({0, 1 % n, n // 2, vr.num_decodable - 1})
+            ours = vr.get_batch(idx).numpy()
+        try:
+            theirs = ref.get_batch(idx).asnumpy()
+        except decord.DECORDError:  # decord opens the file but cannot decode these frames
+            return False
+        assert close_enough(ours, theirs) >= 0.999, path
+        back = vr[idx[1]].numpy()
+        assert close_enough(back, ref[idx[1]].asnumpy()) >= 0.999, path
+    return True
+
+
+def test_reader_matches_decord_on_the_corpus(real_dir):
+    compared = 0
+    for path in corpus(real_dir):
+        ref = open_decord(path)
+        if ref is None:
+            continue
+        compared += check_reader(path, ref)
+    assert compared >= 30  # the corpus has 40-odd MP4/MOV files decord opens
+
+
+@pytest.mark.parametrize("name", sorted(ROTATED))
+def test_reader_matches_decord_on_rotated_files(rotated, name):
+    ref = open_decord(rotated[name])
+    check_reader(rotated[name], ref)
+    with VideoReader(rotated[name]) as vr:
+        assert len(vr) == len(ref)
+        assert vr.rotation in (0, 90, 180, 270)
+        h, w, _ = vr.frame_shape
+        assert (w, h) == (vr.width, vr.height)
+
+
+def test_generated_files_cover_every_rotation(rotated):
+    # guards the parity tests above against passing because nothing was rotated at all
+    seen = {}
+    for name, path in rotated.items():
+        with VideoReader(path) as vr:
+            seen[name] = vr.rotation
+    assert set(seen.values()) == {0, 90, 180, 270}
+    assert seen["mkv_tag_rot450"] == 90 and seen["mp4_matrix45"] == seen["mkv_tag_rot45"] == 0
+
+
+def test_rotation_is_read_from_bytes_and_file_objects(rotated):
+    path = rotated["mp4_rot90"]
+    expected = decord.VideoReader(str(path))[3].asnumpy()
+    with open(path, "rb") as f:
+        f.read(0)
+        from_file = VideoReader(f)[3].numpy()
+    from_bytes = VideoReader(path.read_bytes())[3].numpy()
+    assert from_file.shape == from_bytes.shape == expected.shape
+    assert close_enough(from_file, expected) >= 0.999
+    assert np.array_equal(from_file, from_bytes)
+
+
+def test_decord_keywords(rotated):
+    path = rotated["mp4_rot90"]
+    with VideoReader(uri=str(path), ctx=decord.cpu(0), num_threads=1, fault_tol=-1) as vr:
+        assert vr.num_threads == 1 and len(vr) == 12
+    with pytest.raises(TypeError):
+        VideoReader(path, width=32.5)
+    with pytest.raises(ValueError):
+        VideoReader(path, ctx=decord.cpu(0), device="cuda")
+
+
+@pytest.mark.parametrize(
+    "name, width, height",
+    [
+        ("mp4_rot90", 40, 72),
+        ("mp4_rot270", 60, 40),
+        ("mp4_rot180", -1, 30),
+        ("mov_rot90", 64, 96),
+        ("mkv_tag_rot90", 200, 150),
+        pytest.param(
+            "mp4_rot270",
+            50,
+            -1,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a width-only resize: the FFmpeg PyAV bundles scales rows differently "
+                "from decord's FFmpeg 4.1 (and ffmpeg 5.1) in the same filter graph; 78% of "
+                "pixels within 2 levels",
+            ),
+        ),
+    ],
+)
+def test_width_height_resize_as_decord(rotated, name, width, height):
+    # decord turns the frame upright, then scales it to width x height (a side < 1 is kept)
+    ref = decord.VideoReader(str(rotated[name]), width=width, height=height)
+    with VideoReader(rotated[name], width=width, height=height) as vr:
+        idx = [0, 5, 11]
+        theirs = ref.get_batch(idx).asnumpy()
+        ours = vr.get_batch(idx).numpy()
+        assert vr.frame_shape == theirs.shape[1:]
+        assert close_enough(ours, theirs) >= 0.999
+
+
+def reference_sample(path: Path, size: tuple[int, int], fps: float, m: int, skip: float):
+    """CogVideoX SAT's SFTDataset.__getitem__ on decord: its indices (test_sampling), decord's
+    frames for them, then resize_for_rectangle_crop(center) and (x - 127.5) / 127.5 with the
+    torchvision-equivalent resize (pyvidfast.transform.reference)."""
+    vr = decord.VideoReader(str(path))
+    idx, num = reference_sft(len(vr), vr.get_avg_fps(), fps, m, skip)
+    # the reference reads the whole range np.arange(start, end) and picks from it; decord gives
+    # the same frames for the picked indices alone, in less time
+    frames = torch.from_numpy(vr.get_batch(idx).asnumpy()).permute(0, 3, 1, 2)
+    resize_hw = rectangle_resize_size(frames.shape[2], frames.shape[3], size)
+    top, left = crop_offsets(*resize_hw, size)
+    out = resize_crop_normalize_reference(frames, resize_hw, top, left, size, torch.float32, "TCHW")
+    return out, num
+
+
+def sft_clips(real_dir: Path, rotated: dict[str, Path]) -> list[Path]:
+    clips = [p for p in corpus(real_dir) if open_decord(p) is not None]
+    return clips + list(rotated.values())
+
+
+def test_sft_dataset_matches_the_decord_procedure(real_dir, rotated, tmp_path):
+    size, fps, m, skip = (32, 48), 8, 5, 3
+    compared = 0
+    for k, path in enumerate(sft_clips(real_dir, rotated)):
+        folder = tmp_path / f"c{k}"
+        folder.mkdir()
+        (folder / "clip.mp4").symlink_to(path)  # the reference only scans *.mp4
+        try:
+            expected, num = reference_sample(path, size, fps, m, skip)
+        except (IndexError, ValueError, ZeroDivisionError, RuntimeError):
+            continue  # the reference cannot load this clip (too short, decord errors)
+        item = SFTDataset(str(folder), list(size), fps, m, skip)[0]
+        assert item["num_frames"] == num, path
+        within = (item["mp4"] - expected).abs() <= 2 / 127.5 + 1e-6
+        assert float(within.float().mean()) >= 0.999, path
+        compared += 1
+    assert compared >= 30
+
+
+def test_file_object_at_an_offset_gets_the_rotation(rotated):
+    # the display matrix is read from the file object, relative to where the video starts
+    path = rotated["frag_mp4_rot90"]
+    f = io.BytesIO(b"xx" + path.read_bytes())
+    f.seek(2)
+    expected = decord.VideoReader(str(path))[2].asnumpy()
+    with VideoReader(f) as vr:
+        assert vr.frame_shape == expected.shape
+        assert close_enough(vr[2].numpy(), expected) >= 0.999
