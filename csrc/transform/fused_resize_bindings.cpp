@@ -1,6 +1,7 @@
 // pyvidfast._C bindings for the fused GPU path (register_fused_resize, called from
 // bindings/module.cpp): a plan per geometry (built once, cached by the caller on the device), and
 // one call per batch that takes the frame groups as a record array. See transform/fused_resize.h.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -27,8 +28,9 @@ SourceKind parse_kind(const std::string& kind) {
   return SourceKind::kRGB8;
 }
 
-// FrameGroup's fields in order (all int64): the numpy dtype of pyvidfast/transform/fused.py is
-// built from this list, so the two cannot drift apart.
+// FrameGroup's fields in order (all int64), the columns of the records;
+// pyvidfast/transform/fused.py checks its GROUP_FIELDS against this list once, so the two cannot
+// drift apart.
 const std::vector<std::string> kGroupFields = {
     "luma",       "chroma",     "plan",       "count",         "luma_sn",      "luma_sh",
     "luma_sw",    "luma_sc",    "chroma_sn",  "chroma_sh",     "chroma_sw",    "chroma_sc",
@@ -36,11 +38,15 @@ const std::vector<std::string> kGroupFields = {
     "full_range", "plan_src_h", "plan_src_w", "plan_max_cols", "plan_x_union", "plan_y_union"};
 static_assert(sizeof(FrameGroup) == 24 * sizeof(int64_t), "FrameGroup must be 24 int64 fields");
 
-std::vector<FusedBatch> batches_of(const std::string& kind, uintptr_t groups, int64_t count,
-                                   int64_t itemsize) {
-  PVF_CHECK(itemsize == static_cast<int64_t>(sizeof(FrameGroup)), "group records must be ",
-            sizeof(FrameGroup), " bytes, got ", itemsize);
-  return make_batches(parse_kind(kind), reinterpret_cast<const FrameGroup*>(groups), count);
+// One int64 row of kGroupFields per frame group, C-contiguous.
+using GroupArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+std::vector<FusedBatch> batches_of(const std::string& kind, const GroupArray& groups) {
+  PVF_CHECK(groups.ndim() == 2 && groups.shape(1) == static_cast<py::ssize_t>(kGroupFields.size()),
+            "groups must be [n, ", kGroupFields.size(), "] int64 records, got ndim ",
+            groups.ndim());
+  return make_batches(parse_kind(kind), reinterpret_cast<const FrameGroup*>(groups.data()),
+                      groups.shape(0));
 }
 
 void check_dst(const std::array<int64_t, 4>& dst_strides) {
@@ -68,39 +74,37 @@ void register_fused_resize(py::module_& m) {
         "The fused kernel's plan (weights, tap windows, tile ranges) of one geometry.");
   m.def(
       "fused_group_fields", [] { return kGroupFields; },
-      "Field names of the int64 frame-group records the fused entry points take.");
+      "Column names of the [n, 24] int64 frame-group records the fused entry points take.");
   m.def(
       "fused_resize_cuda",
-      [](const std::string& kind, uintptr_t groups, int64_t count, int64_t itemsize,
-         const std::array<int64_t, 2>& crop_hw, uintptr_t dst_ptr,
-         const std::array<int64_t, 4>& dst_strides, const std::string& out_dtype, bool fma,
-         int device, uintptr_t stream) {
+      [](const std::string& kind, const GroupArray& groups, const std::array<int64_t, 2>& crop_hw,
+         uintptr_t dst_ptr, const std::array<int64_t, 4>& dst_strides, const std::string& out_dtype,
+         bool fma, int device, uintptr_t stream) {
         check_dst(dst_strides);
-        const auto batches = batches_of(kind, groups, count, itemsize);
+        const auto batches = batches_of(kind, groups);  // the array outlives the call
         launch_fused_cuda(parse_kind(kind), batches, crop_hw[0], crop_hw[1],
                           reinterpret_cast<void*>(dst_ptr), dst_strides[0], dst_strides[1],
                           dst_strides[2], parse_out_dtype(out_dtype), fma, device, stream);
       },
-      py::arg("kind"), py::arg("groups"), py::arg("count"), py::arg("itemsize"), py::arg("crop_hw"),
-      py::arg("dst_ptr"), py::arg("dst_strides"), py::arg("out_dtype"), py::arg("fma"),
-      py::arg("device"), py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
+      py::arg("kind"), py::arg("groups"), py::arg("crop_hw"), py::arg("dst_ptr"),
+      py::arg("dst_strides"), py::arg("out_dtype"), py::arg("fma"), py::arg("device"),
+      py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
       "Fused resize -> crop -> normalise of the frame groups (a host record array; plans and "
       "planes on the device) on `stream` of `device`. Asynchronous (no host synchronisation).");
   m.def(
       "fused_resize_emulate",
-      [](const std::string& kind, uintptr_t groups, int64_t count, int64_t itemsize,
-         const std::array<int64_t, 2>& crop_hw, uintptr_t dst_ptr,
-         const std::array<int64_t, 4>& dst_strides, const std::string& out_dtype, bool fma,
-         int num_threads) {
+      [](const std::string& kind, const GroupArray& groups, const std::array<int64_t, 2>& crop_hw,
+         uintptr_t dst_ptr, const std::array<int64_t, 4>& dst_strides, const std::string& out_dtype,
+         bool fma, int num_threads) {
         check_dst(dst_strides);
-        const auto batches = batches_of(kind, groups, count, itemsize);
+        const auto batches = batches_of(kind, groups);  // the array outlives the call
         fused_resize_emulate_cpu(parse_kind(kind), batches, crop_hw[0], crop_hw[1],
                                  reinterpret_cast<void*>(dst_ptr), dst_strides[0], dst_strides[1],
                                  dst_strides[2], parse_out_dtype(out_dtype), fma, num_threads);
       },
-      py::arg("kind"), py::arg("groups"), py::arg("count"), py::arg("itemsize"), py::arg("crop_hw"),
-      py::arg("dst_ptr"), py::arg("dst_strides"), py::arg("out_dtype"), py::arg("fma"),
-      py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
+      py::arg("kind"), py::arg("groups"), py::arg("crop_hw"), py::arg("dst_ptr"),
+      py::arg("dst_strides"), py::arg("out_dtype"), py::arg("fma"), py::arg("num_threads"),
+      py::call_guard<py::gil_scoped_release>(),
       "The fused CUDA kernel's steps run on the CPU (plans and planes in host memory): a test of "
       "the kernel's logic without a GPU. Blocks; releases the GIL.");
 }

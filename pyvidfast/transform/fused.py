@@ -84,10 +84,25 @@ def plan_for(geometry: Geometry, fma: bool, device: torch.device) -> tuple[torch
     return plan, info
 
 
+# The fields of one frame-group record (FrameGroup in csrc/transform/fused_resize.h), all int64.
+GROUP_FIELDS = (
+    "luma", "chroma", "plan", "count",
+    "luma_sn", "luma_sh", "luma_sw", "luma_sc",
+    "chroma_sn", "chroma_sh", "chroma_sw", "chroma_sc",
+    "height", "width", "chroma_h", "chroma_w", "chroma_c",
+    "matrix", "full_range",
+    "plan_src_h", "plan_src_w", "plan_max_cols", "plan_x_union", "plan_y_union",
+)  # fmt: skip
+
+
 @functools.lru_cache(maxsize=1)
-def _group_dtype() -> np.dtype:
-    """The record of one frame group: int64 fields named as in C++ (``fused_group_fields``)."""
-    return np.dtype([(name, np.int64) for name in _extension.native().fused_group_fields()])
+def _native_fused():
+    """The native module, once checked to name the same record fields in the same order."""
+    mod = _extension.native()
+    native_fields = tuple(mod.fused_group_fields())
+    if native_fields != GROUP_FIELDS:
+        raise RuntimeError(f"pyvidfast._C's frame-group fields {native_fields} != {GROUP_FIELDS}")
+    return mod
 
 
 def _group_row(
@@ -97,57 +112,38 @@ def _group_row(
     matrix: str,
     full_range: bool,
 ) -> tuple:
-    """One record: ``luma`` is [N, H, W] (or [N, H, W, 3] RGB), ``chroma`` [N, h, w, 2] or None."""
-    ls = luma.stride()
+    """One record, in GROUP_FIELDS order: ``luma`` is [H, W] or [N, H, W] (or [N, H, W, 3] RGB),
+    ``chroma`` [h, w, 2], [N, h, w, 2] or None (RGB)."""
     buf, info = plan
-    fields = dict(
-        luma=luma.data_ptr(),
-        chroma=0 if chroma is None else chroma.data_ptr(),
-        plan=buf.data_ptr(),
-        count=luma.shape[0],
-        luma_sn=ls[0],
-        luma_sh=ls[1],
-        luma_sw=ls[2],
-        luma_sc=ls[3] if luma.dim() == 4 else 0,
-        height=luma.shape[1],
-        width=luma.shape[2],
-        matrix=MATRIX_CODES[matrix],
-        full_range=int(full_range),
-        plan_src_h=info.src_h,
-        plan_src_w=info.src_w,
-        plan_max_cols=info.max_cols,
-        plan_x_union=info.x_union,
-        plan_y_union=info.y_union,
-    )
-    if chroma is not None:
-        cs = chroma.stride()
-        fields.update(chroma_sn=cs[0], chroma_sh=cs[1], chroma_sw=cs[2], chroma_sc=cs[3])
-        fields.update(chroma_h=chroma.shape[1], chroma_w=chroma.shape[2], chroma_c=chroma.shape[3])
-    return tuple(fields.get(name, 0) for name in _group_dtype().names)
+    ls, shape = luma.stride(), luma.shape
+    if len(shape) == 2:  # one frame [H, W] with chroma [h, w, 2]
+        (h, w), n, ls = shape, 1, (0, *ls, 0)
+        cs, cshape = (0, *chroma.stride()), chroma.shape
+    else:
+        n, h, w = shape[:3]
+        ls = ls if len(ls) == 4 else (*ls, 0)
+        cs, cshape = (chroma.stride(), chroma.shape[1:]) if chroma is not None else (None, None)
+    c_ptr = 0 if chroma is None else chroma.data_ptr()
+    cs, cshape = cs or (0, 0, 0, 0), cshape or (0, 0, 0)
+    return (
+        luma.data_ptr(), c_ptr, buf.data_ptr(), n,
+        *ls,
+        *cs, h, w, *cshape,
+        MATRIX_CODES[matrix], int(full_range),
+        info.src_h, info.src_w, info.max_cols, info.x_union, info.y_union,
+    )  # fmt: skip
 
 
 def _run(kind: str, rows: list[tuple], crop_hw, out_tchw: torch.Tensor, out_dtype, fma) -> None:
     """Validate the records in C++ and launch on the current stream (or emulate on the CPU)."""
-    mod = _extension.native()
-    records = np.array(rows, dtype=_group_dtype())
-    args = dict(
-        kind=kind,
-        groups=records.ctypes.data,
-        count=len(records),
-        itemsize=records.itemsize,
-        crop_hw=crop_hw,
-        dst_ptr=out_tchw.data_ptr(),
-        dst_strides=tuple(out_tchw.stride()),
-        out_dtype=OUT_DTYPE_NAMES[out_dtype],
-        fma=fma,
-    )
+    mod = _native_fused()
+    records = np.array(rows, dtype=np.int64)
+    dst = (out_tchw.data_ptr(), out_tchw.stride(), OUT_DTYPE_NAMES[out_dtype], fma)
     if out_tchw.is_cuda:
         stream = torch.cuda.current_stream(out_tchw.device).cuda_stream
-        _extension.require_cuda().fused_resize_cuda(
-            **args, device=out_tchw.device.index, stream=int(stream)
-        )
+        mod.fused_resize_cuda(kind, records, crop_hw, *dst, out_tchw.device.index, stream)
     else:
-        mod.fused_resize_emulate(**args, num_threads=max(1, torch.get_num_threads()))
+        mod.fused_resize_emulate(kind, records, crop_hw, *dst, max(1, torch.get_num_threads()))
 
 
 def _output(n: int, size, out_dtype, layout, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,8 +156,8 @@ def _output(n: int, size, out_dtype, layout, device) -> tuple[torch.Tensor, torc
 
 
 def _as_groups(luma: Any, chroma: Any) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """[N, H, W] luma and [N, h, w, 2] chroma batches: a tensor is one batch, a list holds 2-D
-    frames (one batch each) or 3-D batches."""
+    """Luma and chroma items: a pair of tensors is one [N, H, W] / [N, h, w, 2] batch, lists
+    hold single frames ([H, W] / [h, w, 2]) or batches."""
     if isinstance(luma, torch.Tensor) and isinstance(chroma, torch.Tensor):
         luma, chroma = [luma], [chroma]
     if isinstance(luma, torch.Tensor) or not isinstance(luma, Sequence):
@@ -172,22 +168,16 @@ def _as_groups(luma: Any, chroma: Any) -> tuple[list[torch.Tensor], list[torch.T
         raise ValueError(
             f"luma and chroma must have the same length, got {len(luma)} and {len(chroma)}"
         )
-    ys, cs = [], []
     for i, (y, c) in enumerate(zip(luma, chroma)):
         if not isinstance(y, torch.Tensor) or not isinstance(c, torch.Tensor):
             raise TypeError(f"luma[{i}] and chroma[{i}] must be torch.Tensor")
-        if y.dim() == 2 and c.dim() == 3:
-            y, c = y[None], c[None]
-        if y.dim() != 3 or c.dim() != 4:
+        ny, nc = y.dim(), c.dim()
+        if not ((ny == 2 and nc == 3) or (ny == 3 and nc == 4 and c.shape[0] == y.shape[0])):
             raise ValueError(
-                f"luma[{i}] must be [H, W] or [N, H, W] and chroma[{i}] [h, w, 2] or [N, h, w, 2], "
-                f"got {tuple(y.shape)} and {tuple(c.shape)}"
+                f"luma[{i}] must be [H, W] or [N, H, W] and chroma[{i}] [h, w, 2] or [N, h, w, 2] "
+                f"with the same N, got {tuple(y.shape)} and {tuple(c.shape)}"
             )
-        if c.shape[0] != y.shape[0]:
-            raise ValueError(f"luma[{i}] and chroma[{i}] hold {y.shape[0]} and {c.shape[0]} frames")
-        ys.append(y)
-        cs.append(c)
-    return ys, cs
+    return list(luma), list(chroma)
 
 
 def _kind_of(ys: list[torch.Tensor], cs: list[torch.Tensor]) -> str:
@@ -240,7 +230,7 @@ def yuv_resize_crop_normalize_fused(
     out_dtype = check_output_spec(out_dtype, layout)
     matrices = [check_matrix(m, "matrix") for m in _each(matrix, len(ys), "matrix")]
     ranges = [check_full_range(r, "full_range") for r in _each(full_range, len(ys), "full_range")]
-    n = sum(int(y.shape[0]) for y in ys)
+    n = sum(1 if y.dim() == 2 else int(y.shape[0]) for y in ys)
     device = ys[0].device if ys else torch.device("cpu")
     out, out_tchw = _output(n, (th, tw), out_dtype, layout, device)
     if n == 0:
@@ -248,13 +238,16 @@ def yuv_resize_crop_normalize_fused(
     kind = _kind_of(ys, cs)
     fma = fma_mode()  # the CPU op's choice, so CUDA equals CPU
     drawn: dict = {}
+    plans: dict = {}  # (h, w) -> plan, for this call
     rows = []
     for y, c, m, fr in zip(ys, cs, matrices, ranges):
-        if y.shape[0] == 0:
+        h, w = y.shape[-2:]
+        if y.dim() == 3 and y.shape[0] == 0:
             continue
-        h, w = int(y.shape[1]), int(y.shape[2])
-        where = resized_crop(h, w, (th, tw), resize_hw, crop, generator, drawn)
-        plan = plan_for(Geometry(h, w, *where, th, tw), fma, device)
+        plan = plans.get((h, w))
+        if plan is None:
+            where = resized_crop(h, w, (th, tw), resize_hw, crop, generator, drawn)
+            plan = plans[(h, w)] = plan_for(Geometry(h, w, *where, th, tw), fma, device)
         rows.append(_group_row(y, c, plan, m, fr))
     _run(kind, rows, (th, tw), out_tchw, out_dtype, fma)
     return out

@@ -41,18 +41,17 @@ def check_output_spec(
     ``allow_uint8=False`` rejects torch.uint8 (the datasets return normalised floats only).
     Raises TypeError / ValueError naming the value.
     """
-    allowed = [d for d in OUT_DTYPE_NAMES if allow_uint8 or d != torch.uint8]
-    names = ", ".join(f"torch.{OUT_DTYPE_NAMES[d]}" for d in allowed)
     if isinstance(out_dtype, str) and allow_names:
-        if out_dtype not in _BY_NAME or _BY_NAME[out_dtype] not in allowed:
-            raise ValueError(
-                f"out_dtype must be one of {[OUT_DTYPE_NAMES[d] for d in allowed]}, "
-                f"got {out_dtype!r}"
-            )
-        out_dtype = _BY_NAME[out_dtype]
-    if not isinstance(out_dtype, torch.dtype):
-        raise TypeError(f"out_dtype must be a torch.dtype, got out_dtype={out_dtype!r}")
-    if out_dtype not in allowed:
+        out_dtype = _BY_NAME.get(out_dtype, out_dtype)
+    ok = out_dtype in OUT_DTYPE_NAMES and (allow_uint8 or out_dtype != torch.uint8)
+    if not ok:
+        allowed = [d for d in OUT_DTYPE_NAMES if allow_uint8 or d != torch.uint8]
+        if isinstance(out_dtype, str) and allow_names:
+            names = [OUT_DTYPE_NAMES[d] for d in allowed]
+            raise ValueError(f"out_dtype must be one of {names}, got {out_dtype!r}")
+        if not isinstance(out_dtype, torch.dtype):
+            raise TypeError(f"out_dtype must be a torch.dtype, got out_dtype={out_dtype!r}")
+        names = ", ".join(f"torch.{OUT_DTYPE_NAMES[d]}" for d in allowed)
         raise ValueError(f"out_dtype must be {names}, got out_dtype={out_dtype}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be 'TCHW' or 'CTHW', got layout={layout!r}")
