@@ -232,6 +232,11 @@ def main() -> None:
     dst = torch.empty_like(src)
     calls["copy_256MiB"] = (lambda: dst.copy_(src), 2 * src.numel())
     measured = {name: (measure(fn, args.repeats), nbytes) for name, (fn, nbytes) in calls.items()}
+    report(measured, mismatch, args.frames)
+
+
+def report(measured: dict, mismatch: dict, frames: int) -> None:
+    """Bandwidth and ratios per path, the issue's targets, the JSON and the table."""
     copy_bw = measured["copy_256MiB"][1] / (measured["copy_256MiB"][0]["device_us"] * 1e-6)
     chain_us = measured["torch_chain_rgb_bf16"][0]["device_us"]
     rows = []
@@ -260,7 +265,7 @@ def main() -> None:
         name,
         {
             "question": __doc__.splitlines()[0],
-            "frames": args.frames,
+            "frames": frames,
             "size": SIZE,
             "cuda_device": gpu,
             "torch_cuda": torch.version.cuda,

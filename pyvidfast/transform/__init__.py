@@ -2,7 +2,9 @@
 
 ``resize_crop_normalize`` applies the CogVideoX rectangle rule (``rectangle_resize_size``),
 torchvision's uint8 antialiased bicubic resize, the crop (``crop_offsets``) and
-``(x - 127.5) / 127.5``, computing only the pixels that survive the crop. It runs in the native
+``(x - 127.5) / 127.5``, computing only the pixels that survive the crop. The resize is torchvision's ``resize(...,
+BICUBIC, antialias=True)`` on uint8: float32 PIL-style separable filter (a = -0.5), horizontal pass
+first, clamp to [0, 255], round half to even; an equal size passes the input through. It runs in the native
 extension (all cores, GIL released; or a CUDA kernel on the current stream) and falls back to the
 plain-torch reference in ``pyvidfast.transform.reference`` when the extension is missing.
 """
@@ -53,34 +55,25 @@ def resize_crop_normalize(
     """Resize uint8 frames by the CogVideoX rectangle rule, crop to ``size``, normalise.
 
     Args:
-        frames: uint8 ``[T, H, W, 3]`` (channels-last, what decoders give) or ``[T, 3, H, W]``;
-            a torch tensor (CPU or CUDA, any strides) or a numpy array. The layout is the one
-            whose dim holds 3; when both dim 1 and dim 3 are 3 it is taken as ``[T, H, W, 3]``
-            unless ``input_layout`` ("THWC" or "TCHW") says otherwise.
+        frames: uint8 ``[T, H, W, 3]`` (what decoders give) or ``[T, 3, H, W]``, a torch tensor
+            (CPU or CUDA, any strides) or numpy array; the dim that holds 3 is the channel dim
+            (dim 3 when both are), unless ``input_layout`` ("THWC" or "TCHW") says otherwise.
         size: ``(Ht, Wt)`` of the output frames.
         crop: "center", "random" (``top``, ``left`` uniform in ``[0, delta]`` from
             ``generator``) or an explicit ``(top, left)`` inside the resized frame.
-        out_dtype: torch.float32, torch.bfloat16 or torch.float16 give ``(x - 127.5) / 127.5``
-            computed in float32 and rounded to nearest even as ``Tensor.to`` does; torch.uint8
-            gives the resized pixels.
+        out_dtype: float32, bfloat16 or float16 give ``(x - 127.5) / 127.5`` computed in float32
+            and rounded to nearest even as ``Tensor.to`` does; uint8 gives the resized pixels.
         layout: "TCHW" (``[T, 3, Ht, Wt]``, what CogVideoX datasets return) or "CTHW"
             (``[3, T, Ht, Wt]``, what the 3D VAE takes).
         generator: ``torch.Generator`` or ``numpy.random.Generator`` for ``crop="random"``.
         num_threads: CPU threads (default ``torch.get_num_threads()``); ignored on CUDA.
-        input_layout: overrides the layout detection of ``frames``.
-        resize_hw: resize to exactly this ``(H, W)`` instead of the rectangle rule (then crop
-            ``size`` out of it as ``crop`` says).
+        resize_hw: resize to this ``(H, W)`` instead of the rectangle rule, then crop.
         backend: "auto" (native when built, else the torch reference), "native", "reference"
             or "fused" (the one-launch kernel of ``yuv_resize_crop_normalize``; on CPU tensors
             its CPU emulation, which is slow and meant for testing).
 
-    Returns:
-        A new contiguous tensor on the input's device. On CUDA the kernel runs asynchronously on
-        the current torch stream (no host synchronisation).
-
-    The resize is torchvision's ``resize(..., BICUBIC, antialias=True)`` on uint8: float32 PIL-style
-    separable filter (a = -0.5), horizontal pass first, clamp to [0, 255], round half to even;
-    an equal size passes the input through. Only the pixels that survive the crop are computed.
+    Returns a new contiguous tensor on the input's device; on CUDA computed asynchronously on
+    the current torch stream (no host synchronisation). The resize is described above.
     """
     x = as_thwc(frames, input_layout)
     th, tw = _positive_size(size)
