@@ -67,7 +67,7 @@ template <SourceKind K, OutDtype D, bool kFma>
 __global__ void __launch_bounds__(kFusedThreads, kFusedMinBlocksPerSM)
     fused_kernel(const __grid_constant__ FusedBatch batch, int64_t t0, void* __restrict__ dst,
                  int64_t dst_t, int64_t dst_c, int64_t dst_h) {
-  extern __shared__ float smem[];
+  extern __shared__ __align__(16) float smem[];  // 16-byte stores in step 1
   const FusedTile s = fused_tile(batch, blockIdx.z, blockIdx.x, blockIdx.y);
   const FusedSmem m = fused_smem(smem, batch);
   const int tid = threadIdx.y * kFusedTileW + threadIdx.x;
