@@ -26,6 +26,7 @@ from pyvidfast.transform import (
     yuv_to_rgb,
 )
 from pyvidfast.transform.fused import (
+    GROUP_FIELDS,
     Geometry,
     plan_for,
     resize_crop_normalize_fused,
@@ -254,26 +255,36 @@ def test_fused_plan_on_host():
 
 @native
 def test_fused_groups_are_validated_in_cpp():
+    """The native entry point checks each record (one row of GROUP_FIELDS) itself."""
+    mod = _extension.native()
+    assert tuple(mod.fused_group_fields()) == GROUP_FIELDS
     y, c = random_planes(90, 160, seed=3)
     out = torch.empty((1, 3, 32, 40), dtype=torch.uint8)
     buf, info = plan_for(Geometry(90, 160, 32, 56, 0, 8, 32, 40), False, torch.device("cpu"))
-    other = plan_for(Geometry(61, 47, 52, 40, 10, 0, 32, 40), False, torch.device("cpu"))
-    from pyvidfast.transform.fused import GROUP_FIELDS
+    good = dict(luma=y.data_ptr(), chroma=c.data_ptr(), plan=buf.data_ptr(), count=1)
+    good.update(luma_sh=y.stride(0), luma_sw=1, chroma_sh=c.stride(0), chroma_sw=2, chroma_sc=1)
+    good.update(height=90, width=160, chroma_h=45, chroma_w=80, chroma_c=2, matrix=1)
+    good.update(plan_src_h=info.src_h, plan_src_w=info.src_w, plan_max_cols=info.max_cols)
+    good.update(plan_x_union=info.x_union, plan_y_union=info.y_union)
 
-    assert tuple(_extension.native().fused_group_fields()) == GROUP_FIELDS
-
-    def run(kind="nv12", plan=(buf, info), chroma=c):
-        from pyvidfast.transform import fused
-
-        row = fused._group_row(y[None], chroma[None], plan, "bt709", False)
-        fused._run(kind, [row], (32, 40), out, torch.uint8, False)
+    def run(kind="nv12", **change):
+        row = {**dict.fromkeys(GROUP_FIELDS, 0), **good, **change}
+        records = np.array([[row[f] for f in GROUP_FIELDS]], dtype=np.int64)
+        dst = (out.data_ptr(), out.stride(), "uint8", False)
+        mod.fused_resize_emulate(kind, records, (32, 40), *dst, 1)
 
     run()
     assert torch.equal(out, yuv_resize_crop_normalize([y], [c], (32, 40), out_dtype=torch.uint8))
-    with pytest.raises(ValueError, match="plan is for 61x47"):
-        run(plan=other)
-    with pytest.raises(ValueError, match="chroma must be"):
-        run(chroma=c[:, :-1])
+    for change, words in [
+        (dict(plan_src_h=61, plan_src_w=47), "plan is for 61x47"),
+        (dict(chroma_w=79), "chroma must be"),
+        (dict(luma_sh=-1), "luma strides"),
+        (dict(count=-1), "count"),
+        (dict(matrix=7), "matrix code"),
+        (dict(chroma=0), "pointer is null"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            run(**change)
     with pytest.raises(ValueError, match="kind"):
         run(kind="yuv")
 
