@@ -25,7 +25,13 @@ from pyvidfast.transform import (
     yuv_resize_crop_normalize,
     yuv_to_rgb,
 )
-from pyvidfast.transform.color import _yuv_resize, resize_crop_normalize_fused
+from pyvidfast.transform.fused import (
+    GROUP_FIELDS,
+    Geometry,
+    plan_for,
+    resize_crop_normalize_fused,
+    yuv_resize_crop_normalize_fused,
+)
 from pyvidfast.transform.reference import yuv_coeffs, yuv_to_rgb_reference
 
 native = pytest.mark.skipif(not _extension.has_native(), reason="native extension not built")
@@ -237,37 +243,50 @@ def test_random_crop_is_shared_by_frames_of_one_size():
 @native
 def test_fused_plan_on_host():
     mod = _extension.native()
-    frames = [
-        (4096, 8192, 200, 1, 0, 200, 2, 1, 90, 160, 0, 32, 56, 0, 8),
-        (4096, 8192, 200, 1, 0, 200, 2, 1, 90, 160, 1, 32, 56, 0, 8),
-        (4096, 8192, 64, 1, 0, 64, 2, 1, 61, 47, 0, 52, 40, 10, 0),
-    ]
-    table, n, gx, gy, smem = mod.fused_resize_plan(
-        kind="nv12", frames=frames, matrices=["bt709"] * 3, crop_hw=(32, 40), fma=False
-    )
-    assert (n, gx, gy) == (3, 2, 2)
-    assert len(table) > 3 * 100 and smem > 0
+    plan = mod.fused_plan(90, 160, 32, 56, 0, 8, 32, 40, fma=False)
+    assert (plan.src_h, plan.src_w) == (90, 160)
+    assert plan.max_cols % 4 == 0 and plan.x_union >= 1 and plan.y_union >= 1
+    assert len(plan.data) > 100
     with pytest.raises(ValueError, match="crop"):
-        mod.fused_resize_plan(
-            kind="nv12",
-            frames=[frames[0][:13] + (1, 17)],
-            matrices=["bt709"],
-            crop_hw=(32, 40),
-            fma=False,
-        )
-    with pytest.raises(ValueError, match="downscale is too large"):
-        wide = (4096, 8192, 40000, 1, 0, 40000, 2, 1, 16, 40000, 0, 16, 32, 0, 0)
-        mod.fused_resize_plan(
-            kind="nv12", frames=[wide], matrices=["bt709"], crop_hw=(16, 32), fma=False
-        )
+        mod.fused_plan(90, 160, 32, 56, 1, 17, 32, 40, fma=False)
+    with pytest.raises(ValueError, match="too large"):
+        mod.fused_plan(16, 40000, 16, 32, 0, 0, 16, 32, fma=False)
+
+
+@native
+def test_fused_groups_are_validated_in_cpp():
+    """The native entry point checks each record (one row of GROUP_FIELDS) itself."""
+    mod = _extension.native()
+    assert tuple(mod.fused_group_fields()) == GROUP_FIELDS
+    y, c = random_planes(90, 160, seed=3)
+    out = torch.empty((1, 3, 32, 40), dtype=torch.uint8)
+    buf, info = plan_for(Geometry(90, 160, 32, 56, 0, 8, 32, 40), False, torch.device("cpu"))
+    good = dict(luma=y.data_ptr(), chroma=c.data_ptr(), plan=buf.data_ptr(), count=1)
+    good.update(luma_sh=y.stride(0), luma_sw=1, chroma_sh=c.stride(0), chroma_sw=2, chroma_sc=1)
+    good.update(height=90, width=160, chroma_h=45, chroma_w=80, chroma_c=2, matrix=1)
+    good.update(plan_src_h=info.src_h, plan_src_w=info.src_w, plan_max_cols=info.max_cols)
+    good.update(plan_x_union=info.x_union, plan_y_union=info.y_union)
+
+    def run(kind="nv12", **change):
+        row = {**dict.fromkeys(GROUP_FIELDS, 0), **good, **change}
+        records = np.array([[row[f] for f in GROUP_FIELDS]], dtype=np.int64)
+        dst = (out.data_ptr(), out.stride(), "uint8", False)
+        mod.fused_resize_emulate(kind, records, (32, 40), *dst, 1)
+
+    run()
+    assert torch.equal(out, yuv_resize_crop_normalize([y], [c], (32, 40), out_dtype=torch.uint8))
+    for change, words in [
+        (dict(plan_src_h=61, plan_src_w=47), "plan is for 61x47"),
+        (dict(chroma_w=79), "chroma must be"),
+        (dict(luma_sh=-1), "luma strides"),
+        (dict(count=-1), "count"),
+        (dict(matrix=7), "matrix code"),
+        (dict(chroma=0), "pointer is null"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            run(**change)
     with pytest.raises(ValueError, match="kind"):
-        mod.fused_resize_plan(
-            kind="yuv", frames=frames, matrices=["bt709"] * 3, crop_hw=(32, 40), fma=False
-        )
-    with pytest.raises(ValueError, match="matrix"):
-        mod.fused_resize_plan(
-            kind="nv12", frames=frames, matrices=["srgb"] * 3, crop_hw=(32, 40), fma=False
-        )
+        run(kind="yuv")
 
 
 # The CUDA kernel's per-block steps (csrc/transform/fused_resize_tile.h) emulated on the CPU over
@@ -290,26 +309,18 @@ FUSED_CASES = [
 
 
 def emulated(ys, cs, size, out_dtype=torch.uint8, layout="TCHW", **kw):
-    return _yuv_resize(
-        ys,
-        cs,
-        size,
-        kw.get("matrix", "bt709"),
-        kw.get("full_range", False),
-        kw.get("crop", "center"),
-        out_dtype,
-        layout,
-        None,
-        kw.get("resize_hw"),
-        True,
-    )
+    """The fused kernel's CPU emulation (CPU tensors), with resize_crop_normalize's defaults."""
+    return yuv_resize_crop_normalize_fused(ys, cs, size, out_dtype=out_dtype, layout=layout, **kw)
 
 
+# pad (5, 3): row pitches that defeat the kernel's aligned quad loads (per-pixel loads); pad
+# (0, 0) / (4, 2) on a width that is a multiple of 4: aligned, dense planes (vector quad loads).
 @native
 @pytest.mark.parametrize("hw, size, resize_hw", FUSED_CASES)
 @pytest.mark.parametrize("sixteen", [False, True])
-def test_fused_kernel_emulation_equals_cpu_op(hw, size, resize_hw, sixteen):
-    y, c = random_planes(*hw, seed=sum(hw), sixteen=sixteen, pad=(5, 3))
+@pytest.mark.parametrize("pad", [(5, 3), (4, 2)])
+def test_fused_kernel_emulation_equals_cpu_op(hw, size, resize_hw, sixteen, pad):
+    y, c = random_planes(*hw, seed=sum(hw), sixteen=sixteen, pad=pad)
     expected = yuv_resize_crop_normalize([y], [c], size, out_dtype=torch.uint8, resize_hw=resize_hw)
     got = emulated([y], [c], size, resize_hw=resize_hw)
     assert torch.equal(got, expected)
@@ -340,6 +351,29 @@ def test_fused_kernel_emulation_real_frames(real_dir):
             [luma], [chroma], (480, 720), out_dtype=torch.uint8, **kw
         )
         assert torch.equal(emulated([luma], [chroma], (480, 720), **kw), expected)
+
+
+@native
+def test_fused_kernel_emulation_batch_tensor_and_many_launches():
+    """An [N, H, W] batch is one record; 70 frames take two launches (64 frames each at most)."""
+    planes = [random_planes(20, 36, seed=100 + i) for i in range(70)]
+    ys = torch.stack([p[0] for p in planes])
+    cs = torch.stack([p[1] for p in planes])
+    expected = yuv_resize_crop_normalize(
+        [p[0] for p in planes], [p[1] for p in planes], (12, 16), out_dtype=torch.float32
+    )
+    assert torch.equal(emulated(ys, cs, (12, 16), torch.float32), expected)
+    assert torch.equal(
+        yuv_resize_crop_normalize(ys, cs, (12, 16), out_dtype=torch.float32), expected
+    )
+    mixed = emulated(
+        [ys[:30], planes[30][0], ys[31:]],
+        [cs[:30], planes[30][1], cs[31:]],
+        (12, 16),
+        torch.float32,
+        matrix=["bt709", "bt709", "bt709"],
+    )
+    assert torch.equal(mixed, expected)
 
 
 @native

@@ -1,5 +1,7 @@
 // pyvidfast._C bindings for the fused GPU path (register_fused_resize, called from
-// bindings/module.cpp): plan on the host, launch on a stream. See transform/fused_resize.h.
+// bindings/module.cpp): a plan per geometry (built once, cached by the caller on the device), and
+// one call per batch that takes the frame groups as a record array. See transform/fused_resize.h.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -8,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "color/yuv_frame.h"
 #include "common/check.h"
 #include "transform/fused_resize.h"
 #include "transform/resize_crop_normalize.h"
@@ -27,95 +28,85 @@ SourceKind parse_kind(const std::string& kind) {
   return SourceKind::kRGB8;
 }
 
-// One frame: {plane0, plane1, s0h, s0w, s0c, s1h, s1w, s1c, height, width, full_range, resize_h,
-// resize_w, top, left}.
-using FrameInts = std::array<int64_t, 15>;
+// FrameGroup's fields in order (all int64), the columns of the records;
+// pyvidfast/transform/fused.py checks its GROUP_FIELDS against this list once, so the two cannot
+// drift apart.
+const std::vector<std::string> kGroupFields = {
+    "luma",       "chroma",     "plan",       "count",         "luma_sn",      "luma_sh",
+    "luma_sw",    "luma_sc",    "chroma_sn",  "chroma_sh",     "chroma_sw",    "chroma_sc",
+    "height",     "width",      "chroma_h",   "chroma_w",      "chroma_c",     "matrix",
+    "full_range", "plan_src_h", "plan_src_w", "plan_max_cols", "plan_x_union", "plan_y_union"};
+static_assert(sizeof(FrameGroup) == 24 * sizeof(int64_t), "FrameGroup must be 24 int64 fields");
+
+// One int64 row of kGroupFields per frame group, C-contiguous.
+using GroupArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+std::vector<FusedBatch> batches_of(const std::string& kind, const GroupArray& groups) {
+  PVF_CHECK(groups.ndim() == 2 && groups.shape(1) == static_cast<py::ssize_t>(kGroupFields.size()),
+            "groups must be [n, ", kGroupFields.size(), "] int64 records, got ndim ",
+            groups.ndim());
+  return make_batches(parse_kind(kind), reinterpret_cast<const FrameGroup*>(groups.data()),
+                      groups.shape(0));
+}
+
+void check_dst(const std::array<int64_t, 4>& dst_strides) {
+  PVF_CHECK(dst_strides[3] == 1, "dst must be contiguous along the width, got stride ",
+            dst_strides[3]);
+}
 
 }  // namespace
 
 void register_fused_resize(py::module_& m) {
+  py::class_<GeomPlan>(m, "FusedPlan", "One geometry's plan for the fused kernel (host bytes).")
+      .def_property_readonly("data",
+                             [](const GeomPlan& p) {
+                               return py::bytes(reinterpret_cast<const char*>(p.bytes.data()),
+                                                p.bytes.size());
+                             })
+      .def_readonly("src_h", &GeomPlan::src_h)
+      .def_readonly("src_w", &GeomPlan::src_w)
+      .def_readonly("max_cols", &GeomPlan::max_cols)
+      .def_readonly("x_union", &GeomPlan::x_union)
+      .def_readonly("y_union", &GeomPlan::y_union);
+  m.def("fused_plan", &plan_geometry, py::arg("src_h"), py::arg("src_w"), py::arg("resize_h"),
+        py::arg("resize_w"), py::arg("top"), py::arg("left"), py::arg("crop_h"), py::arg("crop_w"),
+        py::arg("fma"), py::call_guard<py::gil_scoped_release>(),
+        "The fused kernel's plan (weights, tap windows, tile ranges) of one geometry.");
   m.def(
-      "fused_resize_plan",
-      [](const std::string& kind, const std::vector<FrameInts>& frames,
-         const std::vector<std::string>& matrices, const std::array<int64_t, 2>& crop_hw,
-         bool fma) {
-        const SourceKind k = parse_kind(kind);
-        PVF_CHECK(matrices.size() == frames.size(), "matrices must have one entry per frame, got ",
-                  matrices.size(), " for ", frames.size(), " frames");
-        std::vector<FusedInput> inputs;
-        for (size_t i = 0; i < frames.size(); ++i) {
-          const FrameInts& v = frames[i];
-          FusedInput in;
-          in.frame.plane0 = reinterpret_cast<const void*>(static_cast<uintptr_t>(v[0]));
-          in.frame.plane1 = reinterpret_cast<const void*>(static_cast<uintptr_t>(v[1]));
-          in.frame.s0h = v[2];
-          in.frame.s0w = v[3];
-          in.frame.s0c = v[4];
-          in.frame.s1h = v[5];
-          in.frame.s1w = v[6];
-          in.frame.s1c = v[7];
-          PVF_CHECK(v[2] >= 0 && v[3] >= 0 && v[4] >= 0 && v[5] >= 0 && v[6] >= 0 && v[7] >= 0,
-                    "strides must be >= 0 (frame ", i, ")");
-          PVF_CHECK(k == SourceKind::kRGB8 || v[1] != 0, "chroma pointer is null (frame ", i, ")");
-          in.frame.height = static_cast<int32_t>(v[8]);
-          in.frame.width = static_cast<int32_t>(v[9]);
-          PVF_CHECK(v[8] == in.frame.height && v[9] == in.frame.width, "frame ", i,
-                    " is too large: ", v[8], "x", v[9]);
-          in.frame.coeffs = color::make_yuv_coeffs(color::parse_matrix(matrices[i]), v[10] != 0);
-          in.resize_h = v[11];
-          in.resize_w = v[12];
-          in.top = v[13];
-          in.left = v[14];
-          inputs.push_back(in);
-        }
-        FusedPlan plan;
-        {
-          py::gil_scoped_release release;
-          plan = plan_fused(inputs, crop_hw[0], crop_hw[1], fma);
-        }
-        return py::make_tuple(
-            py::bytes(reinterpret_cast<const char*>(plan.table.data()), plan.table.size()),
-            plan.frames, plan.grid_x, plan.grid_y, plan.smem_bytes);
-      },
-      py::arg("kind"), py::arg("frames"), py::arg("matrices"), py::arg("crop_hw"), py::arg("fma"),
-      "Host table (bytes, frames, grid_x, grid_y, smem_bytes) for fused_resize_cuda; kind is "
-      "'rgb', 'nv12' or 'p016'. Pointers are the device addresses the kernel will read.");
+      "fused_group_fields", [] { return kGroupFields; },
+      "Column names of the [n, 24] int64 frame-group records the fused entry points take.");
   m.def(
       "fused_resize_cuda",
-      [](const std::string& kind, uintptr_t table_ptr, int64_t frames, int64_t grid_x,
-         int64_t grid_y, size_t smem_bytes, const std::array<int64_t, 2>& crop_hw,
+      [](const std::string& kind, const GroupArray& groups, const std::array<int64_t, 2>& crop_hw,
          uintptr_t dst_ptr, const std::array<int64_t, 4>& dst_strides, const std::string& out_dtype,
          bool fma, int device, uintptr_t stream) {
-        PVF_CHECK(dst_strides[3] == 1, "dst must be contiguous along the width, got stride ",
-                  dst_strides[3]);
-        launch_fused_cuda(parse_kind(kind), reinterpret_cast<const void*>(table_ptr), frames,
-                          grid_x, grid_y, smem_bytes, crop_hw[0], crop_hw[1],
+        check_dst(dst_strides);
+        const auto batches = batches_of(kind, groups);  // the array outlives the call
+        launch_fused_cuda(parse_kind(kind), batches, crop_hw[0], crop_hw[1],
                           reinterpret_cast<void*>(dst_ptr), dst_strides[0], dst_strides[1],
                           dst_strides[2], parse_out_dtype(out_dtype), fma, device, stream);
       },
-      py::arg("kind"), py::arg("table_ptr"), py::arg("frames"), py::arg("grid_x"),
-      py::arg("grid_y"), py::arg("smem_bytes"), py::arg("crop_hw"), py::arg("dst_ptr"),
+      py::arg("kind"), py::arg("groups"), py::arg("crop_hw"), py::arg("dst_ptr"),
       py::arg("dst_strides"), py::arg("out_dtype"), py::arg("fma"), py::arg("device"),
       py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
-      "Fused resize -> crop -> normalise of a planned batch on `stream` of `device`; the table "
-      "must already be on the device. Asynchronous (no host synchronisation).");
+      "Fused resize -> crop -> normalise of the frame groups (a host record array; plans and "
+      "planes on the device) on `stream` of `device`. Asynchronous (no host synchronisation).");
   m.def(
       "fused_resize_emulate",
-      [](const std::string& kind, uintptr_t table_ptr, int64_t frames, int64_t grid_x,
-         int64_t grid_y, const std::array<int64_t, 4>& dst_strides, uintptr_t dst_ptr,
-         const std::string& out_dtype, bool fma, int num_threads) {
-        PVF_CHECK(dst_strides[3] == 1, "dst must be contiguous along the width, got stride ",
-                  dst_strides[3]);
-        fused_resize_emulate_cpu(parse_kind(kind), reinterpret_cast<const void*>(table_ptr), frames,
-                                 grid_x, grid_y, reinterpret_cast<void*>(dst_ptr), dst_strides[0],
-                                 dst_strides[1], dst_strides[2], parse_out_dtype(out_dtype), fma,
-                                 num_threads);
+      [](const std::string& kind, const GroupArray& groups, const std::array<int64_t, 2>& crop_hw,
+         uintptr_t dst_ptr, const std::array<int64_t, 4>& dst_strides, const std::string& out_dtype,
+         bool fma, int num_threads) {
+        check_dst(dst_strides);
+        const auto batches = batches_of(kind, groups);  // the array outlives the call
+        fused_resize_emulate_cpu(parse_kind(kind), batches, crop_hw[0], crop_hw[1],
+                                 reinterpret_cast<void*>(dst_ptr), dst_strides[0], dst_strides[1],
+                                 dst_strides[2], parse_out_dtype(out_dtype), fma, num_threads);
       },
-      py::arg("kind"), py::arg("table_ptr"), py::arg("frames"), py::arg("grid_x"),
-      py::arg("grid_y"), py::arg("dst_strides"), py::arg("dst_ptr"), py::arg("out_dtype"),
-      py::arg("fma"), py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
-      "The fused CUDA kernel's steps run on the CPU over a host table (host pointers): a test "
-      "of the kernel's logic without a GPU. Blocks; releases the GIL.");
+      py::arg("kind"), py::arg("groups"), py::arg("crop_hw"), py::arg("dst_ptr"),
+      py::arg("dst_strides"), py::arg("out_dtype"), py::arg("fma"), py::arg("num_threads"),
+      py::call_guard<py::gil_scoped_release>(),
+      "The fused CUDA kernel's steps run on the CPU (plans and planes in host memory): a test of "
+      "the kernel's logic without a GPU. Blocks; releases the GIL.");
 }
 
 }  // namespace transform

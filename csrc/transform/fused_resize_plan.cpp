@@ -1,10 +1,9 @@
-// Host side of the fused GPU path: the table of frame descriptors, weights and tile ranges
-// (fused_resize.h). Weights come from the same compute_axis_taps as the CPU kernel.
+// Host side of the fused GPU path (fused_resize.h): one geometry's plan of weights, tap windows and
+// tile ranges, and the per-call validation of frame groups into kernel-parameter batches. Weights
+// come from the same compute_axis_taps as the CPU kernel.
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <stdexcept>
-#include <tuple>
 
 #include "common/check.h"
 #include "transform/fused_resize.h"
@@ -49,8 +48,10 @@ Axis axis_taps(int64_t in, int64_t out, int64_t start, int64_t n, bool fma) {
   return a;
 }
 
-// [lo, hi) of the input indices read by each tile of `tile` consecutive outputs.
-std::vector<int32_t> tile_ranges(const Axis& a, int64_t n, int tile, int32_t* widest) {
+// {lo, span} of the input indices read by each tile of `tile` consecutive outputs, lo rounded
+// down to a multiple of `align`. Columns give span = ncols, rows give span = row_hi.
+std::vector<int32_t> tile_ranges(const Axis& a, int64_t n, int tile, int align, bool end,
+                                 int32_t* widest) {
   std::vector<int32_t> r;
   for (int64_t t0 = 0; t0 < n; t0 += tile) {
     int32_t lo = INT32_MAX, hi = 0;
@@ -58,117 +59,118 @@ std::vector<int32_t> tile_ranges(const Axis& a, int64_t n, int tile, int32_t* wi
       lo = std::min(lo, a.first[i]);
       hi = std::max(hi, a.first[i] + a.count[i]);
     }
+    lo -= lo % align;
     r.push_back(lo);
-    r.push_back(hi);
+    r.push_back(end ? hi : hi - lo);
     *widest = std::max(*widest, hi - lo);
+  }
+  return r;
+}
+
+// Quads of kFusedQuad consecutive outputs (Note [fused resize kernel]): their union windows and
+// zero-padded weights, float [quads][uni][4].
+struct Quads {
+  int32_t uni = 1;
+  std::vector<int32_t> first, len;
+  std::vector<float> w;
+};
+
+Quads quads_of(const Axis& a, int64_t n) {
+  const int64_t nq = (n + kFusedQuad - 1) / kFusedQuad;
+  Quads r;
+  for (int64_t q = 0; q < nq; ++q) {
+    int32_t lo = INT32_MAX, hi = 0;
+    for (int64_t i = q * kFusedQuad; i < std::min<int64_t>(n, (q + 1) * kFusedQuad); ++i) {
+      lo = std::min(lo, a.first[i]);
+      hi = std::max(hi, a.first[i] + a.count[i]);
+    }
+    r.first.push_back(lo);
+    r.len.push_back(hi - lo);
+    r.uni = std::max(r.uni, hi - lo);
+  }
+  r.w.assign(static_cast<size_t>(nq * r.uni * kFusedQuad), 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t q = i / kFusedQuad, k = i % kFusedQuad;
+    for (int32_t j = 0; j < a.count[i]; ++j) {
+      const int64_t u = a.first[i] - r.first[q] + j;
+      r.w[static_cast<size_t>((q * r.uni + u) * kFusedQuad + k)] =
+          a.w[static_cast<size_t>(i * a.taps + j)];
+    }
   }
   return r;
 }
 
 size_t align16(size_t n) { return (n + 15) / 16 * 16; }
 
+// Appends v to the plan bytes (16-byte aligned) and returns its offset.
+template <typename T>
+int64_t put(std::vector<unsigned char>* bytes, const std::vector<T>& v) {
+  const size_t at = align16(bytes->size());
+  bytes->resize(at + v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(bytes->data() + at, v.data(), v.size() * sizeof(T));
+  return static_cast<int64_t>(at);
+}
+
 }  // namespace
 
-FusedPlan plan_fused(const std::vector<FusedInput>& inputs, int64_t crop_h, int64_t crop_w,
-                     bool fma) {
+GeomPlan plan_geometry(int64_t src_h, int64_t src_w, int64_t resize_h, int64_t resize_w,
+                       int64_t top, int64_t left, int64_t crop_h, int64_t crop_w, bool fma) {
   PVF_CHECK(crop_h > 0 && crop_w > 0, "size must be positive, got size=(", crop_h, ", ", crop_w,
             ")");
-  PVF_CHECK(inputs.size() <= 65535, "at most 65535 frames per call, got ", inputs.size());
-  std::vector<FusedFrame> frames;
-  std::vector<FusedGeom> geoms;
-  std::vector<float> floats;
-  std::vector<int32_t> ints;
-  std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>, int32_t> seen;
-  int32_t max_cols = 1;
-  for (const FusedInput& in : inputs) {
-    const FusedFrame& f = in.frame;
-    PVF_CHECK(f.height > 0 && f.width > 0, "frame size must be positive, got ", f.height, "x",
-              f.width);
-    PVF_CHECK(f.height < (1 << 24) && f.width < (1 << 24) && in.resize_h < (1 << 24) &&
-                  in.resize_w < (1 << 24),
-              "sizes must be < 2^24, got frame ", f.height, "x", f.width, ", resize ", in.resize_h,
-              "x", in.resize_w);
-    PVF_CHECK(in.resize_h > 0 && in.resize_w > 0, "resize size must be positive, got ", in.resize_h,
-              "x", in.resize_w);
-    PVF_CHECK(in.top >= 0 && in.top + crop_h <= in.resize_h && in.left >= 0 &&
-                  in.left + crop_w <= in.resize_w,
-              "crop (top=", in.top, ", left=", in.left, ") of ", crop_h, "x", crop_w,
-              " is outside the resized ", in.resize_h, "x", in.resize_w, " frame");
-    PVF_CHECK(f.plane0 != nullptr, "source pointer is null");
-    const auto key = std::make_tuple(int64_t{f.height}, int64_t{f.width}, in.resize_h, in.resize_w,
-                                     in.top, in.left);
-    auto it = seen.find(key);
-    int32_t gi = 0;
-    if (it != seen.end()) {
-      gi = it->second;
-    } else {
-      const Axis ax = axis_taps(f.width, in.resize_w, in.left, crop_w, fma);
-      const Axis ay = axis_taps(f.height, in.resize_h, in.top, crop_h, fma);
-      FusedGeom g;
-      g.x_taps = ax.taps;
-      g.y_taps = ay.taps;
-      g.wx = static_cast<int64_t>(floats.size());
-      floats.insert(floats.end(), ax.w.begin(), ax.w.end());
-      g.wy = static_cast<int64_t>(floats.size());
-      floats.insert(floats.end(), ay.w.begin(), ay.w.end());
-      auto put = [&ints](const std::vector<int32_t>& v) {
-        const int64_t at = static_cast<int64_t>(ints.size());
-        ints.insert(ints.end(), v.begin(), v.end());
-        return at;
-      };
-      g.x_first = put(ax.first);
-      g.x_count = put(ax.count);
-      g.y_first = put(ay.first);
-      g.y_count = put(ay.count);
-      int32_t unused_rows = 0;
-      g.x_range = put(tile_ranges(ax, crop_w, kFusedTileW, &max_cols));
-      g.y_range = put(tile_ranges(ay, crop_h, kFusedTileH, &unused_rows));
-      gi = static_cast<int32_t>(geoms.size());
-      geoms.push_back(g);
-      seen.emplace(key, gi);
-    }
-    FusedFrame copy = f;
-    copy.geom = gi;
-    frames.push_back(copy);
-  }
-
-  FusedHeader h;
-  h.frames = static_cast<int64_t>(align16(sizeof(FusedHeader)));
-  h.geoms = h.frames + static_cast<int64_t>(align16(frames.size() * sizeof(FusedFrame)));
-  h.floats = h.geoms + static_cast<int64_t>(align16(geoms.size() * sizeof(FusedGeom)));
-  h.ints = h.floats + static_cast<int64_t>(align16(floats.size() * sizeof(float)));
-  h.num_frames = static_cast<int32_t>(frames.size());
-  h.max_cols = max_cols;
-  h.crop_h = crop_h;
-  h.crop_w = crop_w;
-  FusedPlan plan;
-  plan.table.assign(static_cast<size_t>(h.ints) + ints.size() * sizeof(int32_t), 0);
-  unsigned char* base = plan.table.data();
-  std::memcpy(base, &h, sizeof(h));
-  if (!frames.empty())
-    std::memcpy(base + h.frames, frames.data(), frames.size() * sizeof(FusedFrame));
-  if (!geoms.empty()) std::memcpy(base + h.geoms, geoms.data(), geoms.size() * sizeof(FusedGeom));
-  if (!floats.empty()) std::memcpy(base + h.floats, floats.data(), floats.size() * sizeof(float));
-  if (!ints.empty()) std::memcpy(base + h.ints, ints.data(), ints.size() * sizeof(int32_t));
-  plan.frames = static_cast<int64_t>(frames.size());
-  plan.grid_x = (crop_w + kFusedTileW - 1) / kFusedTileW;
-  plan.grid_y = (crop_h + kFusedTileH - 1) / kFusedTileH;
-  plan.smem_bytes = fused_smem_bytes(max_cols);
-  // Hopper and A100 give a block up to 227 / 163 KiB of shared memory; a tile of a horizontal
-  // downscale beyond ~25x reads more columns than that holds (e.g. 8K to under 300 wide).
-  PVF_CHECK(plan.smem_bytes <= 160 * 1024, "the horizontal downscale is too large for the fused ",
-            "kernel: one ", kFusedTileW, "-column output tile reads ", max_cols,
-            " input columns (at most ", (160 * 1024 / 4 / 3 - kFusedTileW) / kFusedChunkRows,
-            "); resize in two steps");
+  PVF_CHECK(src_h > 0 && src_w > 0, "frame size must be positive, got ", src_h, "x", src_w);
+  PVF_CHECK(resize_h > 0 && resize_w > 0, "resize size must be positive, got ", resize_h, "x",
+            resize_w);
+  constexpr int64_t kMax = int64_t{1} << 24;
+  PVF_CHECK(src_h < kMax && src_w < kMax && resize_h < kMax && resize_w < kMax,
+            "sizes must be < 2^24, got frame ", src_h, "x", src_w, ", resize ", resize_h, "x",
+            resize_w);
+  PVF_CHECK(top >= 0 && top + crop_h <= resize_h && left >= 0 && left + crop_w <= resize_w,
+            "crop (top=", top, ", left=", left, ") of ", crop_h, "x", crop_w,
+            " is outside the resized ", resize_h, "x", resize_w, " frame");
+  const Axis ax = axis_taps(src_w, resize_w, left, crop_w, fma);
+  const Axis ay = axis_taps(src_h, resize_h, top, crop_h, fma);
+  const Quads qx = quads_of(ax, crop_w);
+  const Quads qy = quads_of(ay, crop_h);
+  FusedGeom g;
+  g.src_h = static_cast<int32_t>(src_h);
+  g.src_w = static_cast<int32_t>(src_w);
+  g.crop_h = static_cast<int32_t>(crop_h);
+  g.crop_w = static_cast<int32_t>(crop_w);
+  g.x_union = qx.uni;
+  g.y_union = qy.uni;
+  int32_t widest = 1, tallest = 1;
+  const auto xr = tile_ranges(ax, crop_w, kFusedTileW, 4, false, &widest);
+  const auto yr = tile_ranges(ay, crop_h, kFusedTileH, 1, true, &tallest);
+  g.max_cols = (widest + 3) / 4 * 4;  // whole quads
+  GeomPlan plan;
+  plan.bytes.resize(sizeof(FusedGeom));
+  g.xq_first = put(&plan.bytes, qx.first);
+  g.xq_len = put(&plan.bytes, qx.len);
+  g.xq_w = put(&plan.bytes, qx.w);
+  g.yq_first = put(&plan.bytes, qy.first);
+  g.yq_len = put(&plan.bytes, qy.len);
+  g.yq_w = put(&plan.bytes, qy.w);
+  g.x_range = put(&plan.bytes, xr);
+  g.y_range = put(&plan.bytes, yr);
+  std::memcpy(plan.bytes.data(), &g, sizeof(g));
+  plan.src_h = g.src_h;
+  plan.src_w = g.src_w;
+  plan.max_cols = g.max_cols;
+  plan.x_union = g.x_union;
+  plan.y_union = g.y_union;
+  // Even staging one row at a time, a tile of an extreme downscale (hundreds of times) reads more
+  // than a block's shared memory holds.
+  FusedBatch probe;  // the smallest layout: one row per chunk
+  probe.chunk = 1;
+  probe.max_cols = g.max_cols;
+  probe.x_union = g.x_union;
+  probe.y_union = g.y_union;
+  PVF_CHECK(fused_smem_bytes(probe) <= kFusedSmemLimit,
+            "the downscale is too large for the fused kernel: one ", kFusedTileW,
+            "-column output tile reads ", g.max_cols, " input columns (windows of ", g.x_union,
+            " and ", g.y_union, " taps); resize in two steps");
   return plan;
 }
-
-#ifndef PYVIDFAST_WITH_CUDA
-void launch_fused_cuda(SourceKind, const void*, int64_t, int64_t, int64_t, size_t, int64_t, int64_t,
-                       void*, int64_t, int64_t, int64_t, OutDtype, bool, int, uintptr_t) {
-  throw std::runtime_error("CUDA support was not built: pyvidfast was compiled without nvcc");
-}
-#endif
 
 }  // namespace transform
 }  // namespace pvf

@@ -18,22 +18,22 @@ import numpy as np
 import torch
 
 from pyvidfast import _extension
-from pyvidfast.transform.geometry import _positive_size, crop_offsets, rectangle_resize_size
+from pyvidfast.transform.fused import yuv_resize_crop_normalize_fused
+from pyvidfast.transform.geometry import _positive_size, resized_crop
 from pyvidfast.transform.reference import (
     resize_crop_normalize_reference,
     yuv_to_rgb_reference,
 )
+from pyvidfast.transform.spec import (
+    MATRICES,
+    check_full_range,
+    check_matrix,
+    check_output_spec,
+)
 
-__all__ = ["yuv_resize_crop_normalize", "yuv_to_rgb"]
+__all__ = ["MATRICES", "yuv_resize_crop_normalize", "yuv_to_rgb"]
 
-MATRICES = ("bt601", "bt709", "bt2020")
 _SAMPLE_DTYPES = (torch.uint8, torch.uint16, torch.int16)
-_OUT_DTYPES = {
-    torch.float32: "float32",
-    torch.bfloat16: "bfloat16",
-    torch.float16: "float16",
-    torch.uint8: "uint8",
-}
 
 
 def _as_list(value: Any, name: str) -> list[torch.Tensor]:
@@ -56,20 +56,6 @@ def _per_frame(value: Any, n: int, name: str, check) -> list:
         return [check(v, f"{name}[{i}]") for i, v in enumerate(value)]
     v = check(value, name)
     return [v] * n
-
-
-def _check_matrix(v: Any, name: str) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"{name} must be a str, got {name}={v!r}")
-    if v not in MATRICES:
-        raise ValueError(f"{name} must be one of {MATRICES}, got {name}={v!r}")
-    return v
-
-
-def _check_bool(v: Any, name: str) -> bool:
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {name}={v!r}")
-    return bool(v)
 
 
 def _check_planes(luma: Any, chroma: Any) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -113,12 +99,6 @@ def _check_planes(luma: Any, chroma: Any) -> tuple[list[torch.Tensor], list[torc
 
 def _native_available() -> bool:
     return _extension.has_native() and hasattr(_extension.native(), "yuv_to_rgb")
-
-
-def _fma() -> bool:
-    from pyvidfast.transform import _fma_mode  # the CPU op's choice, so CUDA equals CPU
-
-    return _fma_mode()
 
 
 def _rgb_of(
@@ -182,8 +162,8 @@ def yuv_to_rgb(
     """
     ys, cs = _check_planes(luma, chroma)
     n = len(ys)
-    matrices = _per_frame(matrix, n, "matrix", _check_matrix)
-    ranges = _per_frame(full_range, n, "full_range", _check_bool)
+    matrices = _per_frame(matrix, n, "matrix", check_matrix)
+    ranges = _per_frame(full_range, n, "full_range", check_full_range)
     if n == 0:
         return torch.empty((0, 0, 0, 3), dtype=torch.uint8)
     h, w = ys[0].shape
@@ -199,24 +179,9 @@ def yuv_to_rgb(
     return out
 
 
-def _geometry(
-    h: int, w: int, size: tuple[int, int], resize_hw: Any, crop: Any, generator: Any, cache: dict
-) -> tuple[int, int, int, int]:
-    """(resize_h, resize_w, top, left) of one frame; a random crop is drawn once per geometry."""
-    if resize_hw is None:
-        rh, rw = rectangle_resize_size(h, w, size)
-    else:
-        rh, rw = _positive_size(resize_hw, "resize_hw")
-    key = (rh, rw)
-    if key not in cache:
-        cache[key] = crop_offsets(rh, rw, size, crop, generator)
-    top, left = cache[key]
-    return rh, rw, top, left
-
-
 def yuv_resize_crop_normalize(
-    luma: Sequence[torch.Tensor],
-    chroma: Sequence[torch.Tensor],
+    luma: torch.Tensor | Sequence[torch.Tensor],
+    chroma: torch.Tensor | Sequence[torch.Tensor],
     size: tuple[int, int],
     *,
     matrix: str | Sequence[str] = "bt709",
@@ -231,7 +196,10 @@ def yuv_resize_crop_normalize(
 
     Args:
         luma, chroma, matrix, full_range: as ``yuv_to_rgb``, except that frames may differ in
-            size (and matrix/range, given as per-frame lists).
+            size (and matrix/range, given as per-frame lists). A ``[N, H, W]`` luma tensor with a
+            ``[N, ceil(H/2), ceil(W/2), 2]`` chroma tensor is a batch of N frames (on CUDA its host
+            cost does not grow with N); list items may also be such batches, and ``matrix`` /
+            ``full_range`` lists then hold one entry per item.
         size: ``(Ht, Wt)`` of every output frame. Each frame is resized by the CogVideoX
             rectangle rule for its own size (or to ``resize_hw``) and cropped.
         crop: "center", "random" or ``(top, left)``. A random crop is drawn once per distinct
@@ -241,17 +209,40 @@ def yuv_resize_crop_normalize(
     Returns:
         ``[N, 3, Ht, Wt]`` (TCHW) or ``[3, N, Ht, Wt]`` (CTHW) on the planes' device. Equal to
         ``resize_crop_normalize(yuv_to_rgb(...), ...)`` per frame. On CUDA it is one fused kernel
-        launch for the whole batch, asynchronous on the current stream (the small per-batch table
-        of weights goes up by a non-blocking copy from pinned memory).
+        launch per 64 frames, asynchronous on the current stream, with plans cached per
+        geometry (``pyvidfast.transform.fused``).
     """
+    batched = isinstance(luma, torch.Tensor)
+    if _first_plane(luma).is_cuda:
+        return yuv_resize_crop_normalize_fused(
+            luma,
+            chroma,
+            size,
+            matrix=matrix,
+            full_range=full_range,
+            crop=crop,
+            out_dtype=out_dtype,
+            layout=layout,
+            generator=generator,
+            resize_hw=resize_hw,
+        )
+    if batched and isinstance(chroma, torch.Tensor):
+        luma, chroma = list(luma), list(chroma)
     ys, cs = _check_planes(luma, chroma)
-    fused = bool(ys) and ys[0].is_cuda
-    return _yuv_resize(
-        ys, cs, size, matrix, full_range, crop, out_dtype, layout, generator, resize_hw, fused
+    return _yuv_resize_cpu(
+        ys, cs, size, matrix, full_range, crop, out_dtype, layout, generator, resize_hw
     )
 
 
-def _yuv_resize(
+def _first_plane(luma: Any) -> torch.Tensor:
+    """The first plane of ``luma`` (a CPU stand-in when there is none), to pick the device."""
+    first = luma if isinstance(luma, torch.Tensor) else None
+    if first is None and isinstance(luma, Sequence) and len(luma) > 0:
+        first = luma[0]
+    return first if isinstance(first, torch.Tensor) else torch.empty(0)
+
+
+def _yuv_resize_cpu(
     ys: list[torch.Tensor],
     cs: list[torch.Tensor],
     size: Any,
@@ -262,64 +253,27 @@ def _yuv_resize(
     layout: Any,
     generator: Any,
     resize_hw: Any,
-    fused: bool,
 ) -> torch.Tensor:
-    """yuv_resize_crop_normalize on validated planes; ``fused`` runs the fused kernel (on CUDA,
-    or its CPU emulation for CPU tensors: the tests' way to check the kernel without a GPU)."""
+    """Per frame: RGB by the shared colour code, then the CPU resize kernel into its slot."""
+    from pyvidfast.transform import (
+        resize_crop_normalize,
+    )  # the package's RGB op (no cycle at import)
+
     n = len(ys)
     th, tw = _positive_size(size)
-    matrices = _per_frame(matrix, n, "matrix", _check_matrix)
-    ranges = _per_frame(full_range, n, "full_range", _check_bool)
-    if not isinstance(out_dtype, torch.dtype):
-        raise TypeError(f"out_dtype must be a torch.dtype, got out_dtype={out_dtype!r}")
-    if out_dtype not in _OUT_DTYPES:
-        raise ValueError(
-            "out_dtype must be torch.float32, torch.bfloat16, torch.float16 or torch.uint8, "
-            f"got out_dtype={out_dtype}"
-        )
-    if layout not in ("TCHW", "CTHW"):
-        raise ValueError(f"layout must be 'TCHW' or 'CTHW', got layout={layout!r}")
+    matrices = _per_frame(matrix, n, "matrix", check_matrix)
+    ranges = _per_frame(full_range, n, "full_range", check_full_range)
+    out_dtype = check_output_spec(out_dtype, layout)
     device = ys[0].device if n else torch.device("cpu")
-    shape = (n, 3, th, tw) if layout == "TCHW" else (3, n, th, tw)
-    out = torch.empty(shape, dtype=out_dtype, device=device)
-    if n == 0:
-        return out
+    out = torch.empty(
+        (n, 3, th, tw) if layout == "TCHW" else (3, n, th, tw), dtype=out_dtype, device=device
+    )
     out_tchw = out if layout == "TCHW" else out.permute(1, 0, 2, 3)
-    cache: dict = {}
-    geoms = [
-        _geometry(int(y.shape[0]), int(y.shape[1]), (th, tw), resize_hw, crop, generator, cache)
-        for y in ys
-    ]
-
-    if fused:
-        mod = _extension.require_cuda() if device.type == "cuda" else _extension.native()
-        kind = "nv12" if ys[0].dtype == torch.uint8 else "p016"
-        frames = [
-            (
-                y.data_ptr(),
-                c.data_ptr(),
-                int(y.stride(0)),
-                int(y.stride(1)),
-                0,
-                int(c.stride(0)),
-                int(c.stride(1)),
-                int(c.stride(2)),
-                int(y.shape[0]),
-                int(y.shape[1]),
-                int(fr),
-                *g,
-            )
-            for y, c, fr, g in zip(ys, cs, ranges, geoms)
-        ]
-        _launch_fused(mod, kind, frames, matrices, (th, tw), out_tchw, out_dtype, device)
-        return out
-
-    # CPU: per frame, RGB by the shared colour code, then the CPU resize kernel into its slot.
-    from pyvidfast.transform import resize_crop_normalize
-
+    drawn: dict = {}
     for i, (y, c) in enumerate(zip(ys, cs)):
+        h, w = int(y.shape[0]), int(y.shape[1])
+        rh, rw, top, left = resized_crop(h, w, (th, tw), resize_hw, crop, generator, drawn)
         rgb = _rgb_of(y, c, matrices[i], ranges[i])[None]
-        rh, rw, top, left = geoms[i]
         if _native_available():
             out_tchw[i] = resize_crop_normalize(
                 rgb, (th, tw), (top, left), out_dtype, resize_hw=(rh, rw)
@@ -328,105 +282,4 @@ def _yuv_resize(
             out_tchw[i] = resize_crop_normalize_reference(
                 rgb.permute(0, 3, 1, 2), (rh, rw), top, left, (th, tw), out_dtype, "TCHW"
             )[0]
-    return out
-
-
-def _launch_fused(
-    mod,
-    kind: str,
-    frames: list[tuple],
-    matrices: list[str],
-    crop_hw: tuple[int, int],
-    out_tchw: torch.Tensor,
-    out_dtype: torch.dtype,
-    device: torch.device,
-) -> None:
-    """Plan on the host, copy the table up without blocking, launch on the current stream (or,
-    for CPU tensors, run the kernel's CPU emulation over the host table)."""
-    fma = _fma()
-    table, nframes, grid_x, grid_y, smem = mod.fused_resize_plan(
-        kind=kind, frames=frames, matrices=matrices, crop_hw=crop_hw, fma=fma
-    )
-    if device.type == "cpu":
-        host = torch.frombuffer(bytearray(table), dtype=torch.uint8)
-        mod.fused_resize_emulate(
-            kind=kind,
-            table_ptr=host.data_ptr(),
-            frames=nframes,
-            grid_x=grid_x,
-            grid_y=grid_y,
-            dst_strides=tuple(int(s) for s in out_tchw.stride()),
-            dst_ptr=out_tchw.data_ptr(),
-            out_dtype=_OUT_DTYPES[out_dtype],
-            fma=fma,
-            num_threads=max(1, torch.get_num_threads()),
-        )
-        return
-    with torch.cuda.device(device):
-        # Pinned + non_blocking: the copy is stream-ordered and the caching host allocator keeps
-        # the pinned block alive until it completes, so the host never waits.
-        host = torch.frombuffer(bytearray(table), dtype=torch.uint8).pin_memory()
-        dev_table = host.to(device, non_blocking=True)
-        stream = torch.cuda.current_stream(device).cuda_stream
-        mod.fused_resize_cuda(
-            kind=kind,
-            table_ptr=dev_table.data_ptr(),
-            frames=nframes,
-            grid_x=grid_x,
-            grid_y=grid_y,
-            smem_bytes=smem,
-            crop_hw=crop_hw,
-            dst_ptr=out_tchw.data_ptr(),
-            dst_strides=tuple(int(s) for s in out_tchw.stride()),
-            out_dtype=_OUT_DTYPES[out_dtype],
-            fma=fma,
-            device=device.index,
-            stream=int(stream),
-        )
-
-
-def resize_crop_normalize_fused(
-    frames: torch.Tensor,
-    size: tuple[int, int],
-    crop: str | tuple[int, int] = "center",
-    out_dtype: torch.dtype = torch.float32,
-    layout: str = "TCHW",
-    generator: torch.Generator | np.random.Generator | None = None,
-    *,
-    input_layout: str | None = None,
-    resize_hw: tuple[int, int] | None = None,
-) -> torch.Tensor:
-    """``resize_crop_normalize`` of uint8 ``[T, H, W, 3]`` or ``[T, 3, H, W]`` frames (any
-    strides; the layout detected as ``resize_crop_normalize`` does) by the fused
-    one-launch kernel (Note [fused resize kernel]) instead of the three-launch one. Same result.
-
-    CUDA tensors run the kernel on the current stream (asynchronous); CPU tensors run its CPU
-    emulation (the same per-block steps one after another: slow, for testing the kernel).
-    """
-    from pyvidfast.transform import _as_uint8_frames
-
-    x, in_layout = _as_uint8_frames(frames, input_layout)
-    frames = x if in_layout == "THWC" else x.permute(0, 2, 3, 1)  # a view, no copy
-    mod = _extension.require_cuda() if frames.is_cuda else _extension.native()
-    th, tw = _positive_size(size)
-    if out_dtype not in _OUT_DTYPES:
-        raise ValueError(f"unsupported out_dtype={out_dtype}")
-    if layout not in ("TCHW", "CTHW"):
-        raise ValueError(f"layout must be 'TCHW' or 'CTHW', got layout={layout!r}")
-    t, h, w = (int(v) for v in frames.shape[:3])
-    if h == 0 or w == 0:
-        raise ValueError(f"frames must have a positive height and width, got {tuple(x.shape)}")
-    rh, rw, top, left = _geometry(h, w, (th, tw), resize_hw, crop, generator, {})
-    shape = (t, 3, th, tw) if layout == "TCHW" else (3, t, th, tw)
-    out = torch.empty(shape, dtype=out_dtype, device=frames.device)
-    if t == 0:
-        return out
-    out_tchw = out if layout == "TCHW" else out.permute(1, 0, 2, 3)
-    st = [int(s) for s in frames.stride()]
-    base = frames.data_ptr()
-    fr = [
-        (base + i * st[0], 0, st[1], st[2], st[3], 0, 0, 0, h, w, 0, rh, rw, top, left)
-        for i in range(t)
-    ]
-    _launch_fused(mod, "rgb", fr, ["bt709"] * t, (th, tw), out_tchw, out_dtype, frames.device)
     return out

@@ -100,3 +100,26 @@ def crop_offsets(
             f"(top must be in [0, {dh}], left in [0, {dw}])"
         )
     return int(top), int(left)
+
+
+def resized_crop(
+    height: int,
+    width: int,
+    size: tuple[int, int],
+    resize_hw: Any,
+    crop: Any,
+    generator: Any,
+    drawn: dict,
+) -> tuple[int, int, int, int]:
+    """``(resize_h, resize_w, top, left)`` of a ``height x width`` frame: the rectangle rule (or
+    ``resize_hw``) and ``crop_offsets``. ``drawn`` remembers the offsets per resized size across
+    the frames of one call, so a random crop is drawn once per size, in order of first appearance,
+    and frames of one clip share it."""
+    if resize_hw is None:
+        rh, rw = rectangle_resize_size(height, width, size)
+    else:
+        rh, rw = _positive_size(resize_hw, "resize_hw")
+    if (rh, rw) not in drawn:
+        drawn[(rh, rw)] = crop_offsets(rh, rw, size, crop, generator)
+    top, left = drawn[(rh, rw)]
+    return rh, rw, top, left
