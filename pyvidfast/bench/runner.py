@@ -1,0 +1,185 @@
+"""`pyvidfast bench`: every tool on the same sample, within one wall-clock budget.
+
+The budget (``seconds``) is shared out among the measurements by weight, each slice computed
+from what is left when it starts, so a slow step shortens the later ones instead of the run
+overrunning. Each measurement runs in a forked child (``isolate``) killed at 1.5x its slice
+plus 10 s; a measurement that fails, crashes or times out is a row with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyvidfast.bench import loaders, measures
+from pyvidfast.bench.isolate import run_isolated
+from pyvidfast.bench.loaders import SampleParams
+from pyvidfast.bench.machine import gpu_peak_mb, machine_info, peak_rss_mb
+from pyvidfast.bench.results import Budget, Measurement
+from pyvidfast.bench.sources import Sample, load_sample
+
+__all__ = ["BenchOptions", "Step", "default_workers", "plan", "run_bench"]
+
+SCHEMA = "pyvidfast.bench/1"
+
+
+def default_workers(cpus: int | None = None) -> list[int]:
+    """0 (in-process), then 1, 2, 4, ... up to the core count, and the core count itself."""
+    cpus = cpus or os.cpu_count() or 1
+    counts, n = [0], 1
+    while n < cpus:
+        counts.append(n)
+        n *= 2
+    return [*counts, cpus]
+
+
+@dataclass
+class BenchOptions:
+    seconds: float = 300.0
+    max_files: int | None = 200
+    workers: list[int] = field(default_factory=default_workers)
+    seed: int = 0
+    params: SampleParams = field(default_factory=SampleParams)
+    progress: bool = True
+
+
+@dataclass
+class Step:
+    """One measurement to run: ``fn(*args, budget)`` returns a ``Measurement`` (or the mix)."""
+
+    name: str
+    weight: float
+    fn: Any
+    args: tuple
+
+
+def _gpu_loader(folder: str, budget: Budget, params: SampleParams) -> Measurement:
+    from pyvidfast.io.nvdec import nvdec_available
+
+    if not nvdec_available():
+        m = Measurement("sample", "pyvidfast GpuBatchLoader", "clips/s", workers=0)
+        m.skipped = "no CUDA GPU with NVDEC here"
+        return m
+    return loaders.gpu_loader(folder, budget, params)
+
+
+def _decode(paths: list[str], budget: Budget, tool: str) -> Measurement:
+    missing = measures.decoder_missing(tool)
+    if missing:
+        m = Measurement("decode", tool, "frames/s")
+        m.skipped = missing
+        return m
+    return measures.decode(paths, budget, tool)
+
+
+def _reference(folder: str, budget: Budget, params: SampleParams) -> Measurement:
+    from pyvidfast.bench.reference import decord_available
+
+    if not decord_available():
+        m = Measurement("sample", "reference (decord + torch)", "clips/s", workers=0)
+        m.skipped = "decord is not installed"
+        return m
+    return loaders.reference(folder, budget, params)
+
+
+def plan(paths: list[str], folder: str, options: BenchOptions) -> list[Step]:
+    """The measurements, in the order they run (the stream mix first: it is cheap)."""
+    cpus = os.cpu_count() or 1
+    p = options.params
+    steps = [
+        Step("stream mix", 0.3, measures.stream_mix, (paths,)),
+        Step("info (header)", 0.5, measures.info, (paths, False)),
+        Step("info (exact)", 1.0, measures.info, (paths, True)),
+        Step("check", 1.0, measures.check_pyvidfast, (paths, cpus)),
+        Step("ffmpeg -f null", 1.0, measures.check_ffmpeg, (paths, cpus)),
+    ]
+    steps += [Step(f"decode: {tool}", 1.0, _decode, (paths, tool)) for tool in measures.DECODERS]
+    steps.append(Step("reference", 1.5, _reference, (folder, p)))
+    steps += [
+        Step(f"SFTDataset x{w}", 1.5, loaders.sft_dataloader, (folder, p, w))
+        for w in options.workers
+    ]
+    steps.append(Step("GpuBatchLoader", 1.5, _gpu_loader, (folder, p)))
+    return steps
+
+
+def _measure(fn, args: tuple, budget: Budget):
+    """Every measure's signature: ``fn(paths_or_folder, budget, *options)``."""
+    return fn(args[0], budget, *args[1:])
+
+
+def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement], dict]:
+    results: list[Measurement] = []
+    mix: dict = {}
+    for i, step in enumerate(steps):
+        left = max(total.seconds - total.elapsed(), 0.0)
+        share = left * step.weight / sum(s.weight for s in steps[i:])
+        if bar is not None:
+            bar.set_postfix_str(f"{step.name} ({share:.0f}s)")
+        status, value = run_isolated(
+            _measure, (step.fn, step.args, Budget(share)), share * 1.5 + 10
+        )
+        if bar is not None:
+            bar.update(1)
+        if step.fn is measures.stream_mix:
+            mix = value if status == "ok" else {"error": f"{status}: {value}"}
+        elif status == "ok":
+            results.append(value)
+        else:
+            results.append(_failed_step(step, f"{status}: {value}"))
+    return results, mix
+
+
+def _failed_step(step: Step, reason: str) -> Measurement:
+    group = "sample" if "SFT" in step.name or "Loader" in step.name else step.name.split(":")[0]
+    return Measurement(group, step.name, "", skipped=reason)
+
+
+def _source_dict(sample: Sample) -> dict:
+    return {
+        "source": sample.source,
+        "kind": sample.kind,
+        "total_files": sample.total,
+        "sampled_files": len(sample.paths),
+        "missing_files": sample.missing,
+        "sampled_bytes": sample.bytes,
+    }
+
+
+def run_bench(source: str, options: BenchOptions) -> dict:
+    """Measure every installed tool on a sample of ``source``; the content of bench.json."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    total = Budget(options.seconds)
+    with tempfile.TemporaryDirectory(prefix="pyvidfast-bench-") as work:
+        sample = load_sample(source, options.max_files, options.seed, work)
+        folder = os.path.join(work, "sft")
+        loaders.link_sft_folder(sample.paths, folder)
+        source_info = _source_dict(sample)
+        steps = plan(sample.paths, folder, options) if sample.paths else []
+        bar = None
+        if options.progress and steps:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(steps), desc="bench", unit="step", file=sys.stderr)
+        try:
+            results, mix = _run_steps(steps, total, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    return {
+        "schema": SCHEMA,
+        "when": started,
+        "budget_s": options.seconds,
+        "elapsed_s": round(total.elapsed(), 3),
+        "source": source_info,
+        "params": {**options.params.kwargs(), "workers": options.workers, "seed": options.seed},
+        "machine": machine_info(),
+        "mix": mix,
+        "peak_rss_mb": peak_rss_mb(),
+        "gpu_peak_mb": gpu_peak_mb(),
+        "results": [m.to_dict() for m in results],
+    }
