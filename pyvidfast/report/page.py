@@ -144,7 +144,7 @@ def _captions(kept: pd.DataFrame) -> str:
 
 def thumb_sample(data: ReportData, kept_count: int, seed: int = 0) -> tuple[list, list]:
     """(kept paths to show: ``kept_count`` at random, every rejected (path, reason))."""
-    kept = [p for p in data.kept.get("path", []) if isinstance(p, str)]
+    kept = [p for p in data.kept.get("path", []) if isinstance(p, str) and os.path.isfile(p)]
     kept = random.Random(seed).sample(kept, min(kept_count, len(kept)))
     rejected = data.rejected
     reasons = rejected["reason"] if "reason" in rejected.columns else [""] * len(rejected)

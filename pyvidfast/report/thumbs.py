@@ -53,6 +53,9 @@ def thumbs_of(path: str) -> Thumbs:
 
 def make_thumbs(paths: Sequence[str], timeout: float = 60, workers: int | None = None) -> list:
     """``thumbs_of`` every path in worker processes; a timeout or crash is that clip's error."""
+    if not paths:
+        return []
+    import pyvidfast.io.reader  # noqa: F401  (once here: forked workers would each import torch)
     from pyvidfast.opensora.pool import map_with_timeout
 
     results = map_with_timeout(
