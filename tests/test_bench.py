@@ -15,13 +15,14 @@ import pytest
 import torch
 from media import make_clip
 
-from pyvidfast.bench import measures
+from pyvidfast.bench import loaders, measures
 from pyvidfast.bench.isolate import run_isolated
 from pyvidfast.bench.output import PLOT_HINT, markdown, write_outputs
 from pyvidfast.bench.results import Budget
 from pyvidfast.bench.runner import SCHEMA, BenchOptions, default_workers, run_bench
 from pyvidfast.bench.sources import load_sample
 from pyvidfast.cli import main
+from pyvidfast.cogvideox import SFTDataset
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {"info", "check", "decode", "sample"}
@@ -91,6 +92,25 @@ def test_measures_count_what_they_did(clips):
     mix = measures.stream_mix(paths, budget)
     assert mix["codec"] == {"h264": 1, "vp9": 1, "unknown": 1}
     assert mix["resolution"] == {"64x48": 2, "unknown": 1}
+
+
+def test_sample_path_excludes_the_warm_up_clip(clips, tmp_path):
+    paths = [str(clips / n) for n in ("a.mp4", "b.mkv", "broken.mp4")]
+    folder = str(tmp_path / "sft")
+    loaders.link_sft_folder(paths, folder)
+    params = loaders.SampleParams(video_size=(32, 48), fps=8, max_num_frames=9)
+    # SFTDataset visits the links in os.walk order; the first one is the untimed warm-up
+    order = [os.path.realpath(p) for p in SFTDataset(folder, **params.kwargs()).video_paths]
+    timed = order[1:]
+    good = sum(not p.endswith("broken.mp4") for p in timed)
+    for workers in (0, 1):
+        m = loaders.sft_dataloader(folder, Budget(3600), params, workers)
+        assert (m.files, m.items, m.failures) == (2, good, 2 - good), workers
+        assert m.startup_seconds > 0 and m.rate == pytest.approx(good / m.seconds)
+        assert m.bytes == sum(os.path.getsize(p) for p in timed)
+    if measures.decoder_missing("decord") is None:
+        m = loaders.reference(folder, Budget(3600), params)
+        assert (m.files, m.items, m.failures) == (2, good, 2 - good)
 
 
 def test_measures_stop_at_the_budget(clips):

@@ -2,7 +2,7 @@
 ``DataLoader`` with 0..N workers, of the GPU loader, and of the reference procedure.
 
 The sample's files are linked into an SFT folder (``videos/NNNNNN.mp4``, captions in ``labels/``
-when the source had them) so the dataset sees exactly the sample, in its order. A clip the
+when the source had them) so the dataset sees exactly the sample. A clip the
 dataset cannot sample (too short, broken) counts as a failure, as a training job would skip it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from torch.utils.data import DataLoader, Dataset
@@ -41,7 +41,7 @@ class SampleParams:
 
 def link_sft_folder(paths: Sequence[str], folder: str) -> list[str]:
     """Symlink ``paths`` as ``folder/videos/NNNNNN.mp4`` (and their captions as ``labels/``);
-    returns the linked paths in order (``SFTDataset`` keeps ``os.walk`` order, sorted here)."""
+    returns the linked paths (``SFTDataset`` visits them in ``os.walk`` order)."""
     from pyvidfast.cogvideox.sft import caption_path_for
 
     videos = os.path.join(folder, "videos")
@@ -81,6 +81,25 @@ def _first(batch: list):
     return batch[0]
 
 
+def _steady(outcomes: Iterator[tuple[str | None, bool]], budget: Budget, m: Measurement):
+    """Consume ``(path, ok)`` per clip until the budget is spent. The first clip is the warm-up
+    (worker start-up, first open): the clock starts when it arrives and it is not counted, as a
+    training job amortises it; its latency is ``startup_seconds``."""
+    start, t0, c0 = time.perf_counter(), None, cpu_seconds()
+    for path, ok in outcomes:
+        if t0 is None:
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            m.startup_seconds = t0 - start
+            continue
+        m.files += 1
+        m.bytes += os.path.getsize(path) if path else 0
+        m.items += ok
+        m.failures += not ok
+        if budget.over():
+            break
+    return finish(m, t0 if t0 is not None else time.perf_counter(), c0)
+
+
 def sft_dataloader(folder: str, budget: Budget, params: SampleParams, workers: int) -> Measurement:
     """``DataLoader(SFTDataset(folder), batch_size=1, num_workers=workers)`` until the budget."""
     from pyvidfast.cogvideox import SFTDataset
@@ -90,59 +109,50 @@ def sft_dataloader(folder: str, budget: Budget, params: SampleParams, workers: i
     loader = DataLoader(
         _Guarded(dataset), batch_size=1, num_workers=workers, collate_fn=_first, shuffle=False
     )
-    t0, c0 = time.perf_counter(), cpu_seconds()
-    for i, item in enumerate(loader):
-        m.files += 1
-        m.bytes += os.path.getsize(dataset.video_paths[i])
-        if item is None:
-            m.failures += 1
-        else:
-            m.items += 1
-        if budget.over():
-            break
-    m.note = f"{m.failures} clip(s) could not be sampled"
-    return finish(m, t0, c0)
+    outcomes = ((dataset.video_paths[i], item is not None) for i, item in enumerate(loader))
+    _steady(outcomes, budget, m)
+    m.note = f"{m.failures} clip(s) could not be sampled; first clip excluded (warm-up)"
+    return m
+
+
+def _reference_outcomes(paths: list[str], params: SampleParams):
+    from pyvidfast.bench.reference import reference_item
+
+    for path in paths:
+        try:
+            reference_item(path, **params.kwargs())
+            yield path, True
+        except Exception:  # the reference raises decord/numpy/index errors on short or bad clips
+            yield path, False
 
 
 def reference(folder: str, budget: Budget, params: SampleParams) -> Measurement:
     """CogVideoX's own procedure (decord + torch resize), one clip at a time in this process."""
-    from pyvidfast.bench.reference import reference_item
     from pyvidfast.cogvideox.sft import scan_sft_folder
 
     paths, _ = scan_sft_folder(folder)
     m = Measurement("sample", "reference (decord + torch)", "clips/s", workers=0)
-    t0, c0 = time.perf_counter(), cpu_seconds()
-    for path in paths:
-        m.files += 1
-        m.bytes += os.path.getsize(path)
-        try:
-            reference_item(path, **params.kwargs())
-            m.items += 1
-        except Exception:  # the reference raises decord/numpy/index errors on short or bad clips
-            m.failures += 1
-        if budget.over():
-            break
-    m.note = f"{m.failures} clip(s) raised"
-    return finish(m, t0, c0)
+    _steady(_reference_outcomes(paths, params), budget, m)
+    m.note = f"{m.failures} clip(s) raised; first clip excluded (warm-up)"
+    return m
 
 
 def gpu_loader(folder: str, budget: Budget, params: SampleParams) -> Measurement:
-    """``GpuBatchLoader`` (NVDEC + fused resize, bf16 on the GPU), batch size 1."""
+    """``GpuBatchLoader`` (NVDEC + fused resize, bf16 on the GPU), batch size 1. It skips clips
+    it cannot sample itself, so ``failures`` are its skips and ``bytes`` is not counted."""
     import torch
 
     from pyvidfast.cogvideox.gpu import GpuBatchLoader
 
     loader = GpuBatchLoader.from_sft_folder(folder, **params.kwargs(), on_error="skip")
     m = Measurement("sample", "pyvidfast GpuBatchLoader", "clips/s", workers=0)
-    t0, c0 = time.perf_counter(), cpu_seconds()
-    for batch in loader:
-        torch.cuda.synchronize()
-        m.items += len(batch["txt"])
-        if budget.over():
-            break
+
+    def outcomes():
+        for batch in loader:
+            torch.cuda.synchronize()
+            yield None, len(batch["txt"]) == 1
+
+    _steady(outcomes(), budget, m)
     m.failures = len(loader.skipped)
-    m.files = m.items + m.failures
-    paths = [r.source for r in loader.requests[: m.files]]
-    m.bytes = sum(os.path.getsize(p) for p in paths)
-    m.note = f"{m.failures} clip(s) skipped"
-    return finish(m, t0, c0)
+    m.note = f"{m.failures} clip(s) skipped; first clip excluded (warm-up); MB/s not counted"
+    return m

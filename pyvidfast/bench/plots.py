@@ -17,7 +17,9 @@ def _pyplot():
 
 
 def _label(r: dict) -> str:
-    return f"{r['tool']} x{r['workers']}" if r["group"] == "sample" and r["workers"] else r["tool"]
+    if r["tool"] == "pyvidfast SFTDataset":
+        return f"{r['tool']}, {r['workers']} workers"
+    return r["tool"]
 
 
 def throughput_plot(results: list[dict], path: str) -> bool:

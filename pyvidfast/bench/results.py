@@ -33,16 +33,20 @@ class Measurement:
     gpu_peak_mb: float | None = None
     skipped: str | None = None
     note: str = ""
+    startup_seconds: float | None = None  # sample path: latency of the first (untimed) clip
 
     @property
     def rate(self) -> float | None:
         """``items`` per second (None when nothing was timed)."""
-        return self.items / self.seconds if self.seconds > 0 and not self.skipped else None
+        return self.items / self.seconds if self._timed() else None
 
     @property
     def mb_per_s(self) -> float | None:
         """Input MiB read per second."""
-        return self.bytes / 2**20 / self.seconds if self.seconds > 0 and not self.skipped else None
+        return self.bytes / 2**20 / self.seconds if self._timed() else None
+
+    def _timed(self) -> bool:
+        return self.seconds > 0 and self.files > 0 and not self.skipped
 
     def to_dict(self) -> dict:
         out = asdict(self)

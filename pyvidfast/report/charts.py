@@ -24,14 +24,29 @@ def matplotlib_available() -> bool:
         return False
 
 
+def _range(values: list[float]) -> tuple[float, float, int]:
+    """(low, high, outliers): the 1st..99th percentile when at least 20 values lie beyond a
+    long tail (one 20000-frame clip would otherwise squeeze every other row into one bar)."""
+    ordered = sorted(values)
+    lo, hi = ordered[0], ordered[-1]
+    if len(ordered) < 20:
+        return lo, hi, 0
+    k = max(1, len(ordered) // 100)
+    p1, p99 = ordered[k], ordered[-1 - k]
+    if hi - lo <= 3 * (p99 - p1):
+        return lo, hi, 0
+    return p1, p99, sum(1 for v in ordered if v < p1 or v > p99)
+
+
 def _bins(values: Sequence[float], bins: int) -> tuple[list[float], list[int]]:
-    lo, hi = min(values), max(values)
+    """Equal bins over ``_range``; values outside it count in the end bins."""
+    lo, hi, _ = _range(list(values))
     if hi <= lo:
         hi = lo + 1
     edges = [lo + (hi - lo) * i / bins for i in range(bins + 1)]
     counts = [0] * bins
     for v in values:
-        counts[min(int((v - lo) / (hi - lo) * bins), bins - 1)] += 1
+        counts[max(0, min(int((v - lo) / (hi - lo) * bins), bins - 1))] += 1
     return edges, counts
 
 
@@ -116,6 +131,9 @@ def histogram(values: Sequence[float], title: str, xlabel: str, bins: int = 20) 
         return None
     edges, counts = _bins(finite, bins)
     labels = [_short(e) for e in edges[:-1]]
+    outliers = _range(finite)[2]
+    if outliers:
+        title = f"{title} ({outliers} outlier(s) in the end bins)"
     if matplotlib_available():
         return _png(labels, counts, title, f"{xlabel} (bin start)", rotate=False)
     return _svg(labels, counts, title, f"{xlabel} (bin start)")
