@@ -247,13 +247,35 @@ def _raise():
     raise ValueError("bad file")
 
 
+def _two_then_hang():
+    from pyvidfast.bench.isolate import report_progress
+
+    report_progress(1)
+    report_progress(2)
+    time.sleep(60)
+
+
+def _one_then_crash():
+    from pyvidfast.bench.isolate import report_progress
+
+    report_progress("half")
+    os._exit(4)
+
+
 def test_isolated_run_reports_crash_timeout_and_error():
-    assert run_isolated(sum, ([1, 2],), 30) == ("ok", 3)
-    status, message = run_isolated(_crash, (), 30)
-    assert status == "crash" and "exit code 3" in message
-    assert run_isolated(_hang, (), 0.5)[0] == "timeout"
-    status, message = run_isolated(_raise, (), 30)
+    assert run_isolated(sum, ([1, 2],), 30) == ("ok", 3, None)
+    status, message, partial = run_isolated(_crash, (), 30)
+    assert status == "crash" and "exit code 3" in message and partial is None
+    assert run_isolated(_hang, (), 0.5)[::2] == ("timeout", None)
+    status, message, _ = run_isolated(_raise, (), 30)
     assert status == "error" and "bad file" in message
+
+
+def test_isolated_run_keeps_the_last_partial_result():
+    status, message, partial = run_isolated(_two_then_hang, (), 2)
+    assert (status, partial) == ("timeout", 2) and "killed after" in message
+    status, message, partial = run_isolated(_one_then_crash, (), 30)
+    assert (status, partial) == ("crash", "half") and "exit code 4" in message
 
 
 def test_default_workers():
@@ -294,3 +316,23 @@ def test_reference_procedure_matches_sftdataset(tmp_path):
     ours = SFTDataset(str(tmp_path), **params)[0]
     assert ours["num_frames"] == ref["num_frames"]
     assert ((ours["mp4"] - ref["mp4"]).abs() * 127.5).max() <= 3
+
+
+def _crashing_measure(paths, budget):
+    os._exit(9)
+
+
+def test_a_crashing_tool_is_a_row_with_its_reason(clips, monkeypatch):
+    from pyvidfast.bench import runner
+
+    def two_steps(paths, folder, options):
+        return [
+            runner.Step("crashes", "decode", 1.0, _crashing_measure, (paths,)),
+            runner.Step("info (header)", "info", 1.0, measures.info, (paths, False)),
+        ]
+
+    monkeypatch.setattr(runner, "plan", two_steps)
+    report = run_bench(str(clips), BenchOptions(seconds=30, workers=[0], progress=False))
+    crashed, info = report["results"]
+    assert crashed["group"] == "decode" and "exit code 9" in crashed["skipped"]
+    assert info["files"] >= 1 and info["skipped"] is None

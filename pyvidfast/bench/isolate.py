@@ -1,20 +1,33 @@
 """Run one measurement in a forked child: a decoder that crashes or hangs on a file costs that
 measurement, not the bench run, and the child's peak RSS is the measurement's own.
 
-Not a daemon process, so the measurement may start its own workers (DataLoader, check pool).
+The child may send partial results (``report_progress``) as it goes; when it has to be killed
+at its time limit, the last of them is what the parent keeps. Not a daemon process, so the
+measurement may start its own workers (DataLoader, check pool).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["run_isolated"]
+__all__ = ["report_progress", "run_isolated"]
+
+_progress_conn = None  # set in the child: where report_progress sends
+
+
+def report_progress(value: Any) -> None:
+    """Send a partial result to the parent (nothing outside ``run_isolated``)."""
+    if _progress_conn is not None:
+        _progress_conn.send(("partial", value))
 
 
 def _child(conn, fn: Callable[..., Any], args: tuple) -> None:
+    global _progress_conn
+    _progress_conn = conn
     try:
         result = ("ok", fn(*args))
     except BaseException as exc:  # reported to the parent as the measurement's failure
@@ -24,26 +37,40 @@ def _child(conn, fn: Callable[..., Any], args: tuple) -> None:
     conn.close()
 
 
-def run_isolated(fn: Callable[..., Any], args: tuple, timeout: float) -> tuple[str, Any]:
-    """``("ok", fn(*args))``, ``("error", message)``, ``("timeout", message)`` or
-    ``("crash", message)``; ``fn`` runs in a forked child killed after ``timeout`` seconds."""
+def _receive(parent, deadline: float) -> tuple[str, Any]:
+    partial = None
+    while True:
+        if not parent.poll(max(deadline - time.monotonic(), 0)):
+            return "timeout", partial
+        try:
+            status, value = parent.recv()
+        except EOFError:
+            return "crash", partial
+        if status != "partial":
+            return status, value
+        partial = value
+
+
+def run_isolated(fn: Callable[..., Any], args: tuple, timeout: float) -> tuple[str, Any, Any]:
+    """``(status, value, partial)``: ``("ok", fn(*args), None)``, ``("error", message, p)``,
+    ``("timeout", message, p)`` or ``("crash", message, p)``, where ``p`` is the last partial
+    result the child reported (None if none). ``fn`` runs in a forked child killed after
+    ``timeout`` seconds."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, fn, args), daemon=False)
     proc.start()
     child.close()
     try:
-        if parent.poll(timeout):
-            try:
-                return parent.recv()
-            except EOFError:
-                pass  # the child died while sending; reported below
-        else:
+        status, value = _receive(parent, time.monotonic() + timeout)
+        if status == "ok" or status == "error":
+            return status, value, None
+        if status == "timeout":
             proc.kill()
             proc.join()
-            return "timeout", f"killed after {timeout:.0f}s"
+            return "timeout", f"killed after {timeout:.0f}s", value
         proc.join()
-        return "crash", f"measuring process died (exit code {proc.exitcode})"
+        return "crash", f"measuring process died (exit code {proc.exitcode})", value
     finally:
         parent.close()
         if proc.is_alive():

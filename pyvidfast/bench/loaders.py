@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 from torch.utils.data import DataLoader, Dataset
 
 from pyvidfast.bench.machine import cpu_seconds
-from pyvidfast.bench.results import Budget, Measurement, finish
+from pyvidfast.bench.results import Budget, Measurement, checkpoint, finish
 
 __all__ = ["SampleParams", "gpu_loader", "link_sft_folder", "reference", "sft_dataloader"]
 
@@ -81,7 +81,7 @@ def _first(batch: list):
     return batch[0]
 
 
-def _steady(outcomes: Iterator[tuple[str | None, bool]], budget: Budget, m: Measurement):
+def _steady(outcomes: Generator[tuple[str | None, bool]], budget: Budget, m: Measurement):
     """Consume ``(path, ok)`` per clip until the budget is spent. The first clip is the warm-up
     (worker start-up, first open): the clock starts when it arrives and it is not counted, as a
     training job amortises it; its latency is ``startup_seconds``."""
@@ -95,9 +95,12 @@ def _steady(outcomes: Iterator[tuple[str | None, bool]], budget: Budget, m: Meas
         m.bytes += os.path.getsize(path) if path else 0
         m.items += ok
         m.failures += not ok
+        checkpoint(m, t0, c0)
         if budget.over():
             break
-    return finish(m, t0 if t0 is not None else time.perf_counter(), c0)
+    end = time.perf_counter()
+    outcomes.close()  # stops DataLoader workers, so their CPU time is counted
+    return finish(m, t0 if t0 is not None else end, c0, end)
 
 
 def sft_dataloader(folder: str, budget: Budget, params: SampleParams, workers: int) -> Measurement:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pyvidfast.bench.machine import cpu_seconds
-from pyvidfast.bench.results import Budget, Measurement, finish
+from pyvidfast.bench.results import Budget, Measurement, checkpoint, finish
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -53,6 +53,7 @@ def info(paths: Sequence[str], budget: Budget, exact: bool) -> Measurement:
         m.items += 1
         m.bytes += os.path.getsize(chunk[0])
         m.failures += row["info_error"] is not None
+        checkpoint(m, t0, c0)
     return finish(m, t0, c0)
 
 
@@ -85,7 +86,8 @@ def check_pyvidfast(paths: Sequence[str], budget: Budget, workers: int) -> Measu
         m.items += len(chunk)
         m.bytes += sum(os.path.getsize(p) for p in chunk)
         m.failures += int((~table["ok"].astype(bool)).sum())
-    m.note = f"{m.failures} file(s) with errors"
+        m.note = f"{m.failures} file(s) with errors"
+        checkpoint(m, t0, c0)
     return finish(m, t0, c0)
 
 
@@ -124,7 +126,8 @@ def check_ffmpeg(paths: Sequence[str], budget: Budget, jobs: int) -> Measurement
             m.items += len(chunk)
             m.bytes += sum(os.path.getsize(p) for p in chunk)
             m.failures += sum(not ok for ok in verdicts.values())
-    m.note = f"{m.failures} file(s) with errors"
+            m.note = f"{m.failures} file(s) with errors"
+            checkpoint(m, t0, c0)
     return finish(m, t0, c0)
 
 
@@ -194,9 +197,10 @@ def decode(paths: Sequence[str], budget: Budget, tool: str) -> Measurement:
         try:
             for n in frames_of(chunk[0], device):
                 m.items += n
+                checkpoint(m, t0, c0)
                 if budget.over():
                     break
         except Exception:  # any decoder's error on a broken file: a failure, not a stop
             m.failures += 1
-    m.note = f"{m.failures} file(s) failed"
+        m.note = f"{m.failures} file(s) failed"
     return finish(m, t0, c0)

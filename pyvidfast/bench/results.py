@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+from pyvidfast.bench.isolate import report_progress
 from pyvidfast.bench.machine import cpu_seconds, gpu_peak_mb, peak_rss_mb
 
-__all__ = ["Budget", "Measurement", "finish"]
+__all__ = ["Budget", "Measurement", "checkpoint", "finish"]
 
 
 @dataclass
@@ -69,10 +70,16 @@ class Budget:
         return self.elapsed() >= self.seconds
 
 
-def finish(m: Measurement, t0: float, c0: float) -> Measurement:
-    """Stamp ``m`` with the wall and CPU seconds since ``t0``/``c0`` and the peak memory."""
-    m.seconds = time.perf_counter() - t0
+def finish(m: Measurement, t0: float, c0: float, end: float | None = None) -> Measurement:
+    """Stamp ``m`` with the wall seconds from ``t0`` to ``end`` (default: now), the CPU seconds
+    since ``c0`` and the peak memory."""
+    m.seconds = (end or time.perf_counter()) - t0
     m.cpu_seconds = cpu_seconds() - c0
     m.peak_rss_mb = peak_rss_mb()
     m.gpu_peak_mb = gpu_peak_mb()
     return m
+
+
+def checkpoint(m: Measurement, t0: float, c0: float) -> None:
+    """Report what ``m`` holds so far to the parent (kept if the child is killed at its limit)."""
+    report_progress(finish(replace(m), t0, c0))

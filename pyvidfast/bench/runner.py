@@ -2,8 +2,9 @@
 
 The budget (``seconds``) is shared out among the measurements by weight, each slice computed
 from what is left when it starts, so a slow step shortens the later ones instead of the run
-overrunning. Each measurement runs in a forked child (``isolate``) killed at 1.5x its slice
-plus 10 s; a measurement that fails, crashes or times out is a row with its reason.
+overrunning. Each measurement runs in a forked child (``isolate``) that stops starting work at
+the end of its slice and is killed a little after it; a killed child's row holds the files it
+finished, and a measurement that fails, crashes or finishes nothing is a row with its reason.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Step:
     """One measurement to run: ``fn(*args, budget)`` returns a ``Measurement`` (or the mix)."""
 
     name: str
+    group: str
     weight: float
     fn: Any
     args: tuple
@@ -92,25 +94,37 @@ def plan(paths: list[str], folder: str, options: BenchOptions) -> list[Step]:
     cpus = os.cpu_count() or 1
     p = options.params
     steps = [
-        Step("stream mix", 0.3, measures.stream_mix, (paths,)),
-        Step("info (header)", 0.5, measures.info, (paths, False)),
-        Step("info (exact)", 1.0, measures.info, (paths, True)),
-        Step("check", 1.0, measures.check_pyvidfast, (paths, cpus)),
-        Step("ffmpeg -f null", 1.0, measures.check_ffmpeg, (paths, cpus)),
+        Step("stream mix", "info", 0.3, measures.stream_mix, (paths,)),
+        Step("info (header)", "info", 0.5, measures.info, (paths, False)),
+        Step("info (exact)", "info", 1.0, measures.info, (paths, True)),
+        Step("check", "check", 1.0, measures.check_pyvidfast, (paths, cpus)),
+        Step("ffmpeg -f null", "check", 1.0, measures.check_ffmpeg, (paths, cpus)),
     ]
-    steps += [Step(f"decode: {tool}", 1.0, _decode, (paths, tool)) for tool in measures.DECODERS]
-    steps.append(Step("reference", 1.5, _reference, (folder, p)))
     steps += [
-        Step(f"SFTDataset x{w}", 1.5, loaders.sft_dataloader, (folder, p, w))
+        Step(f"decode: {tool}", "decode", 1.0, _decode, (paths, tool)) for tool in measures.DECODERS
+    ]
+    steps.append(Step("reference", "sample", 1.5, _reference, (folder, p)))
+    steps += [
+        Step(f"SFTDataset x{w}", "sample", 1.5, loaders.sft_dataloader, (folder, p, w))
         for w in options.workers
     ]
-    steps.append(Step("GpuBatchLoader", 1.5, _gpu_loader, (folder, p)))
+    steps.append(Step("GpuBatchLoader", "sample", 1.5, _gpu_loader, (folder, p)))
     return steps
 
 
 def _measure(fn, args: tuple, budget: Budget):
     """Every measure's signature: ``fn(paths_or_folder, budget, *options)``."""
     return fn(args[0], budget, *args[1:])
+
+
+def _outcome(step: Step, status: str, value: Any, partial: Any) -> Measurement:
+    """The row of a step: its result, the partial result of a killed child, or the reason."""
+    if status == "ok":
+        return value
+    if isinstance(partial, Measurement):
+        partial.note = f"{partial.note}; {value}: the file in progress is not counted".lstrip("; ")
+        return partial
+    return Measurement(step.group, step.name, "", skipped=f"{status}: {value}")
 
 
 def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement], dict]:
@@ -121,23 +135,16 @@ def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement]
         share = left * step.weight / sum(s.weight for s in steps[i:])
         if bar is not None:
             bar.set_postfix_str(f"{step.name} ({share:.0f}s)")
-        status, value = run_isolated(
-            _measure, (step.fn, step.args, Budget(share)), share * 1.5 + 10
-        )
+        # the child stops starting work at its share; it is killed a little after it
+        limit = share + max(3.0, 0.25 * share)
+        status, value, partial = run_isolated(_measure, (step.fn, step.args, Budget(share)), limit)
         if bar is not None:
             bar.update(1)
         if step.fn is measures.stream_mix:
             mix = value if status == "ok" else {"error": f"{status}: {value}"}
-        elif status == "ok":
-            results.append(value)
         else:
-            results.append(_failed_step(step, f"{status}: {value}"))
+            results.append(_outcome(step, status, value, partial))
     return results, mix
-
-
-def _failed_step(step: Step, reason: str) -> Measurement:
-    group = "sample" if "SFT" in step.name or "Loader" in step.name else step.name.split(":")[0]
-    return Measurement(group, step.name, "", skipped=reason)
 
 
 def _source_dict(sample: Sample) -> dict:
