@@ -94,23 +94,24 @@ def test_measures_count_what_they_did(clips):
     assert mix["resolution"] == {"64x48": 2, "unknown": 1}
 
 
-def test_sample_path_excludes_the_warm_up_clip(clips, tmp_path):
+def test_sample_path_counts_clips_after_the_warm_up(clips, tmp_path):
     paths = [str(clips / n) for n in ("a.mp4", "b.mkv", "broken.mp4")]
     folder = str(tmp_path / "sft")
     loaders.link_sft_folder(paths, folder)
     params = loaders.SampleParams(video_size=(32, 48), fps=8, max_num_frames=9)
-    # SFTDataset visits the links in os.walk order; the first one is the untimed warm-up
+    # SFTDataset visits the links in os.walk order; with workers the first clip is the untimed
+    # warm-up (worker start-up), in the main process every clip counts
     order = [os.path.realpath(p) for p in SFTDataset(folder, **params.kwargs()).video_paths]
-    timed = order[1:]
-    good = sum(not p.endswith("broken.mp4") for p in timed)
-    for workers in (0, 1):
+    for workers, timed in ((0, order), (1, order[1:])):
+        good = sum(not p.endswith("broken.mp4") for p in timed)
         m = loaders.sft_dataloader(folder, Budget(3600), params, workers)
-        assert (m.files, m.items, m.failures) == (2, good, 2 - good), workers
-        assert m.startup_seconds > 0 and m.rate == pytest.approx(good / m.seconds)
+        assert (m.files, m.items, m.failures) == (len(timed), good, len(timed) - good), workers
+        assert m.rate == pytest.approx(good / m.seconds)
         assert m.bytes == sum(os.path.getsize(p) for p in timed)
+        assert (m.startup_seconds is not None) == (workers > 0)
     if measures.decoder_missing("decord") is None:
         m = loaders.reference(folder, Budget(3600), params)
-        assert (m.files, m.items, m.failures) == (2, good, 2 - good)
+        assert (m.files, m.items, m.failures) == (3, 2, 1)
 
 
 def test_measures_stop_at_the_budget(clips):

@@ -81,13 +81,17 @@ def _first(batch: list):
     return batch[0]
 
 
-def _steady(outcomes: Generator[tuple[str | None, bool]], budget: Budget, m: Measurement):
-    """Consume ``(path, ok)`` per clip until the budget is spent. The first clip is the warm-up
-    (worker start-up, first open): the clock starts when it arrives and it is not counted, as a
-    training job amortises it; its latency is ``startup_seconds``."""
-    start, t0, c0 = time.perf_counter(), None, cpu_seconds()
+def _steady(
+    outcomes: Generator[tuple[str | None, bool]], budget: Budget, m: Measurement, warm_up: bool
+) -> Measurement:
+    """Consume ``(path, ok)`` per clip until the budget is spent. With ``warm_up`` (worker
+    processes, a GPU) the first clip is not counted and the clock starts when it arrives, as a
+    training job amortises the start-up; its latency is ``startup_seconds``."""
+    start = t0 = time.perf_counter()
+    c0 = cpu_seconds()
     for path, ok in outcomes:
-        if t0 is None:
+        if warm_up:
+            warm_up = False
             t0, c0 = time.perf_counter(), cpu_seconds()
             m.startup_seconds = t0 - start
             continue
@@ -100,7 +104,7 @@ def _steady(outcomes: Generator[tuple[str | None, bool]], budget: Budget, m: Mea
             break
     end = time.perf_counter()
     outcomes.close()  # stops DataLoader workers, so their CPU time is counted
-    return finish(m, t0 if t0 is not None else end, c0, end)
+    return finish(m, t0, c0, end)
 
 
 def sft_dataloader(folder: str, budget: Budget, params: SampleParams, workers: int) -> Measurement:
@@ -113,8 +117,10 @@ def sft_dataloader(folder: str, budget: Budget, params: SampleParams, workers: i
         _Guarded(dataset), batch_size=1, num_workers=workers, collate_fn=_first, shuffle=False
     )
     outcomes = ((dataset.video_paths[i], item is not None) for i, item in enumerate(loader))
-    _steady(outcomes, budget, m)
-    m.note = f"{m.failures} clip(s) could not be sampled; first clip excluded (warm-up)"
+    _steady(outcomes, budget, m, warm_up=workers > 0)
+    m.note = f"{m.failures} clip(s) could not be sampled"
+    if workers:
+        m.note += "; first clip excluded (worker start-up)"
     return m
 
 
@@ -135,8 +141,8 @@ def reference(folder: str, budget: Budget, params: SampleParams) -> Measurement:
 
     paths, _ = scan_sft_folder(folder)
     m = Measurement("sample", "reference (decord + torch)", "clips/s", workers=0)
-    _steady(_reference_outcomes(paths, params), budget, m)
-    m.note = f"{m.failures} clip(s) raised; first clip excluded (warm-up)"
+    _steady(_reference_outcomes(paths, params), budget, m, warm_up=False)
+    m.note = f"{m.failures} clip(s) raised"
     return m
 
 
@@ -155,7 +161,7 @@ def gpu_loader(folder: str, budget: Budget, params: SampleParams) -> Measurement
             torch.cuda.synchronize()
             yield None, len(batch["txt"]) == 1
 
-    _steady(outcomes(), budget, m)
+    _steady(outcomes(), budget, m, warm_up=True)
     m.failures = len(loader.skipped)
-    m.note = f"{m.failures} clip(s) skipped; first clip excluded (warm-up); MB/s not counted"
+    m.note = f"{m.failures} clip(s) skipped; first clip excluded (CUDA start-up); MB/s not counted"
     return m

@@ -74,13 +74,13 @@ def stream_mix(paths: Sequence[str], budget: Budget) -> dict:
 
 
 def check_pyvidfast(paths: Sequence[str], budget: Budget, workers: int) -> Measurement:
-    """``pyvidfast check`` with ``workers`` processes, in chunks of ``2 * workers`` files (each
+    """``pyvidfast check`` with ``workers`` processes, in chunks of ``workers`` files (each
     chunk starts its pool, as a small job would)."""
     from pyvidfast.curation import check_files
 
     m = Measurement("check", "pyvidfast check", "files/s", workers=workers)
     t0, c0 = time.perf_counter(), cpu_seconds()
-    for chunk in _chunks(paths, 2 * workers, budget):
+    for chunk in _chunks(paths, workers, budget):
         table = check_files(chunk, workers=workers)
         m.files += len(chunk)
         m.items += len(chunk)
@@ -120,7 +120,7 @@ def check_ffmpeg(paths: Sequence[str], budget: Budget, jobs: int) -> Measurement
         return m
     t0, c0 = time.perf_counter(), cpu_seconds()
     with tempfile.TemporaryDirectory() as err_dir:
-        for chunk in _chunks(paths, 2 * jobs, budget):
+        for chunk in _chunks(paths, jobs, budget):
             verdicts = ffmpeg_check(chunk, jobs, err_dir, ffmpeg)
             m.files += len(chunk)
             m.items += len(chunk)

@@ -89,26 +89,46 @@ def _reference(folder: str, budget: Budget, params: SampleParams) -> Measurement
     return loaders.reference(folder, budget, params)
 
 
+def _weight(weight: float, missing: str | None) -> float:
+    return 0.05 if missing else weight  # a missing tool only writes its row
+
+
+def _module_missing(module: str) -> str | None:
+    import importlib.util
+
+    return None if importlib.util.find_spec(module) else f"{module} is not installed"
+
+
 def plan(paths: list[str], folder: str, options: BenchOptions) -> list[Step]:
-    """The measurements, in the order they run (the stream mix first: it is cheap)."""
+    """The measurements, in the order they run (the stream mix first: it is cheap). Weights are
+    shares of the budget: a clip on the sample path costs far more than a header read."""
+    import torch
+
     cpus = os.cpu_count() or 1
     p = options.params
+    no_gpu = None if torch.cuda.is_available() else "no CUDA GPU"
     steps = [
         Step("stream mix", "info", 0.3, measures.stream_mix, (paths,)),
-        Step("info (header)", "info", 0.5, measures.info, (paths, False)),
-        Step("info (exact)", "info", 1.0, measures.info, (paths, True)),
+        Step("info (header)", "info", 0.3, measures.info, (paths, False)),
+        Step("info (exact)", "info", 0.7, measures.info, (paths, True)),
         Step("check", "check", 1.0, measures.check_pyvidfast, (paths, cpus)),
         Step("ffmpeg -f null", "check", 1.0, measures.check_ffmpeg, (paths, cpus)),
     ]
+    for tool, (_, device, module) in measures.DECODERS.items():
+        missing = _module_missing(module) or (no_gpu if device == "cuda" else None)
+        steps.append(
+            Step(f"decode: {tool}", "decode", _weight(0.8, missing), _decode, (paths, tool))
+        )
+    steps.append(
+        Step(
+            "reference", "sample", _weight(2.0, _module_missing("decord")), _reference, (folder, p)
+        )
+    )
     steps += [
-        Step(f"decode: {tool}", "decode", 1.0, _decode, (paths, tool)) for tool in measures.DECODERS
-    ]
-    steps.append(Step("reference", "sample", 1.5, _reference, (folder, p)))
-    steps += [
-        Step(f"SFTDataset x{w}", "sample", 1.5, loaders.sft_dataloader, (folder, p, w))
+        Step(f"SFTDataset x{w}", "sample", 2.0, loaders.sft_dataloader, (folder, p, w))
         for w in options.workers
     ]
-    steps.append(Step("GpuBatchLoader", "sample", 1.5, _gpu_loader, (folder, p)))
+    steps.append(Step("GpuBatchLoader", "sample", _weight(2.0, no_gpu), _gpu_loader, (folder, p)))
     return steps
 
 
@@ -136,7 +156,7 @@ def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement]
         if bar is not None:
             bar.set_postfix_str(f"{step.name} ({share:.0f}s)")
         # the child stops starting work at its share; it is killed a little after it
-        limit = share + max(3.0, 0.25 * share)
+        limit = share + max(3.0, 0.5 * share)
         status, value, partial = run_isolated(_measure, (step.fn, step.args, Budget(share)), limit)
         if bar is not None:
             bar.update(1)
