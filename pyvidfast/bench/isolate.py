@@ -9,6 +9,8 @@ measurement may start its own workers (DataLoader, check pool).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -28,6 +30,9 @@ def report_progress(value: Any) -> None:
 def _child(conn, fn: Callable[..., Any], args: tuple) -> None:
     global _progress_conn
     _progress_conn = conn
+    # Its own process group: the parent kills the measurement with everything it started
+    # (DataLoader and pool workers, ffmpeg jobs), which a kill of the child alone would orphan.
+    os.setpgrp()
     try:
         result = ("ok", fn(*args))
     except BaseException as exc:  # reported to the parent as the measurement's failure
@@ -60,19 +65,34 @@ def run_isolated(fn: Callable[..., Any], args: tuple, timeout: float) -> tuple[s
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, fn, args), daemon=False)
     proc.start()
+    _own_group(proc.pid)
     child.close()
     try:
         status, value = _receive(parent, time.monotonic() + timeout)
         if status == "ok" or status == "error":
             return status, value, None
         if status == "timeout":
-            proc.kill()
+            _kill_group(proc.pid)
             proc.join()
             return "timeout", f"killed after {timeout:.0f}s", value
         proc.join()
         return "crash", f"measuring process died (exit code {proc.exitcode})", value
     finally:
         parent.close()
-        if proc.is_alive():
-            proc.kill()
+        _kill_group(proc.pid)  # whatever the measurement left running
         proc.join()
+
+
+def _own_group(pid: int) -> None:
+    """The child's own process group, set from this side too (whichever runs first wins)."""
+    try:
+        os.setpgid(pid, pid)
+    except (ProcessLookupError, PermissionError):
+        pass  # the child has already exited, or already set it itself (after its exec)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group has already exited

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "gpu_peak_mb", "machine_info", "peak_rss_mb", "time_it"]
+__all__ = [
+    "cpu_seconds",
+    "gpu_peak_mb",
+    "machine_info",
+    "peak_rss_mb",
+    "process_age",
+    "time_it",
+]
 
 LIBRARIES = (
     "pyvidfast",
@@ -55,6 +62,17 @@ def peak_rss_mb() -> float:
         pass
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, children) / 1024
+
+
+def process_age() -> float:
+    """Seconds since this process started (0 where /proc is missing): the interpreter's start
+    and imports count against a wall-clock budget too."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 0.0)
 
 
 def gpu_peak_mb() -> float | None:

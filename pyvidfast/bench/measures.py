@@ -57,8 +57,15 @@ def info(paths: Sequence[str], budget: Budget, exact: bool) -> Measurement:
     return finish(m, t0, c0)
 
 
+def _mix(counts: dict[str, Counter]) -> dict:
+    out: dict = {k: dict(v.most_common()) for k, v in counts.items()}
+    out["files"] = sum(counts["codec"].values())
+    return out
+
+
 def stream_mix(paths: Sequence[str], budget: Budget) -> dict:
     """Codec, resolution and container counts of the files probed within ``budget``."""
+    from pyvidfast.bench.isolate import report_progress
     from pyvidfast.io.probe import probe_video
 
     mix: dict[str, Counter] = {"codec": Counter(), "resolution": Counter(), "container": Counter()}
@@ -68,9 +75,8 @@ def stream_mix(paths: Sequence[str], budget: Budget) -> dict:
         size = f"{probe.width}x{probe.height}" if probe.width > 0 else "unknown"
         mix["resolution"][size] += 1
         mix["container"][probe.container or "unknown"] += 1
-    out = {k: dict(v.most_common()) for k, v in mix.items()}
-    out["files"] = sum(mix["codec"].values())
-    return out
+        report_progress(_mix(mix))
+    return _mix(mix)
 
 
 def check_pyvidfast(paths: Sequence[str], budget: Budget, workers: int) -> Measurement:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["scaling_plot", "throughput_plot"]
+__all__ = ["pyplot", "scaling_plot", "throughput_plot"]
 
 GROUPS = ("info", "check", "decode", "sample")
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,7 +27,7 @@ def throughput_plot(results: list[dict], path: str) -> bool:
     groups = [g for g in GROUPS if any(r["group"] == g and r["rate"] for r in results)]
     if not groups:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     rows = [[r for r in results if r["group"] == g and r["rate"]] for g in groups]
     heights = [0.6 + 0.35 * len(r) for r in rows]
     fig, axes = plt.subplots(
@@ -61,7 +61,7 @@ def scaling_plot(results: list[dict], path: str) -> bool:
     )
     if not points:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot([w for w, _ in points], [r for _, r in points], "o-", label="pyvidfast SFTDataset")
     for r in results:

@@ -29,9 +29,9 @@ SCHEMA = "pyvidfast.bench/1"
 
 
 def default_workers(cpus: int | None = None) -> list[int]:
-    """0 (in-process), then 1, 2, 4, ... up to the core count, and the core count itself."""
+    """1, 2, 4, ... up to the core count, and the core count itself."""
     cpus = cpus or os.cpu_count() or 1
-    counts, n = [0], 1
+    counts, n = [], 1
     while n < cpus:
         counts.append(n)
         n *= 2
@@ -53,11 +53,14 @@ class BenchOptions:
 class Step:
     """One measurement to run: ``fn(*args, budget)`` returns a ``Measurement`` (or the mix)."""
 
-    name: str
+    name: str  # the tool, as its Measurement names it
     group: str
     weight: float
     fn: Any
     args: tuple
+    unit: str = ""
+    workers: int = 1
+    missing: str | None = None  # why the tool cannot run here: a row, no process
 
 
 def _gpu_loader(folder: str, budget: Budget, params: SampleParams) -> Measurement:
@@ -89,10 +92,6 @@ def _reference(folder: str, budget: Budget, params: SampleParams) -> Measurement
     return loaders.reference(folder, budget, params)
 
 
-def _weight(weight: float, missing: str | None) -> float:
-    return 0.05 if missing else weight  # a missing tool only writes its row
-
-
 def _module_missing(module: str) -> str | None:
     import importlib.util
 
@@ -109,26 +108,58 @@ def plan(paths: list[str], folder: str, options: BenchOptions) -> list[Step]:
     no_gpu = None if torch.cuda.is_available() else "no CUDA GPU"
     steps = [
         Step("stream mix", "info", 0.3, measures.stream_mix, (paths,)),
-        Step("info (header)", "info", 0.3, measures.info, (paths, False)),
-        Step("info (exact)", "info", 0.7, measures.info, (paths, True)),
-        Step("check", "check", 1.0, measures.check_pyvidfast, (paths, cpus)),
-        Step("ffmpeg -f null", "check", 1.0, measures.check_ffmpeg, (paths, cpus)),
+        Step("pyvidfast info (header)", "info", 0.3, measures.info, (paths, False), "files/s"),
+        Step("pyvidfast info --exact-frames", "info", 0.7, measures.info, (paths, True), "files/s"),
+        Step(
+            "pyvidfast check",
+            "check",
+            1.0,
+            measures.check_pyvidfast,
+            (paths, cpus),
+            "files/s",
+            cpus,
+        ),
+        Step("ffmpeg -f null", "check", 1.0, measures.check_ffmpeg, (paths, cpus), "files/s", cpus),
     ]
     for tool, (_, device, module) in measures.DECODERS.items():
         missing = _module_missing(module) or (no_gpu if device == "cuda" else None)
-        steps.append(
-            Step(f"decode: {tool}", "decode", _weight(0.8, missing), _decode, (paths, tool))
-        )
+        steps.append(Step(tool, "decode", 0.8, _decode, (paths, tool), "frames/s", 1, missing))
     steps.append(
         Step(
-            "reference", "sample", _weight(2.0, _module_missing("decord")), _reference, (folder, p)
+            "reference (decord + torch)",
+            "sample",
+            2.0,
+            _reference,
+            (folder, p),
+            "clips/s",
+            0,
+            _module_missing("decord"),
         )
     )
     steps += [
-        Step(f"SFTDataset x{w}", "sample", 2.0, loaders.sft_dataloader, (folder, p, w))
+        Step(
+            "pyvidfast SFTDataset",
+            "sample",
+            2.0,
+            loaders.sft_dataloader,
+            (folder, p, w),
+            "clips/s",
+            w,
+        )
         for w in options.workers
     ]
-    steps.append(Step("GpuBatchLoader", "sample", _weight(2.0, no_gpu), _gpu_loader, (folder, p)))
+    steps.append(
+        Step(
+            "pyvidfast GpuBatchLoader",
+            "sample",
+            2.0,
+            _gpu_loader,
+            (folder, p),
+            "clips/s",
+            0,
+            no_gpu and f"{no_gpu} with NVDEC here",
+        )
+    )
     return steps
 
 
@@ -144,26 +175,38 @@ def _outcome(step: Step, status: str, value: Any, partial: Any) -> Measurement:
     if isinstance(partial, Measurement):
         partial.note = f"{partial.note}; {value}: the file in progress is not counted".lstrip("; ")
         return partial
-    return Measurement(step.group, step.name, "", skipped=f"{status}: {value}")
+    if status == "timeout":
+        value = f"no file finished in {value.removeprefix('killed after ')} (raise --seconds)"
+    skipped = f"{status}: {value}"
+    return Measurement(step.group, step.name, step.unit, step.workers, skipped=skipped)
 
 
 def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement], dict]:
     results: list[Measurement] = []
     mix: dict = {}
     for i, step in enumerate(steps):
+        if bar is not None:
+            bar.update(1 if i else 0)
+        if step.missing:
+            results.append(Measurement(step.group, step.name, step.unit, step.workers))
+            results[-1].skipped = step.missing
+            continue
+        rest = [s for s in steps[i:] if not s.missing]
         left = max(total.seconds - total.elapsed(), 0.0)
-        share = left * step.weight / sum(s.weight for s in steps[i:])
+        share = left * step.weight / sum(s.weight for s in rest)
         if bar is not None:
-            bar.set_postfix_str(f"{step.name} ({share:.0f}s)")
-        # the child stops starting work at its share; it is killed a little after it
-        limit = share + max(3.0, 0.5 * share)
-        status, value, partial = run_isolated(_measure, (step.fn, step.args, Budget(share)), limit)
-        if bar is not None:
-            bar.update(1)
+            bar.set_postfix_str(f"{step.name} x{step.workers} ({share:.0f}s)")
+        # The child stops starting work at its share and is killed a little after it, never so
+        # late that the steps after it would have less than a second each.
+        limit = min(share + max(3.0, share), max(left - 1.0 * (len(rest) - 1), share))
+        budget = Budget(share)
+        status, value, partial = run_isolated(_measure, (step.fn, step.args, budget), limit)
         if step.fn is measures.stream_mix:
-            mix = value if status == "ok" else {"error": f"{status}: {value}"}
+            mix = value if status == "ok" else partial or {"error": f"{status}: {value}"}
         else:
             results.append(_outcome(step, status, value, partial))
+    if bar is not None:
+        bar.update(1)
     return results, mix
 
 
@@ -186,13 +229,19 @@ def _preload() -> None:
     import pyvidfast.io.probe  # noqa: F401
     import pyvidfast.io.reader  # noqa: F401
     import pyvidfast.opensora.info  # noqa: F401
+    from pyvidfast.bench.output import plots_available
+
+    if plots_available():  # the plots are drawn at the end, within the budget
+        from pyvidfast.bench.plots import pyplot
+
+        pyplot()
 
 
 def run_bench(source: str, options: BenchOptions) -> dict:
     """Measure every installed tool on a sample of ``source``; the content of bench.json."""
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    # The budget covers everything from here; a few seconds are kept for the outputs (plots).
-    total = Budget(options.seconds - options.spent - min(5.0, 0.05 * options.seconds))
+    # The budget covers everything from here; some is kept for the outputs (drawing the plots).
+    total = Budget(options.seconds - options.spent - max(3.0, 0.1 * options.seconds))
     _preload()
     with tempfile.TemporaryDirectory(prefix="pyvidfast-bench-") as work:
         sample = load_sample(source, options.max_files, options.seed, work)
