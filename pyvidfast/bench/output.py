@@ -35,7 +35,8 @@ def _results_table(results: list[dict]) -> list[str]:
     columns = ["group", "tool", "workers", "files", "rate", "unit", "MB/s", "failures"]
     columns += ["seconds", "CPU s", "peak RSS MB", "note"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for r in results:
+    order = ["info", "check", "decode", "sample"]
+    for r in sorted(results, key=lambda r: order.index(r["group"]) if r["group"] in order else 9):
         note = f"skipped: {r['skipped']}" if r["skipped"] else r["note"]
         cells = [
             r["group"],

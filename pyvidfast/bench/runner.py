@@ -98,68 +98,44 @@ def _module_missing(module: str) -> str | None:
     return None if importlib.util.find_spec(module) else f"{module} is not installed"
 
 
+def _sample_steps(folder: str, options: BenchOptions, no_gpu: str | None) -> list[Step]:
+    p, sample = options.params, "sample"
+    steps = [
+        Step("pyvidfast SFTDataset", sample, 2.0, loaders.sft_dataloader, (folder, p, w))
+        for w in options.workers
+    ]
+    for step, w in zip(steps, options.workers):
+        step.unit, step.workers = "clips/s", w
+    decord = _module_missing("decord")
+    steps.append(Step("reference (decord + torch)", sample, 2.0, _reference, (folder, p)))
+    steps.append(Step("pyvidfast GpuBatchLoader", sample, 2.0, _gpu_loader, (folder, p)))
+    for step, missing in zip(steps[-2:], (decord, no_gpu and f"{no_gpu} with NVDEC here")):
+        step.unit, step.workers, step.missing = "clips/s", 0, missing
+    return steps
+
+
 def plan(paths: list[str], folder: str, options: BenchOptions) -> list[Step]:
-    """The measurements, in the order they run (the stream mix first: it is cheap). Weights are
-    shares of the budget: a clip on the sample path costs far more than a header read."""
+    """The measurements, in the order they run: the cheap stream mix and header read, then the
+    sample path (the question most users bring), decoding, checking and exact counts. Weights
+    are shares of the budget: a clip on the sample path costs far more than a header read."""
     import torch
 
     cpus = os.cpu_count() or 1
-    p = options.params
     no_gpu = None if torch.cuda.is_available() else "no CUDA GPU"
     steps = [
         Step("stream mix", "info", 0.3, measures.stream_mix, (paths,)),
         Step("pyvidfast info (header)", "info", 0.3, measures.info, (paths, False), "files/s"),
-        Step("pyvidfast info --exact-frames", "info", 0.7, measures.info, (paths, True), "files/s"),
-        Step(
-            "pyvidfast check",
-            "check",
-            1.0,
-            measures.check_pyvidfast,
-            (paths, cpus),
-            "files/s",
-            cpus,
-        ),
-        Step("ffmpeg -f null", "check", 1.0, measures.check_ffmpeg, (paths, cpus), "files/s", cpus),
+        *_sample_steps(folder, options, no_gpu),
     ]
     for tool, (_, device, module) in measures.DECODERS.items():
         missing = _module_missing(module) or (no_gpu if device == "cuda" else None)
         steps.append(Step(tool, "decode", 0.8, _decode, (paths, tool), "frames/s", 1, missing))
-    steps.append(
-        Step(
-            "reference (decord + torch)",
-            "sample",
-            2.0,
-            _reference,
-            (folder, p),
-            "clips/s",
-            0,
-            _module_missing("decord"),
-        )
-    )
+    check = measures.check_pyvidfast
     steps += [
-        Step(
-            "pyvidfast SFTDataset",
-            "sample",
-            2.0,
-            loaders.sft_dataloader,
-            (folder, p, w),
-            "clips/s",
-            w,
-        )
-        for w in options.workers
+        Step("pyvidfast check", "check", 1.0, check, (paths, cpus), "files/s", cpus),
+        Step("ffmpeg -f null", "check", 1.0, measures.check_ffmpeg, (paths, cpus), "files/s", cpus),
+        Step("pyvidfast info --exact-frames", "info", 0.7, measures.info, (paths, True), "files/s"),
     ]
-    steps.append(
-        Step(
-            "pyvidfast GpuBatchLoader",
-            "sample",
-            2.0,
-            _gpu_loader,
-            (folder, p),
-            "clips/s",
-            0,
-            no_gpu and f"{no_gpu} with NVDEC here",
-        )
-    )
     return steps
 
 
@@ -198,7 +174,7 @@ def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement]
             bar.set_postfix_str(f"{step.name} x{step.workers} ({share:.0f}s)")
         # The child stops starting work at its share and is killed a little after it, never so
         # late that the steps after it would have less than a second each.
-        limit = min(share + max(3.0, share), max(left - 1.0 * (len(rest) - 1), share))
+        limit = min(share + max(1.5, 0.25 * share), max(left - 1.0 * (len(rest) - 1), share))
         budget = Budget(share)
         status, value, partial = run_isolated(_measure, (step.fn, step.args, budget), limit)
         if step.fn is measures.stream_mix:
