@@ -12,12 +12,14 @@ Measure, side by side on a sample of YOUR videos and on this machine: metadata (
 vs --exact-frames, files/s), integrity checking (`pyvidfast check` vs `ffmpeg -f null` one job per
 core, files/s), decoding (frames/s: pyvidfast's CPU reader, NVDEC when a GPU is present, decord
 and torchcodec when installed) and the CogVideoX sample path (clips/s and MB/s of SFTDataset
-through a DataLoader with 0..N workers, the GPU loader, and CogVideoX's own decord procedure when
+through a DataLoader with 1..N workers, the GPU loader, and CogVideoX's own decord procedure when
 decord is installed). Reports peak host RSS and GPU memory, the machine and the codec/resolution
 mix of the sample. Writes OUTPUT/bench.json, OUTPUT/bench.md and, with matplotlib installed
 (pip install 'pyvidfast[report]'), OUTPUT/bench_throughput.png and OUTPUT/bench_scaling.png.
-Each tool runs in its own process within its share of --seconds; a tool that crashes or is
-missing is a row with its reason."""
+Each tool runs in its own process within its share of --seconds (the whole command, imports
+included, stays within it) and measures as many files of the shuffled sample as it finishes;
+a tool that crashes, is missing or finishes no file in its share is a row with its reason (on a
+busy machine, raise --seconds)."""
 
 EPILOG = """\
 examples:

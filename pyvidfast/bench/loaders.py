@@ -1,5 +1,5 @@
 """The CogVideoX sample path in `pyvidfast bench`: clips/s and MB/s of ``SFTDataset`` through a
-``DataLoader`` with 0..N workers, of the GPU loader, and of the reference procedure.
+``DataLoader`` with 1..N workers, of the GPU loader, and of the reference procedure.
 
 The sample's files are linked into an SFT folder (``videos/NNNNNN.mp4``, captions in ``labels/``
 when the source had them) so the dataset sees exactly the sample. A clip the

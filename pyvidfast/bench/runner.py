@@ -217,7 +217,7 @@ def run_bench(source: str, options: BenchOptions) -> dict:
     """Measure every installed tool on a sample of ``source``; the content of bench.json."""
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     # The budget covers everything from here; some is kept for the outputs (drawing the plots).
-    total = Budget(options.seconds - options.spent - max(3.0, 0.1 * options.seconds))
+    total = Budget(options.seconds - options.spent - max(4.0, 0.15 * options.seconds))
     _preload()
     with tempfile.TemporaryDirectory(prefix="pyvidfast-bench-") as work:
         sample = load_sample(source, options.max_files, options.seed, work)
