@@ -18,7 +18,7 @@ from media import make_clip
 from pyvidfast.bench import loaders, measures
 from pyvidfast.bench.isolate import run_isolated
 from pyvidfast.bench.output import PLOT_HINT, markdown, write_outputs
-from pyvidfast.bench.results import Budget
+from pyvidfast.bench.results import Budget, Measurement
 from pyvidfast.bench.runner import SCHEMA, BenchOptions, default_workers, run_bench
 from pyvidfast.bench.sources import load_sample
 from pyvidfast.cli import main
@@ -78,6 +78,9 @@ def test_bench_json_schema(report):
         assert r["files"] >= 1 and r["seconds"] > 0, r
         assert r["rate"] == pytest.approx(r["items"] / r["seconds"])
         assert r["peak_rss_mb"] > 0
+        if r["progress"]:  # empty only when the first file was cut by the time limit
+            assert r["progress"][-1][0] <= r["files"]
+            assert 1 <= r["same_files"] <= r["files"] and r["same_files_rate"] >= 0
     json.loads(json.dumps(report, default=str))  # what write_outputs writes
 
 
@@ -348,3 +351,20 @@ def test_a_crashing_tool_is_a_row_with_its_reason(clips, monkeypatch):
     assert (crashed["group"], crashed["tool"], crashed["unit"]) == ("decode", "crashes", "frames/s")
     assert "exit code 9" in crashed["skipped"]
     assert info["files"] >= 1 and info["skipped"] is None
+
+
+def test_tools_of_a_group_are_compared_on_the_same_files():
+    from pyvidfast.bench.results import compare_same_files
+
+    fast = Measurement("check", "a", "files/s", files=6, items=6, seconds=3.0)
+    fast.progress = [(2, 2, 1.0), (4, 4, 2.0), (6, 6, 3.0)]
+    slow = Measurement("check", "b", "files/s", files=4, items=4, seconds=8.0)
+    slow.progress = [(2, 2, 2.0), (4, 4, 8.0)]
+    other = Measurement("decode", "c", "frames/s", files=1, items=50, seconds=2.0)
+    other.progress = [(1, 50, 2.0)]
+    skipped = Measurement("check", "d", "files/s", skipped="not installed")
+    compare_same_files([fast, slow, other, skipped])
+    assert (fast.same_files, fast.same_files_rate) == (4, 2.0)
+    assert (slow.same_files, slow.same_files_rate) == (4, 0.5)
+    assert (other.same_files, other.same_files_rate) == (1, 25.0)
+    assert skipped.same_files is None

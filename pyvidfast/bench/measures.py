@@ -203,10 +203,11 @@ def decode(paths: Sequence[str], budget: Budget, tool: str) -> Measurement:
         try:
             for n in frames_of(chunk[0], device):
                 m.items += n
-                checkpoint(m, t0, c0)
+                checkpoint(m, t0, c0, file_done=False)
                 if budget.over():
                     break
         except Exception:  # any decoder's error on a broken file: a failure, not a stop
             m.failures += 1
         m.note = f"{m.failures} file(s) failed"
+        checkpoint(m, t0, c0)
     return finish(m, t0, c0)

@@ -32,7 +32,8 @@ def _fmt(value, digits: int = 2) -> str:
 
 
 def _results_table(results: list[dict]) -> list[str]:
-    columns = ["group", "tool", "workers", "files", "rate", "unit", "MB/s", "failures"]
+    columns = ["group", "tool", "workers", "files", "rate", "same files: N, rate", "unit"]
+    columns += ["MB/s", "failures"]
     columns += ["seconds", "CPU s", "peak RSS MB", "note"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     order = ["info", "check", "decode", "sample"]
@@ -44,6 +45,7 @@ def _results_table(results: list[dict]) -> list[str]:
             r["workers"],
             r["files"],
             _fmt(r["rate"]),
+            f"{r['same_files']}, {_fmt(r['same_files_rate'])}" if r["same_files"] else "",
             r["unit"],
             _fmt(r["mb_per_s"]),
             r["failures"],
@@ -85,7 +87,9 @@ def markdown(report: dict, plots: list[str]) -> str:
         *_results_table(report["results"]),
         "",
         "rate = items (unit) per second of wall time over the files the tool reached within its "
-        "share of the budget; failures are files it could not process (counted in the time).",
+        "share of the budget; same files = the rate over the first N files of the shuffled "
+        "sample, N being what every tool of the group finished: compare tools on that one. "
+        "failures are files a tool could not process (counted in the time).",
         "",
         *_mix_lines(report["mix"]),
         "",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from pyvidfast.bench.isolate import report_progress
 from pyvidfast.bench.machine import cpu_seconds, gpu_peak_mb, peak_rss_mb
@@ -35,6 +35,11 @@ class Measurement:
     skipped: str | None = None
     note: str = ""
     startup_seconds: float | None = None  # sample path: latency of the first (untimed) clip
+    # (files, items, seconds) each time a file (or a chunk of files) was done: the rate over
+    # the first N files, the same files for every tool of a group (``same_files_rate``)
+    progress: list = field(default_factory=list)
+    same_files: int | None = None
+    same_files_rate: float | None = None
 
     @property
     def rate(self) -> float | None:
@@ -80,6 +85,25 @@ def finish(m: Measurement, t0: float, c0: float, end: float | None = None) -> Me
     return m
 
 
-def checkpoint(m: Measurement, t0: float, c0: float) -> None:
-    """Report what ``m`` holds so far to the parent (kept if the child is killed at its limit)."""
-    report_progress(finish(replace(m), t0, c0))
+def checkpoint(m: Measurement, t0: float, c0: float, file_done: bool = True) -> None:
+    """Report what ``m`` holds so far to the parent (kept if the child is killed at its limit);
+    ``file_done`` marks a file boundary in ``m.progress``."""
+    if file_done:
+        m.progress.append((m.files, m.items, round(time.perf_counter() - t0, 6)))
+    report_progress(finish(replace(m, progress=list(m.progress)), t0, c0))
+
+
+def compare_same_files(results: list[Measurement]) -> None:
+    """Set ``same_files`` and ``same_files_rate`` for each group: the rate of every tool over
+    the first N files of the sample, N being the most that every tool of the group finished
+    (tools stop at different files; comparing them on different files would mislead)."""
+    groups: dict[str, list[Measurement]] = {}
+    for m in results:
+        if m.progress and not m.skipped:
+            groups.setdefault(m.group, []).append(m)
+    for members in groups.values():
+        n = min(m.progress[-1][0] for m in members)
+        for m in members:
+            files, items, seconds = next(p for p in m.progress if p[0] >= n)
+            m.same_files = files
+            m.same_files_rate = items / seconds if seconds > 0 else None

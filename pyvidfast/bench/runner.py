@@ -20,7 +20,7 @@ from pyvidfast.bench import loaders, measures
 from pyvidfast.bench.isolate import run_isolated
 from pyvidfast.bench.loaders import SampleParams
 from pyvidfast.bench.machine import gpu_peak_mb, machine_info, peak_rss_mb
-from pyvidfast.bench.results import Budget, Measurement
+from pyvidfast.bench.results import Budget, Measurement, compare_same_files
 from pyvidfast.bench.sources import Sample, load_sample
 
 __all__ = ["BenchOptions", "Step", "default_workers", "plan", "run_bench"]
@@ -183,6 +183,7 @@ def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement]
             results.append(_outcome(step, status, value, partial))
     if bar is not None:
         bar.update(1)
+    compare_same_files(results)
     return results, mix
 
 
