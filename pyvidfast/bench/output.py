@@ -88,7 +88,8 @@ def markdown(report: dict, plots: list[str]) -> str:
         "",
         "rate = items (unit) per second of wall time over the files the tool reached within its "
         "share of the budget; same files = the rate over the first N files of the shuffled "
-        "sample, N being what every tool of the group finished: compare tools on that one. "
+        "sample, N being what every tool of the group finished (SFTDataset with workers counts "
+        "from its second clip, after the worker start-up): compare tools on that one. "
         "failures are files a tool could not process (counted in the time).",
         "",
         *_mix_lines(report["mix"]),
