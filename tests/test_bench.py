@@ -58,6 +58,8 @@ def report(clips) -> dict:
 
 def test_bench_json_schema(report):
     assert report["schema"] == SCHEMA
+    assert report["budget_s"] == 20 and report["elapsed_s"] > 0
+    assert report["measure_budget_s"] <= report["budget_s"] - report["startup_s"]
     assert report["source"]["kind"] == "folder"
     assert report["source"]["sampled_files"] == report["source"]["total_files"] == 3
     assert set(report["machine"]) >= {"cpu_model", "cpu_count", "gpu", "versions"}

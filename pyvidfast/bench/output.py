@@ -68,6 +68,16 @@ def _mix_lines(mix: dict) -> list[str]:
     return lines
 
 
+def _overrun(report: dict) -> list[str]:
+    if report["elapsed_s"] <= report["measure_budget_s"] + 1:
+        return []
+    return [
+        f"- the budget was too small for this machine: the measurements had "
+        f"{max(report['measure_budget_s'], 0):.0f} s after {report['startup_s']:.0f} s of "
+        f"start-up and took {report['elapsed_s']:.0f} s; raise --seconds"
+    ]
+
+
 def markdown(report: dict, plots: list[str]) -> str:
     """The run as Markdown: source, machine, the results table, the stream mix, the plots."""
     m, src = report["machine"], report["source"]
@@ -82,6 +92,7 @@ def markdown(report: dict, plots: list[str]) -> str:
         f"peak RSS {report['peak_rss_mb']:.0f} MiB"
         + (f", GPU peak {report['gpu_peak_mb']:.0f} MiB" if report.get("gpu_peak_mb") else ""),
         f"- machine: {m['cpu_model']}, {m['cpu_count']} cores; GPU: {gpu}",
+        *_overrun(report),
         f"- versions: {versions}",
         "",
         *_results_table(report["results"]),
