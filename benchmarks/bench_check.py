@@ -17,26 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from common import REAL_DIR, cpu_seconds, print_table, write_results
 
+from pyvidfast.bench.measures import ffmpeg_check
 from pyvidfast.curation import check_files
-
-
-def ffmpeg_check(paths: list[str], jobs: int, err_dir: str, ffmpeg: str) -> dict[str, bool]:
-    """The shell script's work: one ffmpeg per file, `jobs` at a time; ok = empty .err."""
-
-    def one(item: tuple[int, str]) -> bool:
-        i, path = item
-        err = os.path.join(err_dir, f"{i}.err")
-        with open(err, "w") as f:
-            cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"]
-            subprocess.run(cmd, stderr=f, stdout=subprocess.DEVNULL)
-        return os.path.getsize(err) == 0
-
-    with ThreadPoolExecutor(jobs) as pool:
-        return dict(zip(paths, pool.map(one, enumerate(paths))))
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """How many CogVideoX SFT items per second: pyvidfast's SFTDataset vs the reference procedure?
 
-Reference = CogVideoX SAT ``SFTDataset.__getitem__`` as written in data_video.py: decord 0.6.0
+Reference = CogVideoX SAT ``SFTDataset.__getitem__`` (``pyvidfast.bench.reference``): decord 0.6.0
 ``VideoReader`` + ``get_batch`` over the whole index range, last-frame padding, then
 torchvision's uint8 antialiased bicubic resize written out in torch (torchvision's video modules
 no longer import), the centre crop and ``(x - 127.5) / 127.5``. Both run in this process with the
@@ -23,6 +23,8 @@ import av
 import numpy as np
 import torch
 from common import REAL_DIR, print_table, write_results
+
+from pyvidfast.bench.reference import reference_item
 
 REAL_CLIPS = [  # 720p and 1080p clips long enough to sample from
     "androidx_media/mp4__edit_list_positive_shift.mp4",  # 1080p30, 270 frames: long branch
@@ -55,70 +57,6 @@ def make_1080p_clip(path: Path, seconds: float, fps: int) -> Path:
         for packet in stream.encode():
             out.mux(packet)
     return path
-
-
-# ---- the reference procedure, from the spec --------------------------------------------------
-
-
-def _pad_last_frame(tensor, num_frames):
-    if len(tensor) < num_frames:
-        last = tensor[-1].unsqueeze(0).expand(num_frames - len(tensor), *tensor.shape[1:])
-        return torch.cat([tensor, last], dim=0)
-    return tensor[:num_frames]
-
-
-def _torchvision_resize_uint8(x: torch.Tensor, size: list[int]) -> torch.Tensor:
-    # torchvision.transforms.functional.resize(uint8, BICUBIC, antialias=True) on a tensor
-    if list(x.shape[-2:]) == size:
-        return x
-    y = torch.nn.functional.interpolate(
-        x.float(), size=size, mode="bicubic", align_corners=False, antialias=True
-    )
-    return y.clamp_(0, 255).round_().to(torch.uint8)
-
-
-def _resize_for_rectangle_crop(arr, image_size):
-    if arr.shape[3] / arr.shape[2] > image_size[1] / image_size[0]:
-        size = [image_size[0], int(arr.shape[3] * image_size[0] / arr.shape[2])]
-    else:
-        size = [int(arr.shape[2] * image_size[1] / arr.shape[3]), image_size[1]]
-    arr = _torchvision_resize_uint8(arr, size)
-    h, w = arr.shape[2], arr.shape[3]
-    top, left = (h - image_size[0]) // 2, (w - image_size[1]) // 2
-    return arr[:, :, top : top + image_size[0], left : left + image_size[1]]
-
-
-def reference_item(path: str, video_size, fps, max_num_frames, skip_frms_num=3):
-    import decord
-
-    decord.bridge.set_bridge("torch")
-    vr = decord.VideoReader(uri=path, height=-1, width=-1)
-    actual_fps = vr.get_avg_fps()
-    ori_vlen = len(vr)
-    if ori_vlen / actual_fps * fps > max_num_frames:
-        num_frames = max_num_frames
-        start = int(skip_frms_num)
-        end = int(start + num_frames / fps * actual_fps)
-        end_safty = min(end, int(ori_vlen))
-        indices = np.arange(start, end, (end - start) // num_frames).astype(int)
-        temp_frms = vr.get_batch(np.arange(start, end_safty))
-        tensor_frms = temp_frms[torch.tensor((indices - start).tolist())]
-    elif ori_vlen > max_num_frames:
-        num_frames = max_num_frames
-        start = int(skip_frms_num)
-        end = int(ori_vlen - skip_frms_num)
-        indices = np.arange(start, end, max((end - start) // num_frames, 1)).astype(int)
-        temp_frms = vr.get_batch(np.arange(start, end))
-        tensor_frms = temp_frms[torch.tensor((indices - start).tolist())]
-    else:
-        start = int(skip_frms_num)
-        end = int(ori_vlen - skip_frms_num)
-        n = end - start
-        num_frames = n - 3 if n % 4 == 0 else n - n % 4 + 1
-        tensor_frms = vr.get_batch(np.arange(start, start + num_frames))
-    tensor_frms = _pad_last_frame(tensor_frms, max_num_frames).permute(0, 3, 1, 2)
-    tensor_frms = _resize_for_rectangle_crop(tensor_frms, video_size)
-    return {"mp4": (tensor_frms - 127.5) / 127.5, "num_frames": num_frames}
 
 
 # ---- the benchmark ---------------------------------------------------------------------------

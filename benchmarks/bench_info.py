@@ -23,7 +23,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from common import REAL_DIR, print_table, write_results
+from common import REAL_DIR, peak_rss_mb, print_table, write_results
 
 CLIP_DIR = Path(tempfile.gettempdir()) / "pyvidfast-bench-info"
 MODES = ["reference", "default", "default_pool", "exact", "exact_pool"]
@@ -72,18 +72,6 @@ def long_clips(seconds: int) -> list[str]:
     return out
 
 
-def _peak_rss_mb() -> float:
-    """Peak RSS of this process or any worker it waited for (VmHWM is reset by exec)."""
-    import resource
-
-    own = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            own = int(line.split()[1])
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
-
-
 def run_mode(mode: str, paths: list[str]) -> dict:
     """Inside a fresh process: time one mode over ``paths``."""
     if mode == "reference":
@@ -100,7 +88,7 @@ def run_mode(mode: str, paths: list[str]) -> dict:
             "seconds": elapsed,
             "frames": frames,
             "opensora_buffer_bytes_max": buffer,
-            "peak_rss_mb": _peak_rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
         }
     from pyvidfast.opensora.info import compute_info
 
@@ -110,7 +98,7 @@ def run_mode(mode: str, paths: list[str]) -> dict:
     rows = compute_info(paths, exact_frames=exact, parallel=pool, progress=False, timeout=600)
     elapsed = time.perf_counter() - t0
     frames = [r["num_frames"] for r in rows]
-    return {"seconds": elapsed, "frames": frames, "peak_rss_mb": _peak_rss_mb()}
+    return {"seconds": elapsed, "frames": frames, "peak_rss_mb": peak_rss_mb()}
 
 
 def measure(mode: str, paths: list[str]) -> dict:

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import resource
-import statistics
-import subprocess
 import time
-from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
+
+# The measuring code lives in the package, shared with `pyvidfast bench`; re-exported here so
+# the scripts keep importing it from common.
+from pyvidfast.bench.machine import cpu_seconds, machine_info, peak_rss_mb, time_it
+
+__all__ = [
+    "REAL_DIR",
+    "RESULTS_DIR",
+    "cpu_seconds",
+    "machine_info",
+    "peak_rss_mb",
+    "print_table",
+    "time_it",
+    "write_results",
+]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -24,88 +33,6 @@ REAL_DIR = Path(
     os.environ.get("PYVIDFAST_TESTDATA")
     or Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 )
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its reaped children (ffmpeg jobs, pool workers).
-
-    On a shared machine wall time swings with other users' load; CPU seconds per file do not.
-    """
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _gpu() -> dict | None:
-    try:
-        out = subprocess.run(
-            [
-                "nvidia-smi",
-                "--query-gpu=name,driver_version,clocks.max.sm,clocks.video",
-                "--format=csv,noheader",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    name, driver, sm_clock, video_clock = (s.strip() for s in out.splitlines()[0].split(","))
-    return {"name": name, "driver": driver, "max_sm_clock": sm_clock, "video_clock": video_clock}
-
-
-def machine_info() -> dict:
-    """CPU model and count, GPU and driver (if any), and the library versions that matter."""
-    import torch
-
-    return {
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "gpu": _gpu(),
-        "versions": {
-            d: _version(d)
-            for d in ("pyvidfast", "torch", "numpy", "av", "decord", "pandas", "pynvvideocodec")
-        },
-    }
-
-
-def time_it(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> dict:
-    """Median, min and max wall time of ``fn()`` in seconds over ``repeats`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "runs": repeats,
-    }
 
 
 def write_results(name: str, results: dict, out_dir: Path | None = None) -> Path:

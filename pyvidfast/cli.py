@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("pyvidfast.opensora.info", "add num_frames/height/width/fps columns to a CSV"),
     "check": ("pyvidfast.curation.check", "find videos FFmpeg cannot decode cleanly"),
     "shard": ("pyvidfast.cogvideox.shard", "write WebDataset shards for VideoDataset"),
+    "bench": ("pyvidfast.bench.command", "throughput of every loader and checker on your videos"),
+    "report": ("pyvidfast.report.command", "one HTML page: what a dataset table holds and dropped"),
 }
 
 
