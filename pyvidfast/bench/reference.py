@@ -54,31 +54,32 @@ def reference_item(
     """``{"mp4": [M, 3, H, W] float32, "num_frames": n}`` exactly as the reference computes it."""
     import decord
 
-    decord.bridge.set_bridge("torch")
-    vr = decord.VideoReader(uri=path, height=-1, width=-1)
-    actual_fps = vr.get_avg_fps()
-    ori_vlen = len(vr)
-    if ori_vlen / actual_fps * fps > max_num_frames:
-        num_frames = max_num_frames
-        start = int(skip_frms_num)
-        end = int(start + num_frames / fps * actual_fps)
-        end_safty = min(end, int(ori_vlen))
-        indices = np.arange(start, end, (end - start) // num_frames).astype(int)
-        temp_frms = vr.get_batch(np.arange(start, end_safty))
-        tensor_frms = temp_frms[torch.tensor((indices - start).tolist())]
-    elif ori_vlen > max_num_frames:
-        num_frames = max_num_frames
-        start = int(skip_frms_num)
-        end = int(ori_vlen - skip_frms_num)
-        indices = np.arange(start, end, max((end - start) // num_frames, 1)).astype(int)
-        temp_frms = vr.get_batch(np.arange(start, end))
-        tensor_frms = temp_frms[torch.tensor((indices - start).tolist())]
-    else:
-        start = int(skip_frms_num)
-        end = int(ori_vlen - skip_frms_num)
-        n = end - start
-        num_frames = n - 3 if n % 4 == 0 else n - n % 4 + 1
-        tensor_frms = vr.get_batch(np.arange(start, start + num_frames))
+    # The reference sets the torch bridge for the whole process; a scope keeps it to this call.
+    with decord.bridge.use_torch():
+        vr = decord.VideoReader(uri=path, height=-1, width=-1)
+        actual_fps = vr.get_avg_fps()
+        ori_vlen = len(vr)
+        if ori_vlen / actual_fps * fps > max_num_frames:
+            num_frames = max_num_frames
+            start = int(skip_frms_num)
+            end = int(start + num_frames / fps * actual_fps)
+            end_safty = min(end, int(ori_vlen))
+            indices = np.arange(start, end, (end - start) // num_frames).astype(int)
+            temp_frms = vr.get_batch(np.arange(start, end_safty))
+            tensor_frms = temp_frms[torch.tensor((indices - start).tolist())]
+        elif ori_vlen > max_num_frames:
+            num_frames = max_num_frames
+            start = int(skip_frms_num)
+            end = int(ori_vlen - skip_frms_num)
+            indices = np.arange(start, end, max((end - start) // num_frames, 1)).astype(int)
+            temp_frms = vr.get_batch(np.arange(start, end))
+            tensor_frms = temp_frms[torch.tensor((indices - start).tolist())]
+        else:
+            start = int(skip_frms_num)
+            end = int(ori_vlen - skip_frms_num)
+            n = end - start
+            num_frames = n - 3 if n % 4 == 0 else n - n % 4 + 1
+            tensor_frms = vr.get_batch(np.arange(start, start + num_frames))
     tensor_frms = _pad_last_frame(tensor_frms, max_num_frames).permute(0, 3, 1, 2)
     tensor_frms = _resize_for_rectangle_crop(tensor_frms, video_size)
     return {"mp4": (tensor_frms - 127.5) / 127.5, "num_frames": num_frames}
