@@ -19,11 +19,12 @@ import torch
 
 from pyvidfast import _extension
 from pyvidfast.transform.fused import yuv_resize_crop_normalize_fused
-from pyvidfast.transform.geometry import _positive_size, resized_crop
+from pyvidfast.transform.geometry import positive_size, resized_crop
 from pyvidfast.transform.reference import (
     resize_crop_normalize_reference,
     yuv_to_rgb_reference,
 )
+from pyvidfast.transform.resize import resize_crop_normalize
 from pyvidfast.transform.spec import (
     MATRICES,
     check_full_range,
@@ -255,12 +256,8 @@ def _yuv_resize_cpu(
     resize_hw: Any,
 ) -> torch.Tensor:
     """Per frame: RGB by the shared colour code, then the CPU resize kernel into its slot."""
-    from pyvidfast.transform import (
-        resize_crop_normalize,
-    )  # the package's RGB op (no cycle at import)
-
     n = len(ys)
-    th, tw = _positive_size(size)
+    th, tw = positive_size(size)
     matrices = _per_frame(matrix, n, "matrix", check_matrix)
     ranges = _per_frame(full_range, n, "full_range", check_full_range)
     out_dtype = check_output_spec(out_dtype, layout)

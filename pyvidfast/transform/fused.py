@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from pyvidfast import _extension
-from pyvidfast.transform.geometry import _positive_size, resized_crop
+from pyvidfast.transform.geometry import positive_size, resized_crop
 from pyvidfast.transform.inputs import as_thwc
 from pyvidfast.transform.native import fma_mode
 from pyvidfast.transform.spec import (
@@ -226,7 +226,7 @@ def yuv_resize_crop_normalize_fused(
     kernel on the current stream, asynchronous; CPU tensors: its CPU emulation (for testing).
     """
     ys, cs = _as_groups(luma, chroma)
-    th, tw = _positive_size(size)
+    th, tw = positive_size(size)
     out_dtype = check_output_spec(out_dtype, layout)
     matrices = [check_matrix(m, "matrix") for m in _each(matrix, len(ys), "matrix")]
     ranges = [check_full_range(r, "full_range") for r in _each(full_range, len(ys), "full_range")]
@@ -269,7 +269,7 @@ def resize_crop_normalize_fused(
     result. CUDA tensors: the kernel on the current stream (asynchronous); CPU tensors: its CPU
     emulation (slow, for testing the kernel)."""
     x = as_thwc(frames, input_layout)
-    th, tw = _positive_size(size)
+    th, tw = positive_size(size)
     out_dtype = check_output_spec(out_dtype, layout)
     t, h, w = (int(v) for v in x.shape[:3])
     if h == 0 or w == 0:

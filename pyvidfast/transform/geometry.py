@@ -14,7 +14,7 @@ import torch
 CROP_MODES = ("center", "random")
 
 
-def _positive_size(size: Any, name: str = "size") -> tuple[int, int]:
+def positive_size(size: Any, name: str = "size") -> tuple[int, int]:
     try:
         th, tw = size
     except (TypeError, ValueError):
@@ -39,7 +39,7 @@ def rectangle_resize_size(height: int, width: int, size: tuple[int, int]) -> tup
     >>> rectangle_resize_size(1080, 1920, (480, 720))
     (480, 853)
     """
-    th, tw = _positive_size(size)
+    th, tw = positive_size(size)
     if height <= 0 or width <= 0:
         raise ValueError(f"frame size must be positive, got height={height}, width={width}")
     if width / height > tw / th:
@@ -62,7 +62,7 @@ def crop_offsets(
     numpy's global state as the reference's ``np.random.randint`` does.
     ``crop=(top, left)``: checked to lie inside the frame.
     """
-    th, tw = _positive_size(size)
+    th, tw = positive_size(size)
     dh, dw = height - th, width - tw
     if dh < 0 or dw < 0:
         raise ValueError(
@@ -118,7 +118,7 @@ def resized_crop(
     if resize_hw is None:
         rh, rw = rectangle_resize_size(height, width, size)
     else:
-        rh, rw = _positive_size(resize_hw, "resize_hw")
+        rh, rw = positive_size(resize_hw, "resize_hw")
     if (rh, rw) not in drawn:
         drawn[(rh, rw)] = crop_offsets(rh, rw, size, crop, generator)
     top, left = drawn[(rh, rw)]
