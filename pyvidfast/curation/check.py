@@ -19,6 +19,7 @@ import pandas as pd
 from pyvidfast.curation import engines
 from pyvidfast.curation.engines import DEFAULT_TIMEOUT
 from pyvidfast.curation.journal import Journal, file_key
+from pyvidfast.curation.tasks import Task
 
 CHECK_COLUMNS = ["ok", "error_kind", "error", "decoded_frames", "header_frames"]
 ERROR_LINES = 3  # lines of the log kept in the ``error`` column
@@ -123,7 +124,7 @@ def run_files(
                 bar.update(1)
 
         try:
-            tasks = [(p, with_info, threads, wants_check(p)) for p in todo]
+            tasks = [Task(p, with_info, threads, wants_check(p)) for p in todo]
             engines.run(tasks, finished, engine, workers, timeout, address, device=device)
         finally:
             if bar is not None:
@@ -169,7 +170,7 @@ def check_files(
     ``threads``: decoder threads per file. ``journal``: JSONL file that makes the job resumable.
     ``write_err``: also write ``P.err`` beside each file, as the shell script does.
     ``device``: "cpu" (FFmpeg decodes everything) or "cuda" (video decoded on NVDEC, see
-    ``pyvidfast.curation.gpu_check``; audio and codecs NVDEC cannot decode stay on the CPU).
+    ``pyvidfast.curation.gpu``; audio and codecs NVDEC cannot decode stay on the CPU).
     """
     paths = [os.fspath(p) for p in paths]
     err_failures: list[str] = []

@@ -1,0 +1,148 @@
+"""``engines.run(..., device="cuda")``: checker processes per GPU, locally or one Ray worker per GPU.
+
+Integrity-only tasks go to ``check_paths_cuda``: a pool of checker processes (worker.py), by
+default two per NVDEC engine so that one process's Python work (opening, demuxing) overlaps the
+other's decode and the engines never wait on Python. Tasks that also want Open-Sora's info row
+are handed back to the CPU engine (``run_cpu``). With ``engine="ray"`` each Ray task takes one
+GPU (``num_gpus=1``) and runs the same pool there, on a chunk of files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyvidfast.curation.gpu.worker import WorkerConfig, check_task, configure
+from pyvidfast.curation.tasks import OnResult, Task, as_result, failure
+
+__all__ = ["check_paths_cuda", "default_workers", "run_cuda"]
+
+RunCpu = Callable[[Sequence[Task]], None]
+
+
+def default_workers(gpu_id: int = 0) -> int:
+    """Two checker processes per NVDEC engine of GPU ``gpu_id``.
+
+    The engine count comes from the GPU's name as ``nvidia-smi`` gives it: asking CUDA here
+    would initialise it in the parent, and the pool's forked workers could not use it.
+    """
+    from pyvidfast.io.nvdec import DEFAULT_ENGINES, engines_for_name
+
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", f"--id={gpu_id}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return 2 * (engines_for_name(out.strip()) or DEFAULT_ENGINES)
+
+
+def check_paths_cuda(
+    tasks: Sequence[Task],
+    on_result: OnResult,
+    *,
+    gpu_id: int = 0,
+    workers: int | None = None,
+    timeout: float | None = None,
+    nvc_factory: Callable[[], Any] | None = None,
+    watch_errors: bool = True,
+) -> dict[str, int]:
+    """Check integrity-only ``tasks`` on GPU ``gpu_id``; files NVDEC cannot take are checked on
+    the CPU by the same processes. ``nvc_factory`` makes the PyNvVideoCodec module in each
+    process (default: the real one). Returns how many files went to each device."""
+    from pyvidfast.opensora.pool import map_with_timeout
+
+    tasks = list(tasks)
+    counts = {"gpu_files": 0, "cpu_files": 0}
+
+    def finished(i: int, value: Any) -> None:
+        result = as_result(value, tasks[i])
+        counts["gpu_files" if result.get("device") == "cuda" else "cpu_files"] += 1
+        on_result(tasks[i].path, result)
+
+    def timed_out(task: Task) -> dict:
+        return failure("timeout", f"{task.path}: no verdict within {timeout:g}s, killed", False)
+
+    def crashed(task: Task, code: int | None) -> dict:
+        return failure("crash", f"{task.path}: worker died (exit code {code})", False)
+
+    configure(WorkerConfig(gpu_id, nvc_factory, watch_errors))
+    try:
+        map_with_timeout(
+            check_task,
+            tasks,
+            num_workers=workers or default_workers(gpu_id),
+            timeout=timeout,
+            on_timeout=timed_out,
+            on_crash=crashed,
+            on_result=finished,
+        )
+    finally:
+        configure(WorkerConfig())
+    return counts
+
+
+def run_cuda(
+    tasks: Sequence[Task],
+    on_result: OnResult,
+    run_cpu: RunCpu,
+    engine: str = "local",
+    workers: int | None = None,
+    timeout: float | None = None,
+    address: str | None = None,
+    chunk: int = 256,
+) -> None:
+    """Integrity-only tasks on NVDEC, the rest through ``run_cpu`` (the CPU engine)."""
+    cpu_tasks = [t for t in tasks if t.with_info or not t.with_check]
+    gpu_tasks = [t for t in tasks if not t.with_info and t.with_check]
+    if cpu_tasks:
+        run_cpu(cpu_tasks)
+    if not gpu_tasks:
+        return
+    if engine == "local":
+        check_paths_cuda(gpu_tasks, on_result, workers=workers, timeout=timeout)
+    elif engine == "ray":
+        _run_ray(gpu_tasks, on_result, workers, timeout, address, chunk)
+    else:
+        raise ValueError(f"engine must be one of ('local', 'ray'), got {engine!r}")
+
+
+def _ray_chunk(tasks: list[Task], workers: int | None, timeout: float | None) -> list:
+    """One Ray task: a chunk of files on the GPU Ray gave it (visible as device 0)."""
+    out: list[tuple[str, dict]] = []
+    check_paths_cuda(tasks, lambda p, r: out.append((p, r)), workers=workers, timeout=timeout)
+    return out
+
+
+def _run_ray(tasks, on_result, workers, timeout, address, chunk) -> None:
+    """Chunks of ``chunk`` files as Ray tasks of one GPU each, one in flight per GPU."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("--engine ray needs Ray: pip install 'pyvidfast[ray]'") from exc
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    gpus = max(1, int(ray.cluster_resources().get("GPU", 1)))
+    remote = ray.remote(num_gpus=1, max_retries=0)(_ray_chunk)
+    pending = [list(tasks[i : i + chunk]) for i in range(0, len(tasks), chunk)][::-1]
+    in_flight: dict[Any, list[Task]] = {}
+    while pending or in_flight:
+        while pending and len(in_flight) < gpus:
+            c = pending.pop()
+            in_flight[remote.remote(c, workers, timeout)] = c
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        for ref in ready:
+            c = in_flight.pop(ref)
+            try:
+                for path, result in ray.get(ref):
+                    on_result(path, result)
+            except Exception as exc:  # RayTaskError, WorkerCrashedError...: the chunk fails
+                for t in c:
+                    on_result(
+                        t.path, failure("crash", f"{t.path}: ray task failed: {exc}"[:300], False)
+                    )
