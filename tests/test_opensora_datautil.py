@@ -12,7 +12,7 @@ import pytest
 from pyvidfast.opensora import datautil, ffmpeg_filter_without_errors, filter_large_videos
 from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.info import INFO_COLUMNS
-from pyvidfast.opensora.table import base_name, read_tables
+from pyvidfast.parallel.table import base_name, read_tables
 
 CLIPS = ["vpf/test.mp4", "decord/video_90.mov", "androidx_media/mp4__sample_simple.mp4"]
 

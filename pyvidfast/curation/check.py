@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from pyvidfast.curation import engines
-from pyvidfast.curation.engines import DEFAULT_TIMEOUT
 from pyvidfast.curation.journal import Journal, file_key
 from pyvidfast.curation.tasks import Task
+from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
+from pyvidfast.parallel.table import read_table
 
 CHECK_COLUMNS = ["ok", "error_kind", "error", "decoded_frames", "header_frames"]
 ERROR_LINES = 3  # lines of the log kept in the ``error`` column
@@ -61,11 +62,7 @@ def run_files(
     paths: Sequence[str],
     with_info: bool = False,
     *,
-    engine: str = "local",
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    threads: int = 1,
+    options: EngineOptions | None = None,
     journal: str | None = None,
     progress: bool = True,
     on_result: Callable[[str, dict], None] | None = None,
@@ -76,7 +73,8 @@ def run_files(
     """Results for every distinct path, from the journal when the file is unchanged since.
 
     ``with_info`` adds Open-Sora's info row (``result["info"]``); the integrity decode runs for
-    the paths in ``check_paths`` (default: all). ``on_result(path, result)`` is called once per
+    the paths in ``check_paths`` (default: all), where ``options`` (default ``EngineOptions()``)
+    says. ``on_result(path, result)`` is called once per
     path (journaled ones first), e.g. to write ``.err`` files. Every path gets a result:
     failures are results, never exceptions.
     """
@@ -124,8 +122,9 @@ def run_files(
                 bar.update(1)
 
         try:
-            tasks = [Task(p, with_info, threads, wants_check(p)) for p in todo]
-            engines.run(tasks, finished, engine, workers, timeout, address, device=device)
+            o = options or EngineOptions()
+            tasks = [Task(p, with_info, o.threads, wants_check(p)) for p in todo]
+            engines.run(tasks, finished, o.engine, o.workers, o.timeout, o.address, device=device)
         finally:
             if bar is not None:
                 bar.close()
@@ -183,11 +182,7 @@ def check_files(
 
     results = run_files(
         paths,
-        engine=engine,
-        address=address,
-        workers=workers,
-        timeout=timeout,
-        threads=threads,
+        options=EngineOptions(engine, address, workers, timeout, threads),
         journal=journal,
         progress=progress,
         on_result=on_result,
@@ -214,8 +209,6 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
 def read_input(path: str) -> pd.DataFrame:
     """A CSV/Parquet table with a ``path`` column, or a list file with one path per line."""
     if path.lower().endswith((".csv", ".parquet")):
-        from pyvidfast.opensora.table import read_table
-
         table = read_table(path)
         if "path" not in table.columns:
             raise ValueError(f"{path}: no 'path' column (columns: {list(table.columns)})")
@@ -230,49 +223,6 @@ def default_output(path: str) -> str:
     if ext.lower() not in (".csv", ".parquet"):
         root = path
     return f"{root}_checked.csv"
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by ``check`` and ``prepare``."""
-    parser.add_argument(
-        "--engine",
-        choices=engines.ENGINES,
-        default="local",
-        help="where files are decoded: 'local' process pool (default) or a 'ray' cluster",
-    )
-    parser.add_argument(
-        "--address",
-        default=None,
-        help="with --engine ray: the cluster address (e.g. ray://head:10001 or 'auto'); "
-        "default starts a local Ray instance",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="parallel decodes (default: one per CPU locally, the cluster's CPUs on Ray)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="decoder threads per file (default 1, best with one worker per core; raise it "
-        "for a few very long videos)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help=f"seconds per file before its decode is killed and the row fails with "
-        f"error_kind=timeout (default {DEFAULT_TIMEOUT:g}; 0 = no limit)",
-    )
-    parser.add_argument(
-        "--journal",
-        default=None,
-        help="JSONL journal of finished files (default <output>.journal.jsonl); rerunning "
-        "the same command skips every file it lists that has not changed since",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -332,11 +282,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     checked = check_files(
         [str(p) for p in table["path"]],
-        engine=args.engine,
-        address=args.address,
-        workers=args.workers,
-        timeout=args.timeout or None,
-        threads=args.threads,
+        **EngineOptions.from_args(args).as_kwargs(),
         journal=journal,
         write_err=args.write_err,
         progress=not args.no_progress,

@@ -9,16 +9,14 @@ report each result as it finishes so the caller can journal it.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
-from typing import Any
 
 from pyvidfast.curation.tasks import OnResult, Task, as_result, failure, run_task
+from pyvidfast.parallel.options import ENGINES
+from pyvidfast.parallel.pool import map_with_timeout
+from pyvidfast.parallel.ray_loop import map_on_ray
 
-ENGINES = ("local", "ray")
 DEVICES = ("cpu", "cuda")
-DEFAULT_TIMEOUT = 600.0  # seconds per file
 
 __all__ = ["DEVICES", "ENGINES", "OnResult", "Task", "failure", "run", "run_task"]
 
@@ -27,7 +25,6 @@ def run_local(
     tasks: Sequence[Task], on_result: OnResult, workers: int | None, timeout: float | None
 ) -> None:
     """Run ``tasks`` on ``workers`` local processes (default: one per CPU)."""
-    from pyvidfast.opensora.pool import map_with_timeout
 
     def timed_out(task: Task) -> dict:
         line = f"{task.path}: no verdict within {timeout:g}s, killed"
@@ -60,42 +57,24 @@ def run_ray(
     (None starts a local one). At most ``workers`` (default: the cluster's CPUs) tasks are in
     flight, so a task's timeout counts from when it can start.
     """
-    try:
-        import ray
-    except ImportError as exc:
-        raise RuntimeError(
-            "--engine ray needs Ray: pip install 'pyvidfast[ray]' (or 'ray[data]')"
-        ) from exc
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    limit = max(1, workers or cpus)
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
-    pending = list(range(len(tasks)))[::-1]
-    in_flight: dict[Any, tuple[int, float]] = {}
-    while pending or in_flight:
-        while pending and len(in_flight) < limit:
-            i = pending.pop()
-            deadline = time.monotonic() + timeout if timeout else math.inf
-            in_flight[remote.remote(tasks[i])] = (i, deadline)
-        soonest = min(d for _, d in in_flight.values())
-        wait_s = None if soonest == math.inf else max(0.0, soonest - time.monotonic())
-        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait_s)
-        for ref in ready:
-            i, _ = in_flight.pop(ref)
-            try:
-                value = ray.get(ref)
-            except Exception as exc:  # WorkerCrashedError, RayTaskError, ...
-                line = f"{tasks[i].path}: ray task failed: {exc}"[:300]
-                value = failure("crash", line, tasks[i].with_info)
-            on_result(tasks[i].path, as_result(value, tasks[i]))
-        now = time.monotonic()
-        for ref, (i, deadline) in list(in_flight.items()):
-            if now >= deadline:
-                ray.cancel(ref, force=True)
-                del in_flight[ref]
-                line = f"{tasks[i].path}: no verdict within {timeout:g}s, killed"
-                on_result(tasks[i].path, failure("timeout", line, tasks[i].with_info))
+
+    def timed_out(task: Task) -> dict:
+        line = f"{task.path}: no verdict within {timeout:g}s, killed"
+        return failure("timeout", line, task.with_info)
+
+    def crashed(task: Task, exc: BaseException) -> dict:
+        return failure("crash", f"{task.path}: ray task failed: {exc}"[:300], task.with_info)
+
+    map_on_ray(
+        run_task,
+        list(tasks),
+        lambda i, value: on_result(tasks[i].path, as_result(value, tasks[i])),
+        workers,
+        timeout,
+        timed_out,
+        crashed,
+        address=address,
+    )
 
 
 def run(

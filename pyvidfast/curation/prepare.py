@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pyvidfast.curation.engines import DEFAULT_TIMEOUT
 from pyvidfast.curation.sources import MIRADATA_CAPTIONS, SOURCES, import_table
 from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.ffmpeg_filter_without_errors import output_name as withouterror_name
 from pyvidfast.opensora.filter_large_videos import add_file_size, filter_large_videos
 from pyvidfast.opensora.filter_large_videos import output_name as large_name
 from pyvidfast.opensora.info import ERROR_COLUMN, assign_info, summarize
-from pyvidfast.opensora.table import output_path, read_tables
+from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
+from pyvidfast.parallel.table import output_path, read_tables
 
 __all__ = ["PrepareResult", "prepare", "output_names"]
 
@@ -110,17 +110,15 @@ def prepare(
     # Which files the integrity decode is for: rows the caption and size steps keep.
     survivors = filter_large_videos(remove_empty_caption(data), max_size_mb)
     decode = {str(p) for p in survivors["path"]}
-    options = dict(
-        engine=engine, address=address, workers=workers, timeout=timeout, threads=threads
-    )
+    options = EngineOptions(engine, address, workers, timeout, threads)
     results = run_files(
         paths,
         True,
+        options=options,
         journal=journal,
         progress=progress,
         check_paths=decode,
         desc="prepare",
-        **options,
     )
     info_rows = [results[p]["info"] for p in paths]
 
@@ -159,7 +157,7 @@ def prepare(
     # 3 + 4. the ffmpeg check and ffmpeg_filter_without_errors
     missing = [str(p) for p in small["path"] if "ok" not in results[str(p)]]
     if missing:  # only if the CSV round trip changed a path or caption: decode those now
-        results.update(run_files(missing, True, journal=journal, progress=False, **options))
+        results.update(run_files(missing, True, options=options, journal=journal, progress=False))
     keep, reasons, kinds = [], {}, {}
     for i, p in small["path"].items():
         result = results[str(p)]
@@ -254,8 +252,6 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="comma-separated error kinds to keep anyway, e.g. 'timestamps' keeps files whose "
         "only complaint is the null muxer's dts check (default: none, as the reference)",
     )
-    from pyvidfast.curation.check import add_engine_arguments
-
     parser.add_argument(
         "--output-dir", default=None, help="where to write (default: next to the first input)"
     )
@@ -287,11 +283,7 @@ def run(args: argparse.Namespace) -> int:
             data,
             max_size,
             allow=[k.strip() for k in args.allow.split(",") if k.strip()],
-            engine=args.engine,
-            address=args.address,
-            workers=args.workers,
-            timeout=args.timeout or None,
-            threads=args.threads,
+            **EngineOptions.from_args(args).as_kwargs(),
             journal=args.journal or kept_path + ".journal.jsonl",
             progress=not args.no_progress,
         )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pyvidfast.opensora.info import add_info_from_args, add_run_arguments, summarize
-from pyvidfast.opensora.table import output_path, read_tables, write_table
+from pyvidfast.parallel.table import output_path, read_tables, write_table
 
 __all__ = ["STEPS", "output_suffixes", "process", "remove_empty_caption", "main"]
 

@@ -13,7 +13,7 @@ import sys
 
 import pandas as pd
 
-from pyvidfast.opensora.table import read_table, with_suffix, write_table
+from pyvidfast.parallel.table import read_table, with_suffix, write_table
 
 __all__ = ["has_no_errors", "filter_without_errors", "output_name", "main"]
 

@@ -14,7 +14,7 @@ import sys
 
 import pandas as pd
 
-from pyvidfast.opensora.table import read_table, with_suffix, write_table
+from pyvidfast.parallel.table import read_table, with_suffix, write_table
 
 __all__ = ["add_file_size", "filter_large_videos", "output_name", "main"]
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import pandas as pd
 
 from pyvidfast.io.probe import VideoProbe, failed, is_image, probe_image, probe_video
-from pyvidfast.opensora.pool import map_in_process, map_with_timeout
+from pyvidfast.parallel.pool import map_in_process, map_with_timeout
 
 INFO_COLUMNS = ["num_frames", "height", "width", "aspect_ratio", "fps", "resolution"]
 ERROR_COLUMN = "info_error"
@@ -296,7 +296,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """``pyvidfast info``: read the inputs, add the info columns, write ``<base>_info.<fmt>``."""
-    from pyvidfast.opensora.table import output_path, read_tables, write_table
+    from pyvidfast.parallel.table import output_path, read_tables, write_table
 
     try:
         data, paths = read_tables(args.input)

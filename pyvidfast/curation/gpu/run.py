@@ -15,6 +15,9 @@ from typing import Any
 
 from pyvidfast.curation.gpu.worker import WorkerConfig, check_task, configure
 from pyvidfast.curation.tasks import OnResult, Task, as_result, failure
+from pyvidfast.parallel.options import ENGINES
+from pyvidfast.parallel.pool import map_with_timeout
+from pyvidfast.parallel.ray_loop import map_on_ray
 
 __all__ = ["check_paths_cuda", "default_workers", "run_cuda"]
 
@@ -55,8 +58,6 @@ def check_paths_cuda(
     """Check integrity-only ``tasks`` on GPU ``gpu_id``; files NVDEC cannot take are checked on
     the CPU by the same processes. ``nvc_factory`` makes the PyNvVideoCodec module in each
     process (default: the real one). Returns how many files went to each device."""
-    from pyvidfast.opensora.pool import map_with_timeout
-
     tasks = list(tasks)
     counts = {"gpu_files": 0, "cpu_files": 0}
 
@@ -109,40 +110,41 @@ def run_cuda(
     elif engine == "ray":
         _run_ray(gpu_tasks, on_result, workers, timeout, address, chunk)
     else:
-        raise ValueError(f"engine must be one of ('local', 'ray'), got {engine!r}")
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
 
 
-def _ray_chunk(tasks: list[Task], workers: int | None, timeout: float | None) -> list:
+def _ray_chunk(item: tuple[list[Task], int | None, float | None]) -> list[tuple[str, dict]]:
     """One Ray task: a chunk of files on the GPU Ray gave it (visible as device 0)."""
+    tasks, workers, timeout = item
     out: list[tuple[str, dict]] = []
     check_paths_cuda(tasks, lambda p, r: out.append((p, r)), workers=workers, timeout=timeout)
     return out
 
 
 def _run_ray(tasks, on_result, workers, timeout, address, chunk) -> None:
-    """Chunks of ``chunk`` files as Ray tasks of one GPU each, one in flight per GPU."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise RuntimeError("--engine ray needs Ray: pip install 'pyvidfast[ray]'") from exc
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    gpus = max(1, int(ray.cluster_resources().get("GPU", 1)))
-    remote = ray.remote(num_gpus=1, max_retries=0)(_ray_chunk)
-    pending = [list(tasks[i : i + chunk]) for i in range(0, len(tasks), chunk)][::-1]
-    in_flight: dict[Any, list[Task]] = {}
-    while pending or in_flight:
-        while pending and len(in_flight) < gpus:
-            c = pending.pop()
-            in_flight[remote.remote(c, workers, timeout)] = c
-        ready, _ = ray.wait(list(in_flight), num_returns=1)
-        for ref in ready:
-            c = in_flight.pop(ref)
-            try:
-                for path, result in ray.get(ref):
-                    on_result(path, result)
-            except Exception as exc:  # RayTaskError, WorkerCrashedError...: the chunk fails
-                for t in c:
-                    on_result(
-                        t.path, failure("crash", f"{t.path}: ray task failed: {exc}"[:300], False)
-                    )
+    """Chunks of ``chunk`` files as Ray tasks of one GPU each: one in flight per GPU, each with
+    ``workers`` checker processes (default two per NVDEC engine of that GPU)."""
+    chunks = [(list(tasks[i : i + chunk]), workers, timeout) for i in range(0, len(tasks), chunk)]
+
+    def finished(i: int, value: Any) -> None:
+        for path, result in value:
+            on_result(path, result)
+
+    def crashed(item, exc: BaseException) -> list[tuple[str, dict]]:
+        return [
+            (t.path, failure("crash", f"{t.path}: ray task failed: {exc}"[:300], False))
+            for t in item[0]
+        ]
+
+    # Per-file timeouts are kept inside each chunk's pool; a chunk itself has none.
+    map_on_ray(
+        _ray_chunk,
+        chunks,
+        finished,
+        None,
+        None,
+        on_crash=crashed,
+        address=address,
+        num_cpus=1,
+        num_gpus=1,
+    )
