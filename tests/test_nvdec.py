@@ -5,30 +5,30 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 import torch
-from media import frame_number, make_clip
 
 from pyvidfast.io import nvdec
 from pyvidfast.io.errors import FrameIndexError
 from pyvidfast.io.nvdec import (
+    DecoderKey,
     DecoderPool,
     NvdecUnavailableError,
     StreamFormat,
     gpu_decision,
     plan_indices,
-    pts_agree,
     split_packed,
     split_planes,
     stream_color,
     stream_format_of,
 )
+from pyvidfast.io.nvdec.formats import pix_fmt_layout
 from pyvidfast.io.reader import VideoReader
+from pyvidfast.io.video import open_video
 from pyvidfast.transform import yuv_to_rgb
 
 # ---------------------------------------------------------------------- the lazy import
@@ -113,39 +113,51 @@ def test_importing_pyvidfast_does_not_import_pynvvideocodec():
 def test_reader_without_a_gpu_says_so(real_dir: Path):
     with pytest.raises(NvdecUnavailableError, match="torch sees no CUDA device"):
         nvdec.NvdecVideoReader(real_dir / "vpf" / "test.mp4", "cuda")
-    assert isinstance(nvdec.open_reader(real_dir / "vpf" / "test.mp4", "cpu"), VideoReader)
+    with pytest.raises(NvdecUnavailableError):
+        open_video(real_dir / "vpf" / "test.mp4", "cuda")
+    assert isinstance(open_video(real_dir / "vpf" / "test.mp4", "cpu"), VideoReader)
 
 
 # ------------------------------------------------------------------------ decisions
 
 
 def _fmt(codec="h264", pix_fmt="yuv420p", w=1920, h=1080, matrix="bt709", full=False):
-    chroma, depth = nvdec._pix_fmt_layout(pix_fmt)
+    chroma, depth = pix_fmt_layout(pix_fmt)
     return StreamFormat(codec, pix_fmt, w, h, depth, chroma, matrix, full)
 
 
 @pytest.mark.parametrize(
-    "fmt, capability, ok",
+    "fmt, capability, reason",
     [
-        (_fmt(), (9, 0), True),
-        (_fmt("hevc", "yuv420p10le"), (9, 0), True),
-        (_fmt("vp9"), (8, 0), True),
-        (_fmt("libdav1d"), (9, 0), False),  # H100/H200: no AV1 NVDEC
-        (_fmt("libdav1d"), (8, 0), False),  # A100
-        (_fmt("libdav1d"), (8, 9), True),  # L4 / L40S decode AV1
-        (_fmt("h264", "yuv420p10le"), (9, 0), False),  # High 10: no NVDEC decoder
-        (_fmt("h264", "yuv444p"), (9, 0), False),
-        (_fmt("hevc", "yuv422p10le"), (9, 0), False),
-        (_fmt("mpeg4"), (9, 0), False),
-        (_fmt("h263"), (9, 0), False),
-        (_fmt("vvc", "yuv420p10le"), (9, 0), False),
-        (_fmt(matrix="smpte240m"), (9, 0), False),
+        (_fmt(), (9, 0), ""),
+        (_fmt("hevc", "yuv420p10le"), (9, 0), ""),
+        (_fmt("vp9", w=640, h=360), (8, 0), ""),
+        (_fmt("libdav1d"), (9, 0), "AV1: no NVDEC support on this GPU"),  # H100/H200
+        (_fmt("libdav1d"), (8, 0), "AV1: no NVDEC support on this GPU"),  # A100
+        (_fmt("libdav1d"), None, "AV1: no NVDEC support on this GPU"),  # GPU unknown
+        (_fmt("libdav1d"), (8, 9), ""),  # L4 / L40S decode AV1
+        (_fmt("h264", "yuv420p10le"), (9, 0), "H264: 10-bit is not decoded by NVDEC here"),
+        (_fmt("vp9", "yuv420p10le"), (9, 0), "VP9: 10-bit is not decoded by NVDEC here"),
+        (_fmt("h264", "yuv444p"), (9, 0), "H264 yuv444p: chroma 444 is not NV12/P016"),
+        (_fmt("hevc", "yuv422p10le"), (9, 0), "HEVC yuv422p10le: chroma 422"),
+        (_fmt("mpeg4"), (9, 0), "mpeg4: not decoded on NVDEC here"),
+        (_fmt("h263"), (9, 0), "h263: not decoded on NVDEC here"),
+        (_fmt(matrix="smpte240m"), (9, 0), "H264: colour matrix smpte240m"),
+        # Note [measured caps]: the H200's limits, each reason naming codec and limit
+        (_fmt("hevc", w=128, h=128), (9, 0), "HEVC: 128x128 is below the NVDEC minimum 144x144"),
+        (_fmt("hevc", w=144, h=144), (9, 0), ""),
+        (_fmt("vp9", w=161, h=121), (9, 0), "VP9: 161x121 is below the NVDEC minimum 128x128"),
+        (_fmt(w=48, h=16), (9, 0), ""),
+        (_fmt(w=46, h=16), (9, 0), "H264: 46x16 is below the NVDEC minimum 48x16"),
+        (_fmt(w=4096, h=4096), (9, 0), ""),
+        (_fmt(w=4112, h=2160), (9, 0), "H264: 4112x2160 is above the NVDEC maximum 4096x4096"),
+        (_fmt("hevc", w=8192, h=4320), (9, 0), ""),
     ],
 )
-def test_gpu_decision_table(fmt, capability, ok):
-    got, reason = gpu_decision(fmt, capability)
-    assert got is ok
-    assert bool(reason) is not ok
+def test_gpu_decision_table(fmt, capability, reason):
+    ok, got = gpu_decision(fmt, capability)
+    assert ok is (reason == "")
+    assert got.startswith(reason) and bool(got) is not ok
 
 
 def test_checker_decides_on_decode_not_pixels():
@@ -157,13 +169,22 @@ def test_checker_decides_on_decode_not_pixels():
 
 
 def test_decoder_caps_win_over_the_table():
-    caps = {"num_decoder_engines": 7, "width_max": 8192, "height_max": 8192, "width_min": 48}
-    assert gpu_decision(_fmt("libdav1d"), (9, 0), caps)[0] is True
-    assert gpu_decision(_fmt(), (9, 0), {**caps, "num_decoder_engines": 0})[0] is False
-    assert gpu_decision(_fmt(), (9, 0), {})[0] is False
-    ok, reason = gpu_decision(_fmt(w=9000, h=5000), (9, 0), caps)
-    assert not ok and "exceeds" in reason
-    assert gpu_decision(_fmt(w=32, h=32), (9, 0), caps)[0] is False
+    caps = {
+        "num_decoder_engines": 7,
+        "width_max": 8192,
+        "height_max": 8192,
+        "width_min": 48,
+        "height_min": 16,
+    }
+    assert gpu_decision(_fmt("libdav1d"), (9, 0), caps).ok is True
+    assert gpu_decision(_fmt(w=8000, h=4000), (9, 0), caps).ok is True  # beyond the table
+    no = gpu_decision(_fmt(), (9, 0), {**caps, "num_decoder_engines": 0})
+    assert no == (False, "H264 8-bit: GetDecoderCaps reports no NVDEC support")
+    assert gpu_decision(_fmt(), (9, 0), {}).ok is False
+    assert gpu_decision(_fmt(w=9000, h=5000), (9, 0), caps).reason == (
+        "H264: 9000x5000 is above the NVDEC maximum 8192x8192"
+    )
+    assert gpu_decision(_fmt(w=32, h=32), (9, 0), caps).ok is False
 
 
 def test_engine_table():
@@ -183,7 +204,7 @@ def test_engine_table():
         ("androidx_media/mp4__hlg10-color-test.mp4", "420", 10, True),
         ("androidx_media/mkv__sample_av1.mkv", "420", 10, False),
         ("torchcodec/av1_video.mkv", "420", 8, False),
-        ("androidx_media/vp9__roadtrip-vp92-10bit.webm", "420", 10, True),
+        ("androidx_media/vp9__roadtrip-vp92-10bit.webm", "420", 10, False),  # 8-bit VP9 only
         ("androidx_media/3gp__bbb_176x144_128kbps_15fps_h263.3gp", "420", 8, False),
     ],
 )
@@ -341,320 +362,84 @@ def test_plan_indices_rejects_bad_indices():
         plan_indices([1.5], 10)
 
 
-class FakeSimpleDecoder:
-    """PyNvVideoCodec's documented SimpleDecoder contract, frames standing for frame numbers:
-    ``get_batch_frames_by_index`` drops duplicate and out-of-range indices (warning for the
-    latter, as SimpleDecoder.py does) and returns the others in the order given;
-    ``reconfigure_decoder`` points the decoder at a new source. Concurrency is tracked."""
+# ------------------------------------------------------------------------------ the pool
+
+
+class CountingDecoder:
+    """A decoder that counts how many are busy at once (no decoding)."""
 
     active = 0
     max_active = 0
     lock = threading.Lock()
 
-    def __init__(self, source, frames: int = 10):
-        self.source = source
-        self.frames = frames
-        self.reconfigures = 0
+    def __init__(self, key: DecoderKey):
+        self.key = key
+        self.closed = False
         time.sleep(0.005)  # creation is the expensive part
 
-    def __len__(self):
-        return self.frames
-
-    def reconfigure_decoder(self, source):
-        self.source = source
-        self.reconfigures += 1
-
-    def get_batch_frames_by_index(self, indices):
-        seen, out = set(), []
-        for i in indices:
-            if not 0 <= i < self.frames:
-                warnings.warn(f"Skipping index {i}: Out of valid range", stacklevel=2)
-                continue
-            if i not in seen:
-                seen.add(i)
-                out.append((self.source, i))
-        return out
+    def close(self):
+        self.closed = True
 
 
-def test_raw_indices_lose_frames_and_the_plan_restores_them():
-    dec = FakeSimpleDecoder("a.mp4")
-    wanted = [3, 1, 3, 3, 0]
-    assert len(dec.get_batch_frames_by_index(wanted)) == 3  # what the decoder alone gives
-    distinct, rows = plan_indices(wanted, len(dec))
-    got = dec.get_batch_frames_by_index(distinct)
-    assert [got[r][1] for r in rows] == wanted
+KEY_A = DecoderKey("H264", 8, 1920, 1080)
+KEY_B = DecoderKey("HEVC", 10, 1280, 720)
 
 
-def _use(pool: DecoderPool, source: str, hold: float = 0.0):
-    with pool.acquire(source) as dec:
-        with FakeSimpleDecoder.lock:
-            FakeSimpleDecoder.active += 1
-            FakeSimpleDecoder.max_active = max(
-                FakeSimpleDecoder.max_active, FakeSimpleDecoder.active
-            )
-        assert dec.source == source
+def _use(pool: DecoderPool, key: DecoderKey, hold: float = 0.0):
+    with pool.acquire(key) as dec:
+        with CountingDecoder.lock:
+            CountingDecoder.active += 1
+            CountingDecoder.max_active = max(CountingDecoder.max_active, CountingDecoder.active)
+        assert dec.key == key
         time.sleep(hold)
-        with FakeSimpleDecoder.lock:
-            FakeSimpleDecoder.active -= 1
+        with CountingDecoder.lock:
+            CountingDecoder.active -= 1
         return dec
 
 
-def test_pool_reuses_by_reconfiguring():
-    pool = DecoderPool(FakeSimpleDecoder, size=3)
-    decs = [_use(pool, f"{i}.mp4") for i in range(5)]
-    assert pool.created == 1 and pool.reconfigured == 4
-    assert all(d is decs[0] for d in decs) and decs[0].reconfigures == 4
-    assert pool.live == 1 and pool.idle == 1
+def test_pool_reuses_a_decoder_for_the_same_format_only():
+    pool = DecoderPool(CountingDecoder, size=3)
+    decs = [_use(pool, KEY_A) for _ in range(4)]
+    assert pool.created == 1 and pool.reused == 3 and all(d is decs[0] for d in decs)
+    other = _use(pool, KEY_B)
+    assert other is not decs[0] and pool.created == 2 and pool.live == 2
+
+
+def test_pool_makes_room_by_closing_an_idle_decoder_of_another_format():
+    pool = DecoderPool(CountingDecoder, size=1)
+    first = _use(pool, KEY_A)
+    second = _use(pool, KEY_B)
+    assert first.closed and not second.closed and pool.live == 1
 
 
 def test_pool_never_exceeds_its_size_under_threads():
-    FakeSimpleDecoder.active = FakeSimpleDecoder.max_active = 0
-    pool = DecoderPool(FakeSimpleDecoder, size=2)
-    threads = [threading.Thread(target=_use, args=(pool, f"{i}.mp4", 0.01)) for i in range(12)]
+    CountingDecoder.active = CountingDecoder.max_active = 0
+    pool = DecoderPool(CountingDecoder, size=2)
+    keys = [KEY_A, KEY_B] * 6
+    threads = [threading.Thread(target=_use, args=(pool, k, 0.01)) for k in keys]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert FakeSimpleDecoder.max_active <= 2
-    assert pool.created <= 2 and pool.created + pool.reconfigured == 12
-    assert pool.live == pool.idle == pool.created
+    assert CountingDecoder.max_active <= 2
+    assert pool.live <= 2 and pool.created + pool.reused == 12
 
 
-def test_pool_drops_a_decoder_that_failed():
-    pool = DecoderPool(FakeSimpleDecoder, size=1)
+def test_pool_drops_a_decoder_that_raised():
+    pool = DecoderPool(CountingDecoder, size=1)
     with pytest.raises(RuntimeError):
-        with pool.acquire("bad.mp4"):
+        with pool.acquire(KEY_A) as bad:
             raise RuntimeError("decode error")
-    assert pool.live == 0 and pool.dropped == 1
-    _use(pool, "good.mp4")  # the slot is free again: no deadlock, a fresh decoder
-    assert pool.created == 2 and pool.reconfigured == 0
+    assert bad.closed and pool.live == 0 and pool.dropped == 1
+    assert _use(pool, KEY_A) is not bad  # the slot is free again: a fresh decoder
+    assert pool.created == 2 and pool.reused == 0
 
-    def broken_factory(source):
+    def broken_factory(key):
         raise OSError("cannot create")
 
     pool = DecoderPool(broken_factory, size=1)
     for _ in range(2):  # a failed creation frees its slot too
         with pytest.raises(OSError):
-            with pool.acquire("x.mp4"):
+            with pool.acquire(KEY_A):
                 pass
     assert pool.live == 0
-
-
-def test_pts_agree():
-    assert pts_agree([10, 20, 30], [10, 20, 30])
-    assert not pts_agree([11, 21], [10, 20])  # frames off by one in a constant-rate clip
-    assert not pts_agree([10, 25], [10, 20])
-    assert not pts_agree([10, None], [10, 20])
-    assert not pts_agree([10], [10, 20])
-
-
-# ------------------------------------------------------------------------- on NVDEC
-
-COLOUR_TOLERANCE = 2  # gpu.md: agreement within 2 levels on 8-bit content
-
-
-def _nvdec_files(real_dir: Path) -> list[Path]:
-    names = [
-        "vpf/test.mp4",
-        "torchcodec/nasa_13013.mp4",
-        "torchcodec/bt709_full_range.mp4",
-        "androidx_media/mp4__bt601.mp4",
-        "androidx_media/mp4__h265_bframes.mp4",
-        "androidx_media/mp4__sample_android_slow_motion.mp4",
-        "decord/video_0.mov",
-    ]
-    files = [real_dir / n for n in names if (real_dir / n).exists()]
-    assert len(files) >= 5, f"NVDEC tests need the real clips in {real_dir}"
-    return files
-
-
-@pytest.mark.needs_cuda
-def test_nvdec_matches_the_cpu_reader(real_dir: Path):
-    for path in _nvdec_files(real_dir):
-        with VideoReader(path) as cpu, nvdec.NvdecVideoReader(path, "cuda") as gpu:
-            assert gpu.on_gpu, (path, gpu.fallback_reason)
-            assert len(gpu) == len(cpu) and gpu.get_avg_fps() == cpu.get_avg_fps()
-            n = len(cpu)
-            idx = [n - 1, 0, n // 2, 0, n // 3, n - 1]
-            got = gpu.get_batch(idx)
-            assert got.is_cuda and got.dtype == torch.uint8 and got.shape == (6, *cpu.frame_shape)
-            diff = (got.cpu().int() - cpu.get_batch(idx).int()).abs()
-            assert diff.max().item() <= COLOUR_TOLERANCE + 1, (path, diff.max().item())
-            assert diff.float().mean().item() < 0.5, path
-            assert gpu.on_gpu, (path, gpu.fallback_reason)  # no numbering fallback happened
-
-
-@pytest.mark.needs_cuda
-def test_nvdec_exact_frame_numbering(tmp_path: Path):
-    clip = make_clip(
-        tmp_path / "n.mp4", 60, fps=24, size=(320, 240), options={"bf": "2", "g": "12"}
-    )
-    with nvdec.NvdecVideoReader(clip, "cuda") as gpu:
-        assert gpu.on_gpu, gpu.fallback_reason
-        idx = [59, 0, 13, 13, 37, 1]
-        frames = gpu.get_batch(idx).cpu().numpy()
-        assert [frame_number(f) for f in frames] == idx
-
-
-@pytest.mark.needs_cuda
-def test_nvdec_decoders_are_reused_across_files(real_dir: Path):
-    pool = nvdec.DecoderPool(nvdec.decoder_pool(0).factory, size=1)
-    files = _nvdec_files(real_dir)
-    for path in files:
-        with nvdec.NvdecVideoReader(path, "cuda", pool=pool) as gpu:
-            gpu.get_batch([0])
-    assert pool.created == 1 and pool.reconfigured == len(files) - 1
-
-
-@pytest.mark.needs_cuda
-def test_av1_falls_back_on_hopper_once(real_dir: Path, caplog):
-    path = real_dir / "torchcodec" / "av1_video.mkv"
-    if torch.cuda.get_device_capability() not in nvdec.NO_AV1_CAPABILITIES:
-        pytest.skip("this GPU decodes AV1")
-    nvdec._warned.clear()
-    with caplog.at_level("WARNING", logger="pyvidfast.io.nvdec"):
-        for _ in range(2):
-            with nvdec.NvdecVideoReader(path, "cuda") as gpu:
-                assert not gpu.on_gpu and "AV1" in gpu.fallback_reason
-                with VideoReader(path) as cpu:
-                    assert torch.equal(gpu.get_batch([0, 2]).cpu(), cpu.get_batch([0, 2]))
-    assert sum("reading on the CPU" in r.message for r in caplog.records) == 1
-
-
-@pytest.mark.needs_cuda
-def test_nvdec_yuv_views_are_owned_copies(real_dir: Path):
-    path = real_dir / "vpf" / "test.mp4"
-    with nvdec.NvdecVideoReader(path, "cuda") as gpu:
-        lumas, chromas = gpu.get_batch_yuv([1, 0, 1])
-        assert lumas[0].data_ptr() == lumas[2].data_ptr()
-        rgb = yuv_to_rgb(lumas, chromas, matrix=gpu.format.matrix, full_range=gpu.format.full_range)
-        assert torch.equal(rgb, gpu.get_batch([1, 0, 1]))
-
-
-# ------------------------------------------- the reader's logic, with a stand-in decoder
-
-
-class FakeFrame:
-    """A NATIVE frame as PyNvVideoCodec gives it: ``__dlpack__`` (a pitched NV12 surface whose
-    luma rows are padded to the coded height) and ``getPTS()``."""
-
-    def __init__(self, frame: av.VideoFrame):
-        self.surface = _nv12_surface(frame, pitch_pad=32, row_align=16)
-        self.pts = frame.pts
-
-    def __dlpack__(self, stream=None):
-        return self.surface.__dlpack__()
-
-    def __dlpack_device__(self):
-        return self.surface.__dlpack_device__()
-
-    def getPTS(self):  # noqa: N802
-        return self.pts
-
-
-class DecodingFake(FakeSimpleDecoder):
-    """The SimpleDecoder contract over real decoded frames (PyAV), optionally off by ``skew``
-    frames (what a decoder that numbers frames differently would return)."""
-
-    def __init__(self, source, skew: int = 0, extra: int = 0):
-        super().__init__(source)
-        self.skew, self.extra = skew, extra
-        self._load(source)
-
-    def _load(self, source):
-        with av.open(source) as c:
-            self.decoded = list(c.decode(c.streams.video[0]))
-        self.frames = len(self.decoded) + self.extra
-
-    def reconfigure_decoder(self, source):
-        super().reconfigure_decoder(source)
-        self._load(source)
-
-    def get_batch_frames_by_index(self, indices):
-        kept = super().get_batch_frames_by_index(indices)
-        return [FakeFrame(self.decoded[min(i + self.skew, len(self.decoded) - 1)]) for _, i in kept]
-
-
-@pytest.fixture
-def cpu_reader(monkeypatch):
-    """NvdecVideoReader whose 'device' is the CPU and whose decoder is a stand-in: the index
-    planning, timestamp verification, surface views, colour and fallback logic run for real."""
-    monkeypatch.setattr(nvdec, "_cuda_device", lambda device: torch.device("cpu"))
-    monkeypatch.setattr(
-        nvdec.NvdecVideoReader, "_decide", lambda self: gpu_decision(self.format, (9, 0))
-    )
-    nvdec._warned.clear()
-    return nvdec.NvdecVideoReader
-
-
-@pytest.fixture(scope="module")
-def numbered(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("numbered")
-    return make_clip(d / "n.mp4", 40, fps=24, size=(96, 64), options={"bf": "2", "g": "12"})
-
-
-def test_reader_restores_order_and_repeats(cpu_reader, numbered: Path):
-    pool = DecoderPool(DecodingFake, size=2)
-    with cpu_reader(numbered, "cuda", pool=pool) as r:
-        assert r.on_gpu and len(r) == 40
-        idx = [39, 0, 13, 13, 27, 1, 0]
-        frames = r.get_batch(idx).numpy()
-        assert [frame_number(f) for f in frames] == idx
-        with VideoReader(numbered) as cpu:
-            diff = (r.get_batch(idx).int() - cpu.get_batch(idx).int()).abs()
-        assert diff.max().item() <= 2
-        lumas, chromas = r.get_batch_yuv([5, 2, 5])
-        assert lumas[0].data_ptr() == lumas[2].data_ptr() and lumas[0].shape == (64, 96)
-        assert chromas[1].shape == (32, 48, 2)
-    assert pool.created == 1 and pool.reconfigured == 2  # one decoder served all three calls
-
-
-def test_reader_falls_back_when_numbering_differs(cpu_reader, numbered: Path, caplog):
-    def skewed(source):
-        return DecodingFake(source, skew=1)
-
-    with caplog.at_level("WARNING", logger="pyvidfast.io.nvdec"):
-        for _ in range(2):
-            with cpu_reader(numbered, "cuda", pool=DecoderPool(skewed, 1)) as r:
-                frames = r.get_batch([3, 7]).numpy()
-                assert [frame_number(f) for f in frames] == [3, 7]  # the CPU reader's frames
-                assert not r.on_gpu and "numbering differs" in r.fallback_reason
-    assert sum("reading on the CPU" in rec.message for rec in caplog.records) == 1
-
-    def longer(source):
-        return DecodingFake(source, extra=2)
-
-    with cpu_reader(numbered, "cuda", pool=DecoderPool(longer, 1)) as r:
-        assert [frame_number(f) for f in r.get_batch([0]).numpy()] == [0]
-        assert "NVDEC sees 42 frames" in r.fallback_reason
-
-
-def test_reader_spills_bytes_for_reconfigure(cpu_reader, numbered: Path):
-    pool = DecoderPool(DecodingFake, size=1)
-    r = cpu_reader(numbered.read_bytes(), "cuda", pool=pool)
-    spill = r._source
-    assert isinstance(spill, str) and Path(spill).exists()
-    assert [frame_number(f) for f in r.get_batch([2, 30]).numpy()] == [2, 30]
-    r.close()
-    assert not Path(spill).exists()
-
-
-def test_reader_falls_back_for_av1_and_says_why(cpu_reader, real_dir: Path):
-    path = real_dir / "torchcodec" / "av1_video.mkv"
-    with cpu_reader(path, "cuda", pool=DecoderPool(DecodingFake, 1)) as r, VideoReader(path) as c:
-        assert not r.on_gpu and "AV1" in r.fallback_reason
-        assert torch.equal(r.get_batch([1, 0, 1]), c.get_batch([1, 0, 1]))
-        with pytest.raises(NvdecUnavailableError):
-            r.get_batch_yuv([0])
-
-
-def test_videoreader_device_argument(real_dir):
-    import pyvidfast
-
-    path = real_dir / "torchcodec" / "nasa_13013.mp4"
-    assert type(pyvidfast.VideoReader(path, device="cpu")).__name__ == "VideoReader"
-    with pytest.raises(ValueError, match="device='meta'"):
-        pyvidfast.VideoReader(path, device="meta")
-    if not torch.cuda.is_available():
-        with pytest.raises(NvdecUnavailableError):
-            pyvidfast.VideoReader(path, device="cuda")

@@ -1,5 +1,6 @@
 """File -> probe/demux -> decode: metadata (``probe``, ``mp4``), the CPU ``VideoReader`` (FFmpeg
-through PyAV), its typed errors (``errors``) and NVDEC decoding (``nvdec``).
+through PyAV), NVDEC decoding (the ``nvdec`` package), one entry for both
+(``video.open_video(source, device=...)``) and the typed errors (``errors``).
 
 Names are imported on first use: metadata workers (``probe``) should not pay for torch.
 """
@@ -12,6 +13,8 @@ _EXPORTS = {
     "VideoOpenError": "pyvidfast.io.errors",
     "VideoReadError": "pyvidfast.io.errors",
     "VideoTooShortError": "pyvidfast.io.errors",
+    "Video": "pyvidfast.io.video",
+    "open_video": "pyvidfast.io.video",
 }
 
 __all__ = sorted(_EXPORTS)

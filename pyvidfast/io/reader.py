@@ -99,8 +99,8 @@ class VideoReader:
         source: a path, the file's bytes, or a binary file object (read from its current position;
             it must be seekable).
         num_threads: decoder threads; 0 lets FFmpeg choose (as decord's default).
-        device: "cpu" (FFmpeg through PyAV) or a CUDA device, which returns an
-            ``pyvidfast.io.nvdec.NvdecVideoReader`` (NVDEC; not yet verified on a GPU).
+        device: "cpu" only; ``pyvidfast.io.open_video(source, device="cuda")`` gives the NVDEC
+            reader (``pyvidfast.io.nvdec.NvdecVideoReader``, the same interface).
 
     Raises:
         VideoOpenError: the container cannot be opened (missing, empty, unknown format).
@@ -108,18 +108,13 @@ class VideoReader:
         VideoDecodeError: the stream has no decodable frame.
     """
 
-    def __new__(cls, source: Source, num_threads: int = 0, device: str | torch.device = "cpu"):
-        # device="cuda" gives the NVDEC reader (same interface, CUDA tensors); it falls back to
-        # this CPU reader by itself for codecs NVDEC cannot decode.
-        if cls is VideoReader and torch.device(device).type == "cuda":
-            from pyvidfast.io.nvdec import NvdecVideoReader
-
-            return NvdecVideoReader(source, device, num_threads=num_threads)
-        return super().__new__(cls)
-
     def __init__(self, source: Source, num_threads: int = 0, device: str | torch.device = "cpu"):
         if torch.device(device).type != "cpu":
-            raise ValueError(f"VideoReader decodes on 'cpu' or 'cuda', got device={device!r}")
+            # One class per backend, one entry that picks it (as torchcodec's VideoDecoder).
+            raise ValueError(
+                f"VideoReader decodes on the CPU; for device={device!r} use "
+                "pyvidfast.io.open_video(source, device=...) (NVDEC for 'cuda')"
+            )
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
             raise ValueError(f"num_threads must be an int >= 0, got num_threads={num_threads!r}")
         self.path = _source_name(source)
@@ -495,6 +490,40 @@ class VideoReader:
     def get_key_indices(self) -> list[int]:
         """Indices of the keyframes decoding can start from."""
         return list(self._keys)
+
+    @property
+    def frame_pts(self) -> list[int] | None:
+        """Frame ``i``'s presentation timestamp (Note [frame index]); None when the stream has
+        no usable timestamps and frames are counted. The NVDEC reader numbers frames by it."""
+        return None if self._pts is None else list(self._pts)
+
+    @property
+    def stream_index(self) -> int:
+        """Index of the decoded video stream in the container."""
+        return self._stream.index
+
+    def get_batch_resized(
+        self,
+        indices: Sequence[int],
+        size: tuple[int, int],
+        *,
+        out_dtype: torch.dtype = torch.float32,
+        layout: str = "TCHW",
+        crop: str | tuple[int, int] = "center",
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``resize_crop_normalize(get_batch(indices), size, ...)``, each distinct frame once
+        (the same call as ``NvdecVideoReader.get_batch_resized``)."""
+        from pyvidfast.transform import resize_crop_normalize
+
+        idx = self._validate(indices).tolist()
+        distinct = sorted(set(idx))
+        options = dict(crop=crop, out_dtype=out_dtype, layout=layout, generator=generator)
+        out = resize_crop_normalize(self.get_batch(distinct), size, **options)
+        if distinct == idx:
+            return out
+        rows = torch.tensor([distinct.index(i) for i in idx])
+        return out.index_select(0 if layout == "TCHW" else 1, rows)
 
     # ---- metadata, reported not applied ---------------------------------------------------------
 

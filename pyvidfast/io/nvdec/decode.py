@@ -1,0 +1,126 @@
+"""Decoding wanted frames: seek from our index, feed our packets, number the output, copy it out.
+
+The wanted frames (sorted, distinct) are cut into runs that share a seek: a run starts at the
+keyframe before its first frame (``FrameNumbering.keyframe_before``) and a new run starts when
+the next wanted frame has a later keyframe before it, so frames far apart are not decoded
+through the gap. Each run is fed packet by packet (``FrameDecoder.decode``), numbered and
+checked by ``FrameOrder`` (Note [stamps]), then flushed so that the decoder is clean for the next
+run or file. A wanted frame's planes are copied before the next ``decode`` call: the decoder
+reuses its buffers (measured: frames are unlocked on the next call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
+from typing import Protocol
+
+import torch
+
+from pyvidfast.io.nvdec.numbering import FrameNumbering, FrameOrder, NumberingError
+from pyvidfast.io.nvdec.packets import Packet
+
+__all__ = ["DecodedFrame", "FrameDecoder", "decode_frames", "seek_runs"]
+
+
+class DecodedFrame(Protocol):
+    stamp: int
+
+    def planes(
+        self, height: int, width: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class FrameDecoder(Protocol):
+    """What NVDEC (``hardware.NvcDecoder``) and its stand-in (``standin.StandinDecoder``) do."""
+
+    def decode(self, packet: Packet | None) -> Sequence[DecodedFrame]: ...
+
+
+def seek_runs(distinct: Sequence[int], numbering: FrameNumbering) -> list[list[int]]:
+    """``distinct`` cut into runs decoded from one seek each (see the module docstring)."""
+    runs: list[list[int]] = []
+    for k in distinct:
+        if runs and numbering.keyframe_before(k) <= runs[-1][-1]:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return runs
+
+
+class _CopyOut:
+    """Owned copies of wanted planes; on CUDA the host waits for the copies before the decoder
+    is called again (its buffers are rewritten then)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self._pending: torch.cuda.Event | None = None
+
+    def copy(self, frame: DecodedFrame, height: int, width: int):
+        luma, chroma = frame.planes(height, width, self.device)
+        out = luma.clone(), chroma.clone()
+        if self.device.type == "cuda":
+            self._pending = torch.cuda.Event()
+            self._pending.record(torch.cuda.current_stream(self.device))
+        return out
+
+    def before_next_call(self) -> None:
+        if self._pending is not None:
+            self._pending.synchronize()
+            self._pending = None
+
+
+def _decode_run(
+    decoder: FrameDecoder,
+    packets: Iterable[Packet],
+    order: FrameOrder,
+    want: dict[int, int],
+    copier: _CopyOut,
+    size: tuple[int, int],
+    out: list,
+) -> None:
+    last = max(want)
+    done = False
+    feed: Iterator[Packet | None] = chain(packets, [None])
+    for packet in feed:
+        copier.before_next_call()
+        for frame in decoder.decode(packet):
+            k = order.accept(frame.stamp) if not done else None
+            if k is not None and k in want:
+                out[want[k]] = copier.copy(frame, *size)
+            done = done or (k is not None and k >= last)
+        if packet is None:
+            break
+        if done:  # flush: the decoder must not hold this file's frames into the next run
+            copier.before_next_call()
+            decoder.decode(None)
+            break
+    copier.before_next_call()
+    if not done:
+        raise NumberingError(
+            f"the stream ended at frame {order.next - 1} before frame {last} came out of NVDEC"
+        )
+
+
+def decode_frames(
+    decoder: FrameDecoder,
+    packets_from: Callable[[int], Iterable[Packet]],
+    numbering: FrameNumbering,
+    distinct: Sequence[int],
+    size: tuple[int, int],
+    device: torch.device,
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Frames ``distinct`` (sorted, distinct) as owned ``(lumas, chromas)`` lists.
+
+    ``packets_from(pts)`` gives the stream's packets from the keyframe with that pts.
+    Raises ``NumberingError`` when the output cannot be proven to be the index's frames.
+    """
+    out: list = [None] * len(distinct)
+    position = {k: j for j, k in enumerate(distinct)}
+    copier = _CopyOut(device)
+    for run in seek_runs(distinct, numbering):
+        start = numbering.keyframe_before(run[0])
+        order = FrameOrder(numbering, start)
+        want = {k: position[k] for k in run}
+        _decode_run(decoder, packets_from(numbering.pts[start]), order, want, copier, size, out)
+    return [y for y, _ in out], [c for _, c in out]

@@ -1,0 +1,112 @@
+"""Frame numbers for NVDEC's output, from the CPU reader's index (the one truth for both backends).
+
+Note [stamps]
+    PyNvVideoCodec stamps every frame with ``pts + (dts0 - pts0)``, where ``dts0``/``pts0`` are
+    the first video packet's dts and pts as FFmpeg's demuxer reports them (edit list applied).
+    Measured on an H200 (../shared/gpu/README.md): vpf/test.mp4 -1024, mp4__h265_bframes.mp4
+    -6000, nasa_13013.mp4 -2002, mp4__bt601.mp4 (no B-frames) 0. So a frame's index is
+    ``index_of[stamp - (dts0 - pts0)]`` with ``dts0 - pts0`` read from the container, never
+    inferred from the decoded frames: a uniform shift inferred from a batch would hide a true
+    off-by-one. The old rule (stamps must equal the index's pts) failed every MP4 with B-frames.
+
+    The numbering is then proven while decoding: after feeding packets from the keyframe ``K``
+    before the first wanted frame, frames must come out as ``K, K+1, ...`` with no gap. A stamp
+    that is no frame's pts, or a gap, is a ``NumberingError`` and the file falls back to the CPU
+    with that reason. Frames before ``K`` (leading pictures of an open GOP) are not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from pyvidfast.io.errors import FrameIndexError
+
+__all__ = ["FrameNumbering", "FrameOrder", "NumberingError", "plan_indices"]
+
+
+class NumberingError(Exception):
+    """NVDEC's frames cannot be proven to be the CPU index's frames (the file goes to the CPU)."""
+
+
+@dataclass(frozen=True)
+class FrameNumbering:
+    """The CPU index seen from NVDEC: frame ``i`` has presentation timestamp ``pts[i]``.
+
+    Args:
+        pts: frame ``i``'s pts, increasing (``VideoReader.frame_pts``).
+        keys: indices of the keyframes decoding can start from (``get_key_indices()``).
+        stamp_shift: ``dts0 - pts0`` of the container's first video packet (Note [stamps]).
+    """
+
+    pts: Sequence[int]
+    keys: Sequence[int]
+    stamp_shift: int
+    _index_of: dict[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index_of", {int(p): i for i, p in enumerate(self.pts)})
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    def index_of_stamp(self, stamp: int) -> int:
+        """Frame index of an NVDEC stamp; ``NumberingError`` when no frame has it."""
+        index = self._index_of.get(int(stamp) - self.stamp_shift)
+        if index is None:
+            raise NumberingError(
+                f"NVDEC stamp {stamp} minus the container's dts0-pts0 ({self.stamp_shift}) is "
+                "no frame's pts"
+            )
+        return index
+
+    def keyframe_before(self, index: int) -> int:
+        """The last keyframe at or before ``index`` (decoding of ``index`` starts there)."""
+        pos = int(np.searchsorted(np.asarray(self.keys), index, side="right")) - 1
+        return int(self.keys[max(pos, 0)]) if self.keys else 0
+
+
+class FrameOrder:
+    """Checks that frames come out as ``start, start+1, ...`` (Note [stamps])."""
+
+    def __init__(self, numbering: FrameNumbering, start: int):
+        self.numbering = numbering
+        self.start = start
+        self.next = start
+
+    def accept(self, stamp: int) -> int | None:
+        """The frame's index, or None for a leading picture before ``start`` (not used)."""
+        index = self.numbering.index_of_stamp(stamp)
+        if index < self.start and self.next == self.start:
+            return None
+        if index != self.next:
+            raise NumberingError(
+                f"after a seek to keyframe {self.start} NVDEC gave frame {index} where frame "
+                f"{self.next} was due"
+            )
+        self.next += 1
+        return index
+
+
+def plan_indices(indices, length: int, path: str = "<video>") -> tuple[list[int], list[int]]:
+    """``(distinct, rows)``: the sorted distinct frames to decode, and for every requested
+    index its row in ``distinct``. Negative indices count from the end (as decord); any index
+    outside ``[-length, length)`` raises ``FrameIndexError``; non-integers raise ``TypeError``.
+    Repeats are restored from ``rows``, never asked of the decoder twice.
+    """
+    if isinstance(indices, torch.Tensor):
+        indices = indices.cpu().numpy()
+    idx = np.asarray(indices).reshape(-1)
+    if idx.size and not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"{path}: frame indices must be integers, got {idx.dtype}")
+    idx = idx.astype(np.int64)
+    idx = np.where(idx < 0, idx + length, idx)
+    bad = idx[(idx < 0) | (idx >= length)]
+    if bad.size:
+        raise FrameIndexError(path, f"frame index {int(bad[0])} out of range for {length} frames")
+    distinct = sorted(set(idx.tolist()))
+    row = {k: j for j, k in enumerate(distinct)}
+    return distinct, [row[i] for i in idx.tolist()]
