@@ -4,6 +4,8 @@ behaves as NVDEC was measured (tests/nvdec_standin.py); on NVDEC against the CPU
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -11,20 +13,63 @@ from pathlib import Path
 import av
 import pytest
 from media import make_clip
-from nvdec_standin import StandinNvc, packet_sha1
 
 from pyvidfast.curation import check, engines, integrity
 from pyvidfast.curation.gpu import check_paths_cuda, run_cuda
 from pyvidfast.curation.gpu.errwatch import DecodeErrorWatch
-from pyvidfast.curation.gpu.routing import CapsTable
 from pyvidfast.curation.gpu.shown import ShownCounter
 from pyvidfast.curation.tasks import Task
 from pyvidfast.io import nvdec
+from pyvidfast.io.nvdec.standin import StandinDecoder
 
 ROADTRIP = "androidx_media/vp9__roadtrip-vp92-10bit.webm"
 VP9_ODD = "androidx_media/vp9__bear-vp9-odd-dimensions.webm"  # 161x121: below VP9's 128x128
 HEVC_SMALL = "torchcodec/h265_video.mp4"  # 128x128: below HEVC's 144x144
 AV1 = "torchcodec/av1_video.mkv"
+
+
+class StatusErrors(StandinDecoder):
+    """The stand-in, plus NVDEC's decode-status errors: a packet whose bytes' SHA-1 is in
+    ``BAD`` is a damaged picture, and like NvDecoder (which prints, it does not raise) the
+    decoder prints ``Decode Error occurred for picture N`` through C stdio, outputs the
+    picture anyway and goes on: only the printed line tells."""
+
+    BAD: frozenset[str] = frozenset()
+
+    def decode(self, packet):
+        if packet is not None and hashlib.sha1(packet.data).hexdigest() in self.BAD:
+            libc = ctypes.CDLL(None)
+            libc.printf(b"Decode Error occurred for picture %d\n", len(self.fed))
+            libc.fflush(None)
+        return super().decode(packet)  # the picture still comes out, concealed
+
+
+def h200_caps(fmt) -> dict | None:
+    """GetDecoderCaps as the H200 answers, VP9 10-bit included (issue 14's run decoded
+    vp9__roadtrip-vp92-10bit.webm on NVDEC); None elsewhere (the measured table decides)."""
+    if fmt.nv_codec == "VP9" and fmt.bit_depth == 10:
+        return {
+            "num_decoder_engines": 7,
+            "width_min": 128,
+            "height_min": 128,
+            "width_max": 8192,
+            "height_max": 8192,
+        }
+    return None
+
+
+def standin_pool(bad: frozenset[str] = frozenset()):
+    decoder = type("Flagged", (StatusErrors,), {"BAD": bad})
+    return lambda: nvdec.DecoderPool(decoder, 2, capability=(9, 0), caps=h200_caps)
+
+
+def packet_sha1(path: str, index: int) -> str:
+    """SHA-1 of the bytes NVDEC receives for video packet ``index`` of ``path`` (Annex B)."""
+    with av.open(path) as c:
+        st = c.streams.video[0]
+        bsf = av.bitstream.BitStreamFilterContext(f"{st.codec_context.name}_mp4toannexb", st)
+        packets = [p for p in c.demux(st) if p.size]
+        return hashlib.sha1(bytes(bsf.filter(packets[index])[0])).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -70,35 +115,34 @@ def test_av1_shown_frames_of_a_generated_clip(tmp_path: Path):
 
 
 def test_routing_follows_the_decoder_caps(real_dir: Path, clips):
-    caps = CapsTable(StandinNvc())
+    from pyvidfast.curation.gpu.worker import route
 
-    def route(path) -> tuple[bool, str]:
+    pool = standin_pool()()
+
+    def decide(path) -> tuple[bool, str]:
         with av.open(str(path)) as c:
-            return caps.decide(nvdec.stream_format_of(c.streams.video[0]))
+            return tuple(route(pool, nvdec.stream_format_of(c.streams.video[0])))
 
-    assert route(clips["a"]) == (True, "")  # 64x48 H.264: above 48x16
-    assert route(clips["hevc"]) == (True, "")  # 160x160 HEVC: above 144x144
-    assert route(real_dir / ROADTRIP) == (True, "")  # VP9 profile 2
-    assert "below NVDEC's minimum 128x128" in route(real_dir / VP9_ODD)[1]
-    assert "below NVDEC's minimum" in route(real_dir / HEVC_SMALL)[1]
-    assert "no NVDEC support" in route(real_dir / AV1)[1]
+    assert decide(clips["a"]) == (True, "")  # 64x48 H.264: above 48x16
+    assert decide(clips["hevc"]) == (True, "")  # 160x160 HEVC: above 144x144
+    assert decide(real_dir / ROADTRIP) == (True, "")  # VP9 profile 2
+    assert "below the NVDEC minimum 128x128" in decide(real_dir / VP9_ODD)[1]
+    assert "below the NVDEC minimum 144x144" in decide(real_dir / HEVC_SMALL)[1]
+    assert "AV1" in decide(real_dir / AV1)[1]
     h263 = "androidx_media/3gp__bbb_176x144_128kbps_15fps_h263.3gp"
-    assert "not decoded on NVDEC" in route(real_dir / h263)[1]
+    assert "not decoded on NVDEC" in decide(real_dir / h263)[1]
 
 
-def _run(paths, nvc, workers=2, timeout=60) -> tuple[dict[str, dict], dict]:
+def _run(paths, pool_factory, workers=2, timeout=60) -> tuple[dict[str, dict], dict]:
     got: dict[str, dict] = {}
 
     def on_result(path, result):
         assert path not in got
         got[path] = result
 
+    tasks = [Task(p) for p in paths]
     stats = check_paths_cuda(
-        [Task(p) for p in paths],
-        on_result,
-        workers=workers,
-        timeout=timeout,
-        nvc_factory=lambda: nvc,
+        tasks, on_result, workers=workers, timeout=timeout, pool_factory=pool_factory
     )
     assert set(got) == set(paths)
     return got, stats
@@ -107,7 +151,7 @@ def _run(paths, nvc, workers=2, timeout=60) -> tuple[dict[str, dict], dict]:
 def test_one_batch_routes_and_attributes_errors_per_file(real_dir: Path, clips):
     """A broken file among good ones: only it fails; files NVDEC cannot take are in the same
     output with the CPU checker's verdict."""
-    nvc = StandinNvc(bad_packets=frozenset({packet_sha1(clips["b"], 5)}))
+    pool_factory = standin_pool(frozenset({packet_sha1(clips["b"], 5)}))
     gpu_files = [clips["a"], clips["b"], clips["c"], clips["hevc"], str(real_dir / ROADTRIP)]
     cpu_files = [
         str(real_dir / VP9_ODD),
@@ -116,7 +160,7 @@ def test_one_batch_routes_and_attributes_errors_per_file(real_dir: Path, clips):
         str(real_dir / "androidx_media/mp4__sample_malformed_free_box.mp4"),
         str(real_dir / "missing.mp4"),
     ]
-    got, stats = _run(gpu_files + cpu_files, nvc)
+    got, stats = _run(gpu_files + cpu_files, pool_factory)
     assert stats == {"gpu_files": 5, "cpu_files": 5}
     for p in cpu_files:
         assert got[p] == integrity.check_file(p)
@@ -138,7 +182,7 @@ def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
         "libwebm/invalid_fixed_lacing_bad_lace_size.mkv": "[matroska,webm @ 0x0] Error parsing",
         "decord/corrupted.mp4": "[h264 @ 0x0] Invalid NAL unit size (-1 > 551).",
     }
-    got, _ = _run([str(real_dir / f) for f in files], StandinNvc())
+    got, _ = _run([str(real_dir / f) for f in files], standin_pool())
     for f, line in files.items():
         want = integrity.check_file(str(real_dir / f))
         r = got[str(real_dir / f)]
@@ -146,29 +190,41 @@ def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
         assert r["error_lines"][0].startswith(line), r
 
 
-def test_decoders_are_created_once_and_reconfigured(clips):
-    from pyvidfast.curation.gpu.session import NvdecSession
+def test_decoders_are_kept_across_files(clips):
+    from pyvidfast.curation.gpu.demux import open_video
+    from pyvidfast.curation.gpu.session import decode_file
+    from pyvidfast.curation.integrity import ErrorLog
 
-    nvc = StandinNvc()
-    session = NvdecSession(nvc, min_size=(64, 48))
-    order = ["a", "c", "a", "b", "c", "hevc"]
-    for name in order:
-        with av.open(clips[name]) as c:
-            fmt = nvdec.stream_format_of(c.streams.video[0])
-        from pyvidfast.curation.gpu.demux import open_video
-        from pyvidfast.curation.integrity import ErrorLog
-
+    pool = standin_pool()()
+    for name in ["a", "c", "a", "b", "c", "hevc"]:
         demux, _ = open_video(clips[name], ErrorLog([]), lambda f: (True, ""))
-        decoded = session.decode(fmt, demux.packets())
+        decoded = decode_file(pool, demux.fmt, demux.packets())
         demux.close()
-        assert (
-            decoded.lines == []
-            and decoded.frames == integrity.check_file(clips[name])["decoded_frames"]
-        )
-    # 64x48 H.264 three times on one decoder, 96x64 needs a larger one that then takes 64x48
-    # too, HEVC its own.
-    assert (session.created, session.reused) == (3, 3)
-    assert [len(d.reconfigs) for d in nvc.decoders] == [2, 1, 0]
+        want = integrity.check_file(clips[name])["decoded_frames"]
+        assert decoded.lines == [] and decoded.frames == want, name
+    # one decoder per (codec, depth, size): 64x48 H.264 (a, c) made once and reused three
+    # times, 96x64 H.264 and 160x160 HEVC made once each
+    assert (pool.created, pool.reused) == (3, 3)
+
+
+def test_a_decoder_that_raises_fails_the_file_and_is_replaced(clips):
+    from pyvidfast.curation.gpu.demux import open_video
+    from pyvidfast.curation.gpu.session import decode_file
+    from pyvidfast.curation.integrity import ErrorLog
+
+    class Breaks(StandinDecoder):
+        def decode(self, packet):
+            if len(self.fed) == 4:
+                raise RuntimeError("HW decode failed")
+            return super().decode(packet)
+
+    pool = nvdec.DecoderPool(Breaks, 2, capability=(9, 0))
+    for expected_created in (1, 2):
+        demux, _ = open_video(clips["a"], ErrorLog([]), lambda f: (True, ""))
+        decoded = decode_file(pool, demux.fmt, demux.packets())
+        demux.close()
+        assert decoded.lines[0][0] == "decode" and "HW decode failed" in decoded.lines[0][1]
+        assert pool.created == expected_created and pool.dropped == expected_created
 
 
 def test_verdict_rules(clips):
@@ -198,7 +254,8 @@ def test_the_command_writes_the_cpu_checks_output(
     NVDEC's, its verdict and kind the CPU's), .err files, and a journal that resumes."""
     import pandas as pd
 
-    monkeypatch.setattr(nvdec, "nvdec_module", lambda: StandinNvc())
+    monkeypatch.setattr(nvdec, "nvdec_module", lambda: None)  # check.run's library check
+    monkeypatch.setattr(nvdec, "decoder_pool", lambda device, size: standin_pool()())
     files = [clips["a"], clips["hevc"], str(real_dir / ROADTRIP), str(real_dir / VP9_ODD)]
     files.append(str(real_dir / "decord/corrupted.mp4"))
     copies = []

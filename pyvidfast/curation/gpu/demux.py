@@ -21,6 +21,7 @@ from av.bitstream import BitStreamFilterContext
 from pyvidfast.curation.gpu.shown import ShownCounter
 from pyvidfast.curation.integrity import ErrorLog, pick_streams, strerror
 from pyvidfast.io.nvdec import StreamFormat, stream_format_of
+from pyvidfast.io.nvdec.packets import ANNEX_B_FILTERS, Packet
 
 __all__ = ["VideoDemux", "open_video", "read_ahead"]
 
@@ -42,12 +43,12 @@ class VideoDemux:
     def __post_init__(self) -> None:
         self.counter = ShownCounter(self.fmt.codec)
         self._bsf = None
-        if self.fmt.codec in ("h264", "hevc"):
+        if self.fmt.codec in ANNEX_B_FILTERS:
             # NVDEC's parser reads Annex B; the filter passes Annex B input through unchanged.
-            self._bsf = BitStreamFilterContext(f"{self.fmt.codec}_mp4toannexb", self.video)
+            self._bsf = BitStreamFilterContext(ANNEX_B_FILTERS[self.fmt.codec], self.video)
 
-    def packets(self) -> Iterator[tuple[bytes, int]]:
-        """``(bytes, pts)`` of every video packet, in file order; audio decoded on the way."""
+    def packets(self) -> Iterator[Packet]:
+        """Every video packet for NVDEC, in file order; audio decoded on the way."""
         picked = [s for s in (self.video, self.audio) if s is not None]
         demuxer = self.container.demux(picked)
         log = self.log
@@ -71,7 +72,7 @@ class VideoDemux:
                 self._decode_audio(packet if packet.size else None)
         log.drain("decode")
 
-    def _video(self, packet) -> Iterator[tuple[bytes, int]]:
+    def _video(self, packet) -> Iterator[Packet]:
         if packet.size == 0:
             return
         self.counter.add(bytes(packet))
@@ -84,7 +85,8 @@ class VideoDemux:
             return
         for p in out:
             if p.size:
-                yield bytes(p), int(p.pts if p.pts is not None else 0)
+                pts = p.pts if p.pts is not None else p.dts
+                yield Packet(bytes(p), int(pts or 0), p.dts, bool(packet.is_keyframe))
 
     def _decode_audio(self, packet) -> None:
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from pyvidfast.curation.gpu.worker import WorkerConfig, check_task, configure
 from pyvidfast.curation.tasks import OnResult, Task, as_result, failure
+from pyvidfast.io.nvdec import DecoderPool
 from pyvidfast.parallel.options import ENGINES
 from pyvidfast.parallel.pool import map_with_timeout
 from pyvidfast.parallel.ray_loop import map_on_ray
@@ -30,7 +31,7 @@ def default_workers(gpu_id: int = 0) -> int:
     The engine count comes from the GPU's name as ``nvidia-smi`` gives it: asking CUDA here
     would initialise it in the parent, and the pool's forked workers could not use it.
     """
-    from pyvidfast.io.nvdec import DEFAULT_ENGINES, engines_for_name
+    from pyvidfast.io.nvdec.caps import DEFAULT_ENGINES, engines_for_name
 
     try:
         out = subprocess.run(
@@ -52,12 +53,12 @@ def check_paths_cuda(
     gpu_id: int = 0,
     workers: int | None = None,
     timeout: float | None = None,
-    nvc_factory: Callable[[], Any] | None = None,
+    pool_factory: Callable[[], DecoderPool] | None = None,
     watch_errors: bool = True,
 ) -> dict[str, int]:
     """Check integrity-only ``tasks`` on GPU ``gpu_id``; files NVDEC cannot take are checked on
-    the CPU by the same processes. ``nvc_factory`` makes the PyNvVideoCodec module in each
-    process (default: the real one). Returns how many files went to each device."""
+    the CPU by the same processes. ``pool_factory`` makes each process's decoder pool (default:
+    ``io.nvdec.decoder_pool``, PyNvVideoCodec). Returns how many files went to each device."""
     tasks = list(tasks)
     counts = {"gpu_files": 0, "cpu_files": 0}
 
@@ -72,7 +73,7 @@ def check_paths_cuda(
     def crashed(task: Task, code: int | None) -> dict:
         return failure("crash", f"{task.path}: worker died (exit code {code})", False)
 
-    configure(WorkerConfig(gpu_id, nvc_factory, watch_errors))
+    configure(WorkerConfig(gpu_id, pool_factory, watch_errors))
     try:
         map_with_timeout(
             check_task,

@@ -14,34 +14,45 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pyvidfast.curation.ffmpeg_log import capture_errors
 from pyvidfast.curation.gpu.demux import VideoDemux, open_video, read_ahead
 from pyvidfast.curation.gpu.errwatch import DecodeErrorWatch, start_watch
-from pyvidfast.curation.gpu.routing import CapsTable
-from pyvidfast.curation.gpu.session import Decoded, NvdecSession
+from pyvidfast.curation.gpu.session import Decoded, decode_file
 from pyvidfast.curation.integrity import CheckResult, ErrorLog, check_file, stat_failure
 from pyvidfast.curation.tasks import Task
+from pyvidfast.io.nvdec import Decision, DecoderPool, StreamFormat, gpu_decision
 
-__all__ = ["WorkerConfig", "check_task", "configure", "verdict"]
+__all__ = ["WorkerConfig", "check_task", "configure", "route", "verdict"]
+
+# Decoders kept per process: one file is decoded at a time, a second format stays warm.
+POOL_SIZE = 2
 
 
 @dataclass
 class WorkerConfig:
-    """What every checker process of a run uses: the GPU, the PyNvVideoCodec module (or a
-    stand-in), whether to watch the printed decode-status errors."""
+    """What every checker process of a run uses: the GPU, how to make its decoder pool
+    (default ``io.nvdec.decoder_pool``; the stand-in's in CPU tests), whether to watch the
+    printed decode-status errors."""
 
     gpu_id: int = 0
-    nvc_factory: Callable[[], Any] | None = None
+    pool_factory: Callable[[], DecoderPool] | None = None
     watch_errors: bool = True
 
 
 @dataclass
 class _State:
-    session: NvdecSession
-    caps: CapsTable
+    pool: DecoderPool
     watch: DecodeErrorWatch | None
+
+    def decide(self, fmt: StreamFormat) -> Decision:
+        return route(self.pool, fmt)
+
+
+def route(pool: DecoderPool, fmt: StreamFormat) -> Decision:
+    """NVDEC (``ok``) or the CPU checker: the pool's GPU caps decide (codec, bit depth, chroma,
+    minimum/maximum size; Note [measured caps] in io/nvdec/caps.py)."""
+    return gpu_decision(fmt, pool.capability, pool.caps(fmt), for_pixels=False)
 
 
 _config = WorkerConfig()
@@ -58,26 +69,20 @@ def configure(config: WorkerConfig) -> None:
 def _get_state() -> _State:
     global _state
     if _state is None:
-        if _config.nvc_factory is not None:
-            nvc = _config.nvc_factory()
+        import torch
+
+        # A forked child must not enter an OpenMP region: libgomp's thread team does not
+        # survive fork() and the first parallel op would wait for it forever (seen when the
+        # parent had run torch ops). One file per process needs no intra-op threads anyway.
+        torch.set_num_threads(1)
+        if _config.pool_factory is not None:
+            pool = _config.pool_factory()
         else:
-            from pyvidfast.io.nvdec import nvdec_module
+            from pyvidfast.io.nvdec import decoder_pool
 
-            nvc = nvdec_module()
-        capability = _capability(_config.gpu_id) if _config.nvc_factory is None else None
-        watch = start_watch() if _config.watch_errors else None
-        caps = CapsTable(nvc, _config.gpu_id, capability)
-        _state = _State(NvdecSession(nvc, _config.gpu_id), caps, watch)
+            pool = decoder_pool(_config.gpu_id, POOL_SIZE)
+        _state = _State(pool, start_watch() if _config.watch_errors else None)
     return _state
-
-
-def _capability(gpu_id: int) -> tuple[int, int] | None:
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    major, minor = torch.cuda.get_device_capability(gpu_id)
-    return major, minor
 
 
 def verdict(path: str, demux: VideoDemux, decoded: Decoded, status_errors: int) -> CheckResult:
@@ -105,18 +110,18 @@ def verdict(path: str, demux: VideoDemux, decoded: Decoded, status_errors: int) 
     return CheckResult.from_lines(lines, decoded.frames, demux.header_frames, device="cuda")
 
 
-def _decode_once(path: str, state: _State, fresh: bool) -> tuple[CheckResult | None, Decoded]:
+def _decode_once(path: str, state: _State) -> tuple[CheckResult | None, Decoded]:
     """One pass over ``path``: None (with an empty Decoded) when it goes to the CPU checker."""
     with capture_errors() as captured:
         log = ErrorLog(captured)
-        demux, _reason = open_video(path, log, state.caps.decide)
+        demux, _reason = open_video(path, log, state.decide)
         if demux is None:
             return None, Decoded(0, [], False)
         try:
             before = state.watch.sync() if state.watch is not None else 0
             packets = read_ahead(demux.packets())
             try:
-                decoded = state.session.decode(demux.fmt, packets, fresh)
+                decoded = decode_file(state.pool, demux.fmt, packets)
             finally:
                 packets.close()
             errors = state.watch.sync() - before if state.watch is not None else 0
@@ -130,11 +135,12 @@ def check_task(task: Task) -> dict:
     if stat_failure(task.path) is not None:
         return check_file(task.path, task.threads)
     state = _get_state()
-    result, decoded = _decode_once(task.path, state, fresh=False)
+    result, decoded = _decode_once(task.path, state)
     if result is not None and not result.ok and decoded.reused and decoded.lines:
         # A reused decoder can refuse a stream a fresh one takes (a reconfigure needing more
-        # surfaces than it was made with): blame the file only after a fresh decoder failed.
-        result, _ = _decode_once(task.path, state, fresh=True)
+        # surfaces than it was made with): blame the file only after a fresh decoder failed
+        # (the pool dropped the one that raised).
+        result, _ = _decode_once(task.path, state)
     if result is None:
         return check_file(task.path, task.threads)
     return result.as_dict()
