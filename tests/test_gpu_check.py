@@ -376,3 +376,17 @@ def test_gpu_check_decodes_every_frame(real_dir: Path):
         want = integrity.check_file(str(real_dir / name))
         got = check.check_files([str(real_dir / name)], device="cuda").iloc[0]
         assert got["ok"] and got["decoded_frames"] == want["decoded_frames"] > 0, name
+
+
+def test_the_gpu_checker_never_imports_the_engines():
+    """engines.run -> gpu.run_cuda is the only direction (issue 17: no import circle)."""
+    import ast
+
+    import pyvidfast.curation.gpu as gpu
+
+    for module in Path(gpu.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                assert "pyvidfast.curation.engines" not in names, module.name
+                assert "pyvidfast.curation.check" not in names, module.name

@@ -46,6 +46,19 @@ def default_workers(gpu_id: int = 0) -> int:
     return 2 * (engines_for_name(out.strip()) or DEFAULT_ENGINES)
 
 
+def _refuse_after_cuda_init() -> None:
+    """The checker processes are forked, and CUDA does not survive a fork: a parent that has
+    used it would leave every worker unable to decode. Say so instead."""
+    import torch
+
+    if torch.cuda.is_initialized():
+        raise RuntimeError(
+            "check --device cuda forks its decoder processes, so it must start before this "
+            "process uses CUDA (torch.cuda is already initialised here); run it first or in "
+            "a separate process"
+        )
+
+
 def check_paths_cuda(
     tasks: Sequence[Task],
     on_result: OnResult,
@@ -59,6 +72,7 @@ def check_paths_cuda(
     """Check integrity-only ``tasks`` on GPU ``gpu_id``; files NVDEC cannot take are checked on
     the CPU by the same processes. ``pool_factory`` makes each process's decoder pool (default:
     ``io.nvdec.decoder_pool``, PyNvVideoCodec). Returns how many files went to each device."""
+    _refuse_after_cuda_init()
     tasks = list(tasks)
     counts = {"gpu_files": 0, "cpu_files": 0}
 
