@@ -137,9 +137,9 @@ def check_task(task: Task) -> dict:
     state = _get_state()
     result, decoded = _decode_once(task.path, state)
     if result is not None and not result.ok and decoded.reused and decoded.lines:
-        # A reused decoder can refuse a stream a fresh one takes (a reconfigure needing more
-        # surfaces than it was made with): blame the file only after a fresh decoder failed
-        # (the pool dropped the one that raised).
+        # A reused decoder can fail where a fresh one does not (state left by the last file):
+        # blame the file only after a fresh decoder failed (the pool dropped the one that
+        # raised, so the retry gets a new one).
         result, _ = _decode_once(task.path, state)
     if result is None:
         return check_file(task.path, task.threads)
