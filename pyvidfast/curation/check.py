@@ -18,7 +18,15 @@ import pandas as pd
 
 from pyvidfast.curation import engines
 from pyvidfast.curation.journal import Journal, file_key
+from pyvidfast.parallel.interrupt import run_command
 from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
+from pyvidfast.parallel.outputs import (
+    OutputError,
+    check_writable,
+    outputs_ready,
+    write_atomically,
+    write_text,
+)
 from pyvidfast.parallel.table import read_table
 
 CHECK_COLUMNS = ["ok", "error_kind", "error", "decoded_frames", "header_frames"]
@@ -47,14 +55,28 @@ def err_text(lines: Sequence[str]) -> str:
     return "".join(f"{line}\n" for line in out)
 
 
-def write_err_file(path: str, lines: Sequence[str]) -> str | None:
-    """Write ``path + ".err"``; returns an error message instead of raising when it cannot."""
-    try:
-        with open(path + ".err", "w", encoding="utf-8") as f:
-            f.write(err_text(lines))
-    except OSError as exc:
-        return f"{path}.err: {exc.strerror or exc}"
-    return None
+def write_err_file(path: str, lines: Sequence[str]) -> None:
+    """Write ``path + ".err"`` atomically; raises ``OutputError`` when it cannot."""
+    write_text(path + ".err", err_text(lines))
+
+
+def check_err_folders(paths: Sequence[str]) -> None:
+    """Raise ``OutputError`` before any work if an existing video folder is not writable."""
+    folders = {os.path.dirname(os.path.abspath(p)): p for p in paths}
+    for folder, path in folders.items():
+        if os.path.isdir(folder):
+            check_writable(path + ".err")
+
+
+def err_failure_message(failures: dict[str, str]) -> str:
+    """One line naming the folders whose ``.err`` files could not be written, and why."""
+    folders = Counter((os.path.dirname(os.path.abspath(p)), why) for p, why in failures.items())
+    named = ", ".join(f"{f} ({why}, {n} files)" for (f, why), n in folders.most_common(3))
+    more = f" and {len(folders) - 3} more folders" if len(folders) > 3 else ""
+    return (
+        f"could not write {len(failures)} .err files in {named}{more}; "
+        "ffmpeg_filter_without_errors drops rows without one; fix and rerun to resume"
+    )
 
 
 def run_files(
@@ -166,18 +188,23 @@ def check_files(
     ``engine``: "local" (process pool of ``workers``, default one per CPU) or "ray" (cluster at
     ``address``). ``timeout``: seconds per file before its decode is killed (None: no limit).
     ``threads``: decoder threads per file. ``journal``: JSONL file that makes the job resumable.
-    ``write_err``: also write ``P.err`` beside each file, as the shell script does.
+    ``write_err``: also write ``P.err`` beside each file, as the shell script does; raises
+    ``OutputError`` before any work when a video folder is read-only, and after the run when any
+    ``.err`` could not be written (the verdicts are journaled: a rerun writes the rest).
     ``device``: "cpu" (FFmpeg decodes everything) or "cuda" (video decoded on NVDEC, see
     ``pyvidfast.curation.gpu_check``; audio and codecs NVDEC cannot decode stay on the CPU).
     """
     paths = [os.fspath(p) for p in paths]
-    err_failures: list[str] = []
+    err_failures: dict[str, str] = {}
+    if write_err:
+        check_err_folders(paths)
 
     def on_result(path: str, result: dict) -> None:
         if write_err:
-            message = write_err_file(path, result.get("error_lines") or [])
-            if message:
-                err_failures.append(message)
+            try:
+                write_err_file(path, result.get("error_lines") or [])
+            except OutputError as exc:
+                err_failures[path] = getattr(exc.__cause__, "strerror", None) or str(exc)
 
     results = run_files(
         paths,
@@ -187,8 +214,8 @@ def check_files(
         on_result=on_result,
         device=device,
     )
-    for message in err_failures[:5]:
-        print(f"check: cannot write {message}", file=sys.stderr)
+    if err_failures:
+        raise OutputError(err_failure_message(err_failures))
     rows = [{"path": p, **result_row(results[p])} for p in paths]
     return pd.DataFrame(rows, columns=["path", *CHECK_COLUMNS])
 
@@ -270,6 +297,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     output = args.output or default_output(args.input)
     journal = args.journal or output + ".journal.jsonl"
+    if not outputs_ready("check", [output, journal], [args.input]):
+        return 2
     device = getattr(args, "device", "cpu")
     if device == "cuda":
         from pyvidfast.io.nvdec import NvdecUnavailableError, nvdec_module
@@ -279,18 +308,22 @@ def run(args: argparse.Namespace) -> int:
         except NvdecUnavailableError as exc:
             print(f"check: --device cuda: {exc}", file=sys.stderr)
             return 2
-    checked = check_files(
-        [str(p) for p in table["path"]],
-        **EngineOptions.from_args(args).as_kwargs(),
-        journal=journal,
-        write_err=args.write_err,
-        progress=not args.no_progress,
-        device=device,
-    )
+    try:
+        checked = check_files(
+            [str(p) for p in table["path"]],
+            **EngineOptions.from_args(args).as_kwargs(),
+            journal=journal,
+            write_err=args.write_err,
+            progress=not args.no_progress,
+            device=device,
+        )
+    except OutputError as exc:
+        print(f"check: {exc}", file=sys.stderr)
+        return 1
     out = table.copy()
     for column in CHECK_COLUMNS:
         out[column] = checked[column].to_numpy()
-    out.to_csv(output, index=False)
+    write_atomically(output, lambda temp: out.to_csv(temp, index=False))
     for line in summary_lines(checked):
         print(line, file=sys.stderr)
     print(f"Saved {len(out)} rows to {output}")
@@ -301,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyvidfast.curation.check")
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["check", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return run_command("check", args.func, args, resumable=True)
 
 
 if __name__ == "__main__":

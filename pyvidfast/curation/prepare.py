@@ -34,7 +34,8 @@ from pyvidfast.opensora.filter_large_videos import add_file_size, filter_large_v
 from pyvidfast.opensora.filter_large_videos import output_name as large_name
 from pyvidfast.opensora.info import ERROR_COLUMN, assign_info, summarize
 from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
-from pyvidfast.parallel.table import output_path, read_tables
+from pyvidfast.parallel.outputs import outputs_ready
+from pyvidfast.parallel.table import output_path, read_tables, write_table
 
 __all__ = ["PrepareResult", "prepare", "output_names"]
 
@@ -278,21 +279,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"prepare: cannot read {args.input}: {exc}", file=sys.stderr)
         return 2
     kept_path, rejected_path = output_names(inputs, args.max_size_mb, args.output_dir)
+    journal = args.journal or kept_path + ".journal.jsonl"
+    if not outputs_ready("prepare", [kept_path, rejected_path, journal], inputs):
+        return 2
     try:
         result = prepare(
             data,
             max_size,
             allow=[k.strip() for k in args.allow.split(",") if k.strip()],
             **EngineOptions.from_args(args).as_kwargs(),
-            journal=args.journal or kept_path + ".journal.jsonl",
+            journal=journal,
             progress=not args.no_progress,
         )
     except KeyError as exc:
         print(f"prepare: {exc.args[0]}", file=sys.stderr)
         return 2
-    os.makedirs(os.path.dirname(os.path.abspath(kept_path)), exist_ok=True)
-    result.kept.to_csv(kept_path, index=False)
-    result.rejected.to_csv(rejected_path, index=False)
+    write_table(result.kept, kept_path)
+    write_table(result.rejected, rejected_path)
     print(summarize(result.info_rows), file=sys.stderr)
     print(format_steps(result.steps))
     print(f"Kept {len(result.kept)} of {len(data)} rows: {kept_path}")

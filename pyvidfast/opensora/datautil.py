@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from pyvidfast.opensora.info import add_info_from_args, add_run_arguments, summarize
+from pyvidfast.parallel.interrupt import run_command
+from pyvidfast.parallel.outputs import outputs_ready
 from pyvidfast.parallel.table import output_path, read_tables, write_table
 
 __all__ = ["STEPS", "output_suffixes", "process", "remove_empty_caption", "main"]
@@ -198,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"Loaded {len(data)} samples from {', '.join(paths)}.")
     out = output_path(paths, output_suffixes(args), args.format, args.output)
+    if not outputs_ready("datautil", [out], paths):
+        return 2
     try:
         data, rows = process(data, args)
     except KeyError as exc:
@@ -212,4 +216,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("datautil", main))

@@ -296,6 +296,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """``pyvidfast info``: read the inputs, add the info columns, write ``<base>_info.<fmt>``."""
+    from pyvidfast.parallel.outputs import outputs_ready
     from pyvidfast.parallel.table import output_path, read_tables, write_table
 
     try:
@@ -303,12 +304,15 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"info: {exc}", file=sys.stderr)
         return 2
+    out = output_path(paths, ["_info"], args.format, args.output)
+    if not outputs_ready("info", [out], paths):
+        return 2
     try:
         data, rows = add_info_from_args(data, args)
     except KeyError as exc:
         print(f"info: {exc.args[0]}", file=sys.stderr)
         return 2
-    out = write_table(data, output_path(paths, ["_info"], args.format, args.output))
+    write_table(data, out)
     print(summarize(rows), file=sys.stderr)
     print(f"Saved {len(data)} samples to {out}.")
     return 0

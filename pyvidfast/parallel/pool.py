@@ -4,19 +4,54 @@
 pipe; when an item runs past its deadline its worker is killed and replaced, and the item gets
 ``on_timeout(item)``. A worker that dies (segfault, OOM kill) gives ``on_crash(item, exitcode)``.
 Results come back in input order. The function and items must be picklable.
+
+Note [worker lifetime]: a worker never outlives the process that started it. Its end of the pipe
+is no lifeline (forked siblings inherit the parent's end, so the worker would wait on it
+forever), hence two guards: on Linux the kernel sends the worker SIGKILL when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``), whatever killed the parent, SIGKILL and OOM kills included; and
+everywhere a watchdog thread ends the worker once its parent process id changes. Workers ignore
+SIGINT and SIGTERM: Ctrl-C and a job scheduler's SIGTERM reach the whole process group, and a
+worker that died of them would turn the file it was on into a bogus ``crash`` result; the parent
+stops them itself (SIGKILL in the pool's ``finally``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import wait
 from typing import Any
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WATCHDOG_PERIOD = 0.5  # seconds between the watchdog's looks at the parent process id
 
-def _worker_loop(conn, func) -> None:
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Note [worker lifetime]: end this process when ``parent_pid`` is no longer its parent."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCHDOG_PERIOD)
+        os._exit(1)
+
+    # Also covers a parent that died before prctl above ran.
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _worker_loop(conn, func, parent_pid: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
     while True:
         try:
             msg = conn.recv()
@@ -35,7 +70,8 @@ def _worker_loop(conn, func) -> None:
 class _Worker:
     def __init__(self, ctx, func):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_loop, args=(child, func), daemon=True)
+        args = (child, func, os.getpid())
+        self.proc = ctx.Process(target=_worker_loop, args=args, daemon=True)
         self.proc.start()
         child.close()
         self.task: tuple[int, float] | None = None  # (index, deadline)
