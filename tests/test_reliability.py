@@ -285,3 +285,61 @@ def test_err_text_round_trip_through_check(tmp_path):
     assert Path(str(tmp_path / "bad.mp4.err")).read_text() != ""
     kept = ffmpeg_filter_without_errors.filter_without_errors(pd.DataFrame({"path": paths}))
     assert kept["path"].tolist() == [video]
+
+
+# ---------------------------------------------------------------- quiet traps (issue 15, 7)
+
+
+def _audio_only(path: Path) -> str:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=16000, layout="mono")
+        for i in range(10):
+            samples = np.random.default_rng(i).uniform(-0.5, 0.5, (1, 1024)).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return str(path)
+
+
+def test_prepare_rejects_audio_only_with_a_reason(tmp_path):
+    from pyvidfast.curation import prepare
+
+    video = make_clip(str(tmp_path / "v.mp4"), Clip("v.mp4", "libx264", 64, 48, 12))
+    audio = _audio_only(tmp_path / "a.m4a")
+    data = pd.DataFrame({"path": [video, audio], "text": ["a clip", "a sound"]})
+    result = prepare(data, 50, workers=1)
+    assert result.kept["path"].tolist() == [video]
+    row = result.rejected.iloc[0]
+    assert row["path"] == audio and row["error_kind"] == "no_video"
+    assert row["step"] == "withouterror" and "audio only" in row["reason"]
+    lenient = prepare(data, 50, workers=1, allow=["no_video"])
+    assert lenient.kept["path"].tolist() == [video, audio]  # Open-Sora's chain keeps it
+
+
+def test_ffmpeg_errors_read_as_ffmpeg_text(tmp_path):
+    from pyvidfast.opensora.info import video_info
+
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(os.urandom(3000))
+    reason = video_info(str(noise))["info_error"]
+    assert "[Errno" not in reason and "Invalid data found when processing input" in reason
+
+
+def test_unlabelled_clips_are_reported(tmp_path, caplog):
+    from pyvidfast.cogvideox.sft import scan_sft_folder
+
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "labels").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / "videos" / f"{name}.mp4").write_bytes(b"")
+    (tmp_path / "labels" / "a.txt").write_text("a caption\n")
+    with caplog.at_level("WARNING", logger="pyvidfast.cogvideox"):
+        _, captions = scan_sft_folder(tmp_path)
+    assert sorted(captions) == ["", "", "a caption"]
+    assert "2 of 3 videos" in caplog.text and "have no caption file" in caplog.text

@@ -97,7 +97,8 @@ def prepare(
     """info -> remove empty captions -> size < ``max_size_mb`` MiB -> integrity, in one pass.
 
     ``data`` needs ``path`` and ``text``. ``allow``: error kinds to keep anyway (e.g.
-    ``["timestamps"]``; the default keeps exactly the rows the reference keeps). Engine
+    ``["timestamps"]``; the default keeps the rows the reference keeps, less audio-only files,
+    rejected as ``no_video``: allow ``"no_video"`` to keep them as Open-Sora does). Engine
     arguments as in :func:`pyvidfast.curation.check_files`.
     """
     from pyvidfast.curation.check import run_files
@@ -159,25 +160,44 @@ def prepare(
     missing = [str(p) for p in small["path"] if "ok" not in results[str(p)]]
     if missing:  # only if the CSV round trip changed a path or caption: decode those now
         results.update(run_files(missing, True, options=options, journal=journal, progress=False))
-    keep, reasons, kinds = [], {}, {}
-    for i, p in small["path"].items():
-        result = results[str(p)]
-        kind = result.get("error_kind") or ""
-        good = bool(result["ok"]) or kind in allow
-        keep.append(good)
-        if not good:
-            lines = result.get("error_lines") or [""]
-            reasons[i], kinds[i] = f"{kind}: {lines[0]}"[:500], kind
-    kept = small[pd.Series(keep, index=small.index, dtype=bool)]
-    dropped = small.loc[small.index.difference(kept.index)]
-    rejected.append(_rejected(dropped, "withouterror", reasons, kinds))
-    steps.append(_step("withouterror", small, kept, {i: kinds[i] for i in dropped.index}))
+    kept = _integrity_step(small, results, allow, rejected, steps)
 
     rejected_table = pd.concat(rejected) if rejected else pd.DataFrame()
     rejected_table = rejected_table.sort_index(kind="stable")
     order = [c for c in rejected_table.columns if c not in REJECTED_COLUMNS] + REJECTED_COLUMNS
     rejected_table = rejected_table[order]
     return PrepareResult(kept, rejected_table, steps, info_rows)
+
+
+def usable(result: dict) -> tuple[str, str]:
+    """``(error kind, reason)`` when a checked file cannot be a training clip, else ``("", "")``.
+
+    FFmpeg's verdict, plus one rule of ours: a file that decodes cleanly but gives no video frame
+    (audio only) is rejected as ``no_video``; Open-Sora's chain keeps it as a 0-frame row.
+    """
+    kind = result.get("error_kind") or ""
+    if not result["ok"]:
+        lines = result.get("error_lines") or [""]
+        return kind, f"{kind}: {lines[0]}"[:500]
+    if not result.get("decoded_frames"):
+        return "no_video", "no_video: no video frame decoded (audio only, or an empty video track)"
+    return "", ""
+
+
+def _integrity_step(small, results: dict, allow, rejected: list, steps: list) -> pd.DataFrame:
+    """Step 3 + 4: the ffmpeg check and ffmpeg_filter_without_errors (plus ``no_video``)."""
+    keep, reasons, kinds = [], {}, {}
+    for i, p in small["path"].items():
+        kind, reason = usable(results[str(p)])
+        good = not kind or kind in allow
+        keep.append(good)
+        if not good:
+            reasons[i], kinds[i] = reason, kind
+    kept = small[pd.Series(keep, index=small.index, dtype=bool)]
+    dropped = small.loc[small.index.difference(kept.index)]
+    rejected.append(_rejected(dropped, "withouterror", reasons, kinds))
+    steps.append(_step("withouterror", small, kept, {i: kinds[i] for i in dropped.index}))
+    return kept
 
 
 def _step(name: str, before: pd.DataFrame, after: pd.DataFrame, categories: dict) -> dict:
@@ -251,7 +271,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--allow",
         default="",
         help="comma-separated error kinds to keep anyway, e.g. 'timestamps' keeps files whose "
-        "only complaint is the null muxer's dts check (default: none, as the reference)",
+        "only complaint is the null muxer's dts check, 'no_video' keeps audio-only files "
+        "(default: none)",
     )
     parser.add_argument(
         "--output-dir", default=None, help="where to write (default: next to the first input)"

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import pandas as pd
 
+from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.probe import VideoProbe, failed, is_image, probe_image, probe_video
 from pyvidfast.parallel.pool import map_in_process, map_with_timeout
 
@@ -94,7 +95,7 @@ def video_info(path: str, exact_frames: bool = False, timeout: float | None = No
     except _Timeout:
         probe = failed(f"timeout after {timeout:g}s")
     except Exception as exc:  # probe_video does not raise on bad files; this is a last guard
-        probe = failed(f"error: {type(exc).__name__}: {exc}"[:200])
+        probe = failed(f"error: {type(exc).__name__}: {ffmpeg_text(exc)}"[:200])
     return _row(probe)
 
 
