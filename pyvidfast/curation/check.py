@@ -95,44 +95,24 @@ def run_files(
 
     ``with_info`` adds Open-Sora's info row (``result["info"]``); the integrity decode runs for
     the paths in ``check_paths`` (default: all), where ``options`` (default ``EngineOptions()``)
-    says. ``on_result(path, result)`` is called once per
-    path (journaled ones first), e.g. to write ``.err`` files. Every path gets a result:
-    failures are results, never exceptions.
+    says. ``on_result(path, result)`` is called once per path (journaled ones first), e.g. to
+    write ``.err`` files. Every path gets a result: failures are results, never exceptions.
     """
     unique = list(dict.fromkeys(str(p) for p in paths))
-    results: dict[str, dict] = {}
 
     def wants_check(path: str) -> bool:
         return check_paths is None or path in check_paths
 
     with Journal(journal) as book:
-        for path in unique:
-            done = book.done(path)
-            if (
-                done is not None
-                and (not with_info or "info" in done)
-                and (not wants_check(path) or "ok" in done)
-            ):
-                results[path] = done
-                if on_result is not None:
-                    on_result(path, done)
+        results = _journaled(book, unique, with_info, wants_check)
+        if on_result is not None:
+            for path, result in results.items():
+                on_result(path, result)
         todo = [p for p in unique if p not in results]
         keys = {p: file_key(p) for p in todo}
         # Largest files first: the slowest decodes start early and the pool ends together.
         todo.sort(key=lambda p: -keys[p][0])
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=len(unique),
-                initial=len(results),
-                unit="file",
-                desc=desc,
-                file=sys.stderr,
-                smoothing=0.05,
-                dynamic_ncols=True,
-            )
+        bar = _progress_bar(len(unique), len(results), desc) if progress else None
 
         def finished(path: str, result: dict) -> None:
             if on_result is not None:
@@ -150,6 +130,34 @@ def run_files(
             if bar is not None:
                 bar.close()
     return results
+
+
+def _journaled(book: Journal, paths: list[str], with_info: bool, wants_check) -> dict:
+    """The journal's results for ``paths`` that hold everything this run asks of them."""
+    results = {}
+    for path in paths:
+        done = book.done(path)
+        if (
+            done is not None
+            and (not with_info or "info" in done)
+            and (not wants_check(path) or "ok" in done)
+        ):
+            results[path] = done
+    return results
+
+
+def _progress_bar(total: int, initial: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="file",
+        desc=desc,
+        file=sys.stderr,
+        smoothing=0.05,
+        dynamic_ncols=True,
+    )
 
 
 def result_row(result: dict) -> dict:

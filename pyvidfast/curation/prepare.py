@@ -127,8 +127,24 @@ def prepare(
     steps: list[dict] = []
     rejected: list[pd.DataFrame] = []
 
-    # 1. datautil --info --remove-empty-caption (one CSV written after both steps)
-    info = assign_info(data, info_rows)
+    noempty = _info_step(assign_info(data, info_rows), info_rows, rejected, steps)
+    small = _size_step(noempty, max_size_mb, rejected, steps)
+
+    # 3 + 4. the ffmpeg check and ffmpeg_filter_without_errors
+    missing = [str(p) for p in small["path"] if "ok" not in results[str(p)]]
+    if missing:  # only if the CSV round trip changed a path or caption: decode those now
+        results.update(run_files(missing, True, options=options, journal=journal, progress=False))
+    kept = _integrity_step(small, results, allow, rejected, steps)
+
+    rejected_table = pd.concat(rejected) if rejected else pd.DataFrame()
+    rejected_table = rejected_table.sort_index(kind="stable")
+    order = [c for c in rejected_table.columns if c not in REJECTED_COLUMNS] + REJECTED_COLUMNS
+    rejected_table = rejected_table[order]
+    return PrepareResult(kept, rejected_table, steps, info_rows)
+
+
+def _info_step(info: pd.DataFrame, info_rows, rejected: list, steps: list) -> pd.DataFrame:
+    """Step 1: datautil --info --remove-empty-caption (one CSV written after both)."""
     n_failed = sum(1 for r in info_rows if r.get(ERROR_COLUMN))
     steps.append(
         {
@@ -144,9 +160,11 @@ def prepare(
     reasons = {i: _caption_reason(t) for i, t in dropped["text"].items()}
     rejected.append(_rejected(dropped, "noempty", reasons))
     steps.append(_step("noempty", info, noempty, reasons))
-    noempty = _roundtrip(noempty)
+    return _roundtrip(noempty)
 
-    # 2. filter_large_videos N
+
+def _size_step(noempty: pd.DataFrame, max_size_mb: float, rejected: list, steps: list):
+    """Step 2: filter_large_videos N."""
     sized = add_file_size(noempty)
     small = filter_large_videos(noempty, max_size_mb)
     dropped = sized.loc[sized.index.difference(small.index)]
@@ -154,19 +172,7 @@ def prepare(
     rejected.append(_rejected(dropped, f"le{max_size_mb:g}MB", reasons))
     sizes = {i: "missing file" if s != s else "too large" for i, s in dropped["file_size"].items()}
     steps.append(_step(f"le{max_size_mb:g}MB", noempty, small, sizes))
-    small = _roundtrip(small)
-
-    # 3 + 4. the ffmpeg check and ffmpeg_filter_without_errors
-    missing = [str(p) for p in small["path"] if "ok" not in results[str(p)]]
-    if missing:  # only if the CSV round trip changed a path or caption: decode those now
-        results.update(run_files(missing, True, options=options, journal=journal, progress=False))
-    kept = _integrity_step(small, results, allow, rejected, steps)
-
-    rejected_table = pd.concat(rejected) if rejected else pd.DataFrame()
-    rejected_table = rejected_table.sort_index(kind="stable")
-    order = [c for c in rejected_table.columns if c not in REJECTED_COLUMNS] + REJECTED_COLUMNS
-    rejected_table = rejected_table[order]
-    return PrepareResult(kept, rejected_table, steps, info_rows)
+    return _roundtrip(small)
 
 
 def usable(result: dict) -> tuple[str, str]:

@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="add num_frames, height, width, aspect_ratio, fps, resolution (suffix _info)",
     )
     add_run_arguments(parser)
+    _add_filter_arguments(parser)
+    return parser
+
+
+def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The filtering and path steps, in ``STEPS`` order."""
     parser.add_argument(
         "--ext", action="store_true", help="keep rows whose path exists (suffix _ext)"
     )
@@ -188,7 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--head", type=int, default=None, help="keep the first N rows (suffix _first_N_data)"
     )
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,6 +88,64 @@ def _context():
     return mp.get_context(method)
 
 
+class _Run:
+    """One ``map_with_timeout`` call: the workers, the next item, the results so far."""
+
+    def __init__(self, ctx, func, items, timeout, on_timeout, on_crash, on_result) -> None:
+        self.ctx, self.func, self.items, self.timeout = ctx, func, items, timeout
+        self.on_timeout, self.on_crash, self.on_result = on_timeout, on_crash, on_result
+        self.results: list[Any] = [None] * len(items)
+        self.pending = iter(range(len(items)))
+        self.remaining = len(items)
+        self.workers: list[_Worker] = []
+
+    def finish(self, index: int, result: Any) -> None:
+        self.results[index] = result
+        self.remaining -= 1
+        if self.on_result is not None:
+            self.on_result(index, result)
+
+    def assign(self, worker: _Worker) -> None:
+        index = next(self.pending, None)
+        if index is None:
+            worker.task = None
+            return
+        deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        worker.task = (index, deadline)
+        worker.conn.send((index, self.items[index]))
+
+    def replace(self, i: int) -> None:
+        """A fresh worker in slot ``i`` (the old one is dead or killed), given the next item."""
+        self.workers[i] = _Worker(self.ctx, self.func)
+        self.assign(self.workers[i])
+
+    def step(self) -> None:
+        """Wait for the first result or deadline, and handle every worker that is due."""
+        busy = [w for w in self.workers if w.task is not None]
+        next_deadline = min(w.task[1] for w in busy)
+        wait_s = max(0.0, next_deadline - time.monotonic())
+        ready = wait([w.conn for w in busy], timeout=None if wait_s == float("inf") else wait_s)
+        for i, w in enumerate(self.workers):
+            if w.task is None:
+                continue
+            index, deadline = w.task
+            if w.conn in ready:
+                try:
+                    got_index, result = w.conn.recv()
+                except (EOFError, OSError):
+                    w.proc.join()
+                    w.conn.close()
+                    self.finish(index, self.on_crash(self.items[index], w.proc.exitcode))
+                    self.replace(i)
+                else:
+                    self.finish(got_index, result)
+                    self.assign(w)
+            elif time.monotonic() >= deadline:
+                w.kill()
+                self.finish(index, self.on_timeout(self.items[index]))
+                self.replace(i)
+
+
 def map_with_timeout(
     func: Callable[[Any], Any],
     items: Sequence[Any],
@@ -105,66 +163,23 @@ def map_with_timeout(
     ``on_result(index, result)`` is called as each item finishes (for a progress bar).
     """
     items = list(items)
-    results: list[Any] = [None] * len(items)
     if not items:
-        return results
+        return []
     num_workers = max(1, min(num_workers or os.cpu_count() or 1, len(items)))
     ctx = _context()
-    workers = [_Worker(ctx, func) for _ in range(num_workers)]
-    pending = iter(range(len(items)))
-    remaining = len(items)
-
-    def finish(index: int, result: Any) -> None:
-        nonlocal remaining
-        results[index] = result
-        remaining -= 1
-        if on_result is not None:
-            on_result(index, result)
-
-    def assign(worker: _Worker) -> None:
-        index = next(pending, None)
-        if index is None:
-            worker.task = None
-            return
-        deadline = time.monotonic() + timeout if timeout else float("inf")
-        worker.task = (index, deadline)
-        worker.conn.send((index, items[index]))
-
+    run = _Run(ctx, func, items, timeout, on_timeout, on_crash, on_result)
     try:
-        for w in workers:
-            assign(w)
-        while remaining:
-            busy = [w for w in workers if w.task is not None]
-            next_deadline = min(w.task[1] for w in busy)
-            wait_s = max(0.0, next_deadline - time.monotonic())
-            ready = wait([w.conn for w in busy], timeout=None if wait_s == float("inf") else wait_s)
-            for i, w in enumerate(workers):
-                if w.task is None:
-                    continue
-                index, deadline = w.task
-                if w.conn in ready:
-                    try:
-                        got_index, result = w.conn.recv()
-                    except (EOFError, OSError):
-                        w.proc.join()
-                        code = w.proc.exitcode
-                        w.conn.close()
-                        finish(index, on_crash(items[index], code))
-                        workers[i] = w = _Worker(ctx, func)
-                    else:
-                        finish(got_index, result)
-                    assign(w)
-                elif time.monotonic() >= deadline:
-                    w.kill()
-                    finish(index, on_timeout(items[index]))
-                    workers[i] = w = _Worker(ctx, func)
-                    assign(w)
+        for _ in range(num_workers):
+            run.workers.append(_Worker(ctx, func))
+            run.assign(run.workers[-1])
+        while run.remaining:
+            run.step()
     finally:
         # Idle workers hold nothing worth a clean shutdown; SIGKILL skips interpreter teardown
         # (10 ms a worker), which matters when the files themselves take a millisecond.
-        for w in workers:
+        for w in run.workers:
             w.kill()
-    return results
+    return run.results
 
 
 def map_in_process(
