@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import av
 
+from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.mp4 import is_iso_bmff, moov_info
 
 # Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
@@ -114,8 +115,7 @@ def _fps(stream) -> float:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).split("\n")[0].strip()
-    return f"{type(exc).__name__}: {text}"[:200]
+    return f"{type(exc).__name__}: {ffmpeg_text(exc)}"[:200]
 
 
 def is_image(path: str) -> bool:
