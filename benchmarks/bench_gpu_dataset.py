@@ -1,18 +1,23 @@
-"""How many CogVideoX SFT clips per second does the GPU path make, against the 16-worker CPU
-reference and against the NVDEC ceiling, and does its GPU memory stay flat? (issue 7)
+"""How many CogVideoX SFT clips per second does the GPU path make, against our own CPU
+SFTDataset and the decord reference (16 DataLoader workers each), against the NVDEC ceiling, and
+does its GPU memory stay flat? (issue 11)
 
-GPU path: ``GpuBatchLoader`` (NVDEC decode in threads, fused YUV resize, [B, T, C, H, W] bf16 on
-the GPU). Reference: CogVideoX SAT's ``SFTDataset.__getitem__`` procedure (decord 0.6.0 +
-torchvision-style resize, ``bench_cogvideox.reference_item``) in a ``DataLoader`` with
-``--ref-workers`` worker processes (16 in the issue). Ceiling: the frames NVDEC must decode per
-clip (from the keyframe before the first index to the last index) against the per-engine rate in
-spec/gpu.md (H.264 771 fps, HEVC 1316 at 1080p) times the GPU's engine count. Memory: allocated
-and reserved after 200 items and after ``--items`` items (2,000 by default) must not grow.
+GPU path, as a user runs it: ``DataLoader(SFTDataset(..., device="cuda"), batch_size=B,
+num_workers=0)``: each batch decoded concurrently across the NVDEC engines (``__getitems__``),
+fused YUV resize, bf16 on the GPU; and ``GpuBatchLoader`` (the same clips, ``prefetch`` batches
+in flight). Baselines in the same run, before this process touches CUDA: our ``SFTDataset`` on
+the CPU and CogVideoX SAT's ``SFTDataset.__getitem__`` procedure (decord 0.6.0,
+``bench_cogvideox.reference_item``), each in a DataLoader with ``--workers`` processes. Ceiling:
+the frames NVDEC must decode per clip (keyframe before the first index through the last) against
+the per-engine rate in spec/gpu.md (H.264 771 fps at 1080p) times the engine count. Memory:
+allocated after 200 items and after ``--items`` items must not grow. Fallbacks must be zero.
 
-Clips: generated 1080p24 H.264 (``--clips`` of ``--seconds`` s, long branch: about 147 frames
-decoded per 49-frame sample) in a temp dir. Without a GPU (or without NVDEC) it says so and exits 0.
+Clips: generated 1080p24 H.264 with B-frames (x264 veryfast: 3 B-frames, so the first packet's
+dts is before its pts and NVDEC's stamps are shifted; the JSON records that shift), ``--clips``
+of ``--seconds`` s (long branch: about 147 frames decoded per 49-frame sample). Without a GPU
+with NVDEC it says so and exits 0.
 
-    python benchmarks/bench_gpu_dataset.py [--clips 24] [--items 2000] [--ref-items 64]
+    python benchmarks/bench_gpu_dataset.py [--clips 24] [--items 2000] [--workers 16]
 """
 
 from __future__ import annotations
@@ -68,19 +73,77 @@ def _one_thread(_worker_id: int) -> None:
     torch.set_num_threads(1)  # one core per worker
 
 
-def reference_rate(paths: list[str], items: int, workers: int) -> float:
+def loader_rate(dataset, workers: int, batch_size: int = 2) -> float:
+    """Clips/s of a DataLoader over ``dataset`` after its first batch (workers started)."""
     loader = torch.utils.data.DataLoader(
-        _Reference(paths, items),
-        batch_size=2,
+        dataset,
+        batch_size=batch_size,
         num_workers=workers,
-        prefetch_factor=2,
-        worker_init_fn=_one_thread,
+        prefetch_factor=2 if workers else None,
+        worker_init_fn=_one_thread if workers else None,
     )
     it = iter(loader)
-    next(it)  # workers started, first batch out
+    next(it)
     t0, n = time.perf_counter(), 0
     for batch in it:
         n += batch["mp4"].shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def cpu_rates(videos: Path, paths: list[str], items: int, workers: int) -> dict[str, float]:
+    """The two CPU baselines (run before this process creates a CUDA context: they fork)."""
+    from pyvidfast.cogvideox import SFTDataset
+
+    ours = SFTDataset(videos, SIZE, FPS, FRAMES, SKIP)
+    repeated = [i % len(ours) for i in range(items)]
+    rates = {"ours_cpu": loader_rate(torch.utils.data.Subset(ours, repeated), workers)}
+    try:
+        import decord  # noqa: F401
+
+        rates["decord_reference"] = loader_rate(_Reference(paths, items), workers)
+    except ImportError:
+        print("bench_gpu_dataset: decord missing, no reference rate", file=sys.stderr)
+        rates["decord_reference"] = float("nan")
+    return rates
+
+
+def gpu_dataloader_run(videos: Path, items: int, batch_size: int) -> dict:
+    """The drop-in: SFTDataset(device="cuda") through DataLoader(num_workers=0); memory at
+    200 items and at the end."""
+    from pyvidfast.cogvideox import SFTDataset
+
+    ds = SFTDataset(videos, SIZE, FPS, FRAMES, SKIP, out_dtype=torch.bfloat16, device="cuda")
+    repeated = torch.utils.data.Subset(ds, [i % len(ds) for i in range(items)])
+    loader = torch.utils.data.DataLoader(repeated, batch_size=batch_size, num_workers=0)
+    memory, n, n_warm, t_warm = {}, 0, 0, time.perf_counter()
+    for batch in loader:
+        n += batch["mp4"].shape[0]
+        del batch
+        if n_warm == 0 and n >= 4 * batch_size:  # decoders created, threads running
+            torch.cuda.synchronize()
+            t_warm, n_warm = time.perf_counter(), n
+        if (n >= 200 and not memory) or n >= items:
+            torch.cuda.synchronize()
+            memory[n] = (torch.cuda.memory_allocated(), torch.cuda.memory_reserved())
+    torch.cuda.synchronize()
+    rate = (n - n_warm) / (time.perf_counter() - t_warm)
+    return {"rate": rate, "items": n, "memory": memory, "fallbacks": ds.fallbacks}
+
+
+def gpu_loader_rate(videos: Path, items: int, batch_size: int, threads: int | None) -> float:
+    from pyvidfast.cogvideox.gpu import GpuBatchLoader
+
+    loader = GpuBatchLoader.from_sft_folder(
+        str(videos), SIZE, FPS, FRAMES, SKIP, batch_size=batch_size, num_threads=threads
+    )
+    loader.requests = (loader.requests * (items // len(loader.requests) + 1))[:items]
+    it = iter(loader)
+    next(it)
+    torch.cuda.synchronize()
+    t0, n = time.perf_counter(), 0
+    for batch in it:
+        n += batch["mp4"].shape[0]
+    torch.cuda.synchronize()
     return n / (time.perf_counter() - t0)
 
 
@@ -103,65 +166,44 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--seconds", type=float, default=7.0)
     parser.add_argument("--items", type=int, default=2000, help="GPU items (memory-growth run)")
+    parser.add_argument("--loader-items", type=int, default=400, help="GpuBatchLoader items")
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--ref-items", type=int, default=64)
-    parser.add_argument("--ref-workers", type=int, default=16)
+    parser.add_argument("--cpu-items", type=int, default=96, help="items per CPU baseline")
+    parser.add_argument("--workers", type=int, default=16, help="DataLoader workers (CPU)")
     parser.add_argument("--threads", type=int, default=None, help="decode threads (default: pool)")
     args = parser.parse_args()
 
     from pyvidfast.io.nvdec import engine_count, nvdec_available
+    from pyvidfast.io.nvdec.packets import first_packet_shift
 
     if not torch.cuda.is_available() or not nvdec_available():
         print("bench_gpu_dataset: no CUDA GPU with NVDEC here; nothing to measure", file=sys.stderr)
         return 0
-    from pyvidfast.cogvideox.gpu import GpuBatchLoader
-
     with tempfile.TemporaryDirectory() as tmp:
         videos = make_dataset(Path(tmp), args.clips, args.seconds)
         paths = sorted(str(p) for p in videos.glob("*.mp4"))
-        # The forking reference runs first, before this process has a CUDA context.
-        try:
-            import decord  # noqa: F401
-
-            ref_rate = reference_rate(paths, args.ref_items, args.ref_workers)
-        except ImportError:
-            print("bench_gpu_dataset: decord missing, no reference rate", file=sys.stderr)
-            ref_rate = float("nan")
-
-        loader = GpuBatchLoader.from_sft_folder(
-            str(videos),
-            SIZE,
-            FPS,
-            FRAMES,
-            SKIP,
-            batch_size=args.batch_size,
-            num_threads=args.threads,
-        )
-        loader.requests = (loader.requests * (args.items // len(paths) + 1))[: args.items]
+        shift = first_packet_shift(paths[0], 0)
+        cpu = cpu_rates(videos, paths, args.cpu_items, args.workers)  # forks: before CUDA
         torch.cuda.reset_peak_memory_stats()
-        memory = {}
-        n, n_warm, t_warm = 0, 0, time.perf_counter()
-        warm = False
-        for batch in loader:
-            n += batch["mp4"].shape[0]
-            del batch
-            if not warm and n >= 4 * args.batch_size:  # decoders created, threads running
-                torch.cuda.synchronize()
-                warm, t_warm, n_warm = True, time.perf_counter(), n
-            if (n >= 200 and not memory) or n >= len(loader.requests):
-                torch.cuda.synchronize()
-                memory[n] = (torch.cuda.memory_allocated(), torch.cuda.memory_reserved())
-        torch.cuda.synchronize()
-        gpu_rate = (n - n_warm) / (time.perf_counter() - t_warm)
-        pool = loader._pool
-
+        run = gpu_dataloader_run(videos, args.items, args.batch_size)
+        loader = gpu_loader_rate(videos, args.loader_items, args.batch_size, args.threads)
         engines = engine_count(0)
-        per_clip = frames_decoded_per_clip(paths)
-        ceiling = engines * ENGINE_FPS["h264"] / per_clip
+        ceiling = engines * ENGINE_FPS["h264"] / frames_decoded_per_clip(paths)
+    results = summarize(args, run, loader, cpu, ceiling, engines, shift)
+    out = write_results("bench_gpu_dataset", results)
+    print(f"wrote {out}")
+    print_table(table_rows(results), ["path", "clips/s", "vs ours", "vs decord", "of ceiling"])
+    return 0
 
-    (n0, (a0, r0)), (n1, (a1, r1)) = sorted(memory.items())[0], sorted(memory.items())[-1]
-    results = {
-        "question": "CogVideoX clips/s: GPU path vs 16-worker decord reference vs NVDEC ceiling",
+
+def summarize(args, run: dict, loader: float, cpu: dict, ceiling: float, engines: int, shift):
+    (n0, (a0, r0)), (n1, (a1, r1)) = (
+        sorted(run["memory"].items())[0],
+        sorted(run["memory"].items())[-1],
+    )
+    rate = run["rate"]
+    return {
+        "question": "CogVideoX clips/s: GPU path vs our CPU SFTDataset vs decord, vs NVDEC ceiling",
         "config": {
             "size": SIZE,
             "fps": FPS,
@@ -169,17 +211,19 @@ def main() -> int:
             "clips": args.clips,
             "seconds": args.seconds,
             "batch_size": args.batch_size,
-            "items": n,
+            "cpu_workers": args.workers,
+            "first_packet_dts_minus_pts": shift,
         },
-        "gpu_clips_per_s": gpu_rate,
-        "reference_clips_per_s": ref_rate,
-        "reference_workers": args.ref_workers,
-        "speedup_vs_reference": gpu_rate / ref_rate,
+        "gpu_dataloader_clips_per_s": rate,
+        "gpu_batch_loader_clips_per_s": loader,
+        "ours_cpu_clips_per_s": cpu["ours_cpu"],
+        "decord_reference_clips_per_s": cpu["decord_reference"],
+        "speedup_vs_ours_cpu": rate / cpu["ours_cpu"],
+        "speedup_vs_decord": rate / cpu["decord_reference"],
         "nvdec_engines": engines,
-        "frames_decoded_per_clip": per_clip,
         "nvdec_ceiling_clips_per_s": ceiling,
-        "fraction_of_ceiling": gpu_rate / ceiling,
-        "decoders": {"created": pool.created, "reconfigured": pool.reconfigured},
+        "fraction_of_ceiling": rate / ceiling,
+        "fallbacks": run["fallbacks"],
         "memory": {
             "items": [n0, n1],
             "allocated": [a0, a1],
@@ -187,40 +231,46 @@ def main() -> int:
             "peak_allocated": torch.cuda.max_memory_allocated(),
         },
         "memory_growth_bytes": a1 - a0,
-        "targets": {"speedup": 10, "fraction_of_ceiling": 0.6, "memory_growth_bytes": 0},
+        "targets": {
+            "fraction_of_ceiling": 0.6,
+            "speedup_vs_ours_cpu": 3,
+            "speedup_vs_decord": 6,
+            "fallbacks": 0,
+            "memory_growth_bytes": 0,
+        },
     }
-    out = write_results("bench_gpu_dataset", results)
-    print(f"wrote {out}")
-    print_table(
-        [
-            {
-                "path": "GPU (NVDEC + fused resize)",
-                "clips/s": f"{gpu_rate:.1f}",
-                "vs ref": f"{gpu_rate / ref_rate:.1f}x",
-                "of ceiling": f"{gpu_rate / ceiling:.0%}",
-            },
-            {
-                "path": f"reference, {args.ref_workers} workers",
-                "clips/s": f"{ref_rate:.1f}",
-                "vs ref": "1.0x",
-                "of ceiling": "",
-            },
-            {
-                "path": f"NVDEC ceiling ({engines} engines)",
-                "clips/s": f"{ceiling:.1f}",
-                "vs ref": "",
-                "of ceiling": "100%",
-            },
-            {
-                "path": f"memory {n0} -> {n1} items",
-                "clips/s": f"{a0 >> 20} -> {a1 >> 20} MiB",
-                "vs ref": "",
-                "of ceiling": "",
-            },
-        ],
-        ["path", "clips/s", "vs ref", "of ceiling"],
+
+
+def table_rows(r: dict) -> list[dict]:
+    ours, ref, ceiling = (
+        r["ours_cpu_clips_per_s"],
+        r["decord_reference_clips_per_s"],
+        r["nvdec_ceiling_clips_per_s"],
     )
-    return 0
+
+    def row(name: str, rate: float) -> dict:
+        return {
+            "path": name,
+            "clips/s": f"{rate:.1f}",
+            "vs ours": f"{rate / ours:.1f}x",
+            "vs decord": f"{rate / ref:.1f}x",
+            "of ceiling": f"{rate / ceiling:.0%}",
+        }
+
+    workers = r["config"]["cpu_workers"]
+    mem = r["memory"]
+    return [
+        row("GPU: DataLoader(SFTDataset(cuda), workers=0)", r["gpu_dataloader_clips_per_s"]),
+        row("GPU: GpuBatchLoader (prefetch)", r["gpu_batch_loader_clips_per_s"]),
+        row(f"ours, CPU, {workers} workers", ours),
+        row(f"decord reference, {workers} workers", ref),
+        row(f"NVDEC ceiling ({r['nvdec_engines']} engines)", ceiling),
+        {
+            "path": f"memory {mem['items'][0]} -> {mem['items'][1]} items, "
+            f"{len(r['fallbacks'])} fallbacks",
+            "clips/s": f"{mem['allocated'][0] >> 20} -> {mem['allocated'][1] >> 20} MiB",
+        },
+    ]
 
 
 if __name__ == "__main__":

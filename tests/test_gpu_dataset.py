@@ -1,5 +1,7 @@
-"""pyvidfast.cogvideox.gpu: the loader's items, order and arguments on the CPU; on the GPU
-(``needs_cuda``) the same frames and, within the colour tolerance, the same values as SFTDataset."""
+"""The GPU dataset path: ``SFTDataset(device=...)`` through a plain DataLoader, ``VideoDataset``'s
+device, ``GpuBatchLoader``; on the CPU over the measured NVDEC stand-in (injected through the
+public ``decoder_pool`` seam), on NVDEC under ``needs_cuda``. Same frames as the CPU dataset,
+within the colour tolerance."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ import torch
 from media import make_clip
 
 from pyvidfast.cogvideox import SFTDataset
-from pyvidfast.cogvideox.gpu import GpuBatchLoader, cuda_sample, sft_requests, sft_rule
+from pyvidfast.cogvideox.clips import ClipSpec, load_clip, sft_rule
+from pyvidfast.cogvideox.gpu import GpuBatchLoader
 from pyvidfast.io.nvdec import NvdecUnavailableError
+from pyvidfast.io.nvdec.standin import standin_pool
+from pyvidfast.io.video import open_video
 from pyvidfast.sampling import SamplingError, sft_indices
 
 SIZE = (48, 72)
@@ -34,7 +39,7 @@ def sft_dir(tmp_path_factory) -> Path:
 
 def test_requests_reuse_the_datasets_listing_and_rule(sft_dir: Path):
     ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
-    reqs = sft_requests(ds)
+    reqs = ds.requests()
     assert [r.source for r in reqs] == ds.video_paths
     assert [r.caption for r in reqs] == ds.captions
     loader = GpuBatchLoader.from_sft_folder(str(sft_dir), SIZE, 8, 17, 3, batch_size=3)
@@ -112,17 +117,14 @@ def test_batches_match_the_cpu_dataset(sft_dir: Path, dtype, layout):
 
 
 @pytest.mark.needs_cuda
-def test_sample_hook_picks_the_datasets_frames(tmp_path: Path):
+def test_gpu_clip_picks_the_datasets_frames(tmp_path: Path):
     # Frames whose pixels encode their number: the GPU sample's frames are exactly the CPU ones.
     clip = make_clip(tmp_path / "n.mp4", 120, fps=24, size=(320, 240), options={"bf": "2"})
-    rule = sft_rule(8, 17, 3)
-    gpu, num = cuda_sample(clip, rule, (240, 320), out_dtype=torch.float32)
-    from pyvidfast.cogvideox.frames import sample_tensor
-    from pyvidfast.io.reader import VideoReader
-
-    with VideoReader(clip) as r:
-        idx, want_num = rule(len(r), r.get_avg_fps())
-        cpu = sample_tensor(r, idx, (240, 320), torch.float32)
+    rule, spec = sft_rule(8, 17, 3), ClipSpec((240, 320), torch.float32)
+    with open_video(clip, "cuda") as gpu_reader, open_video(clip) as cpu_reader:
+        gpu, num = load_clip(gpu_reader, rule, spec)
+        assert gpu_reader.on_gpu, gpu_reader.fallback_reason
+        cpu, want_num = load_clip(cpu_reader, rule, spec)
     assert num == want_num
     assert (gpu.cpu() - cpu).abs().max().item() <= _tolerance(torch.float32)
 
@@ -141,27 +143,45 @@ def test_no_memory_growth(sft_dir: Path):
     assert held[1] <= held[0] * 1.05 + (1 << 20)
 
 
-def test_sample_hook_logic_with_a_stand_in_decoder(sft_dir: Path, monkeypatch):
-    """``cuda_sample`` on the CPU: the dataset's index rule, the reader's planning and the fused
-    YUV resize (``yuv_resize_crop_normalize``'s CPU path) with test_nvdec's stand-in decoder
-    (real PyAV frames behind PyNvVideoCodec's contract) give the CPU dataset's sample."""
-    from test_nvdec import DecodingFake
+def test_dataloader_over_the_standin_gives_the_cpu_datasets_batches(sft_dir: Path):
+    """A plain DataLoader(num_workers=0) over SFTDataset on the NVDEC path (the measured
+    stand-in, so the B-frame stamps, seeking and surfaces are NVDEC's) calls ``__getitems__``
+    once per batch and gives the CPU dataset's batches."""
+    from torch.utils.data import DataLoader
 
-    from pyvidfast.io import nvdec
+    kwargs = dict(fps=8, max_num_frames=17, skip_frms_num=3)
+    cpu = SFTDataset(sft_dir, SIZE, **kwargs)
+    pool = standin_pool(2)
+    gpu = SFTDataset(sft_dir, SIZE, **kwargs, decoder_pool=pool)
+    calls = []
+    getitems = gpu.__getitems__
+    gpu.__getitems__ = lambda idx: calls.append(list(idx)) or getitems(idx)
+    seen = 0
+    for batch in DataLoader(gpu, batch_size=3, num_workers=0):
+        for j in range(batch["mp4"].shape[0]):
+            item = cpu[seen + j]
+            assert batch["txt"][j] == item["txt"]
+            assert int(batch["num_frames"][j]) == item["num_frames"]
+            diff = (batch["mp4"][j] - item["mp4"]).abs().max().item()
+            assert diff <= _tolerance(torch.float32), (seen + j, diff)
+        seen += batch["mp4"].shape[0]
+    assert seen == len(cpu) and calls == [[0, 1, 2], [3]]
+    assert pool.created >= 1 and pool.dropped == 0
 
-    monkeypatch.setattr(nvdec, "_cuda_device", lambda device: torch.device("cpu"))
-    monkeypatch.setattr(
-        nvdec.NvdecVideoReader, "_decide", lambda self: nvdec.gpu_decision(self.format, (9, 0))
-    )
-    ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
-    pool = nvdec.DecoderPool(DecodingFake, size=1)
-    rule = sft_rule(8, 17, 3)
-    for i, path in enumerate(ds.video_paths):
-        frames, num = cuda_sample(path, rule, SIZE, out_dtype=torch.float32, pool=pool)
-        item = ds[i]
-        assert num == item["num_frames"] and frames.shape == item["mp4"].shape
-        assert (frames - item["mp4"]).abs().max().item() <= _tolerance(torch.float32), path
-    assert pool.created == 1 and pool.reconfigured == len(ds.video_paths) - 1
+
+def test_videodataset_takes_the_device(tmp_path: Path):
+    from pyvidfast.cogvideox import VideoDataset
+
+    with pytest.raises(NvdecUnavailableError) if not torch.cuda.is_available() else _nothing():
+        ds = VideoDataset(str(tmp_path / "none-{0..1}.tar"), SIZE, 9, 8, device="cuda")
+        assert ds.device.type == "cuda"
+        open_video(make_clip(tmp_path / "a.mp4", 10), ds.device)
+
+
+def _nothing():
+    from contextlib import nullcontext
+
+    return nullcontext()
 
 
 def test_dataset_device_cuda_without_gpu_raises_the_nvdec_error(sft_dir: Path):
@@ -170,6 +190,8 @@ def test_dataset_device_cuda_without_gpu_raises_the_nvdec_error(sft_dir: Path):
     ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3, device="cuda")
     with pytest.raises(NvdecUnavailableError):
         ds[0]
+    with pytest.raises(NvdecUnavailableError):
+        ds.__getitems__([0, 1])
 
 
 @pytest.mark.needs_cuda
@@ -181,3 +203,58 @@ def test_dataset_device_cuda_equals_cpu_items(sft_dir: Path):
         assert b["mp4"].is_cuda and b["num_frames"] == a["num_frames"] and b["txt"] == a["txt"]
         diff = (b["mp4"].float().cpu() - a["mp4"]).abs() * 127.5
         assert (diff <= 2.5).float().mean() >= 0.999
+
+
+# ------------------------------------------- what the device script runs, on the CPU
+
+
+def _benchmarks():
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def test_sweep_indices_reach_into_the_later_gop():
+    _benchmarks()
+    from nvdec_sweep import sweep_indices
+
+    nasa = sweep_indices(390, [0, 240])
+    assert len(nasa) == 6 and {238, 240, 241, 389} <= set(nasa)
+    assert sweep_indices(40, [0]) == [0, 39, 20, 13]
+    assert sweep_indices(1, [0]) == [0]
+
+
+def test_sweep_over_the_standin(real_dir: Path, tmp_path: Path):
+    """The device script's sweep, on the CPU over the measured stand-in: nasa stays on the
+    NVDEC path through a seek into its later GOP and agrees; AV1 falls back, saying why."""
+    import json
+
+    _benchmarks()
+    from nvdec_sweep import main
+
+    files = [real_dir / "torchcodec/nasa_13013.mp4", real_dir / "torchcodec/av1_video.mkv"]
+    assert main(["--standin", "--out", str(tmp_path), *map(str, files)]) == 0
+    result = json.loads((tmp_path / "nvdec_sweep_standin.json").read_text())
+    nasa, av1 = result["files"]
+    assert nasa["on_gpu"] and nasa["agrees"] and 238 in nasa["indices"]
+    assert not av1["on_gpu"] and av1["fallback_reason"] == "AV1: no NVDEC support on this GPU"
+    assert result["summary"]["disagreeing"] == []
+
+
+def test_bench_gpu_dataset_cpu_side(sft_dir: Path):
+    _benchmarks()
+    import bench_gpu_dataset as bench
+
+    ds = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
+    assert bench.loader_rate(ds, workers=0) > 0
+    per_clip = bench.frames_decoded_per_clip(ds.video_paths)
+    assert 17 <= per_clip <= 200
+    run = {"rate": 30.0, "memory": {200: (5, 9), 2000: (5, 9)}, "fallbacks": []}
+    args = type("Args", (), {"clips": 2, "seconds": 1.0, "batch_size": 2, "workers": 16})
+    cpu = {"ours_cpu": 10.0, "decord_reference": 5.0}
+    r = bench.summarize(args, run, 25.0, cpu, 40.0, 7, -1024)
+    assert r["speedup_vs_ours_cpu"] == 3.0 and r["speedup_vs_decord"] == 6.0
+    assert r["fraction_of_ceiling"] == 0.75 and r["memory_growth_bytes"] == 0
+    assert len(bench.table_rows(r)) == 6

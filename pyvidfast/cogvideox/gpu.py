@@ -1,108 +1,30 @@
-"""CogVideoX batches made on the GPU: NVDEC decode + the fused YUV resize, in threads.
+"""CogVideoX batches made on the GPU, several batches in flight: ``GpuBatchLoader``.
 
-Unverified on a GPU: written and CPU-tested without NVDEC hardware (see benchmarks/gpu_nvdec_steps.sh).
-
-``GpuBatchLoader`` yields what ``DataLoader(SFTDataset(...), batch_size=B)`` yields — ``mp4``
-``[B, T, C, H, W]`` (bf16 by default), ``txt``, ``num_frames``, ``fps`` — but ``mp4`` is made on
-the GPU and stays there: each clip is decoded by NVDEC (``NvdecVideoReader``, decoders pooled and
-reconfigured across files) and turned into the sample by ``yuv_resize_crop_normalize`` straight
-from the decoder's surfaces. The frame indices are the CPU dataset's (``pyvidfast.sampling``),
-computed from the same ``len()`` and ``get_avg_fps()``, so a GPU batch holds the CPU dataset's
-frames, equal within the colour-conversion tolerance.
-
-Why threads: CUDA does not survive ``fork`` (DataLoader workers fail with "initialization
-error"), and the heavy work here is on NVDEC and in CUDA kernels, not in Python. Each decode
-thread runs its kernels on its own CUDA stream and hands over a finished clip; the batch is
-stacked on the consumer's current stream. ``prefetch`` batches are decoded ahead.
-
-``cuda_sample`` is the hook the datasets use for ``device="cuda"`` (one item at a time).
+``GpuBatchLoader`` yields what ``DataLoader(SFTDataset(..., device="cuda"), batch_size=B)``
+yields -- ``mp4`` ``[B, T, C, H, W]`` (bf16 by default), ``txt``, ``num_frames``, ``fps`` -- from
+the same clip pipeline (``pyvidfast.cogvideox.clips``: the dataset's indices, NVDEC decode, the
+fused YUV resize), and keeps ``prefetch`` batches decoding ahead of the consumer, which a plain
+DataLoader with ``num_workers=0`` cannot (it asks for one batch at a time). Use it when the
+training step is short enough for decode to show; ``SFTDataset(device="cuda")`` through a
+DataLoader is the drop-in.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import torch
 
+from pyvidfast.cogvideox.clips import ClipRequest, ClipRunner, ClipSpec, sft_rule
 from pyvidfast.cogvideox.frames import check_options
 from pyvidfast.cogvideox.sft import scan_sft_folder
-from pyvidfast.io.errors import FrameIndexError, VideoReadError, VideoTooShortError
-from pyvidfast.io.nvdec import DecoderPool, NvdecVideoReader, decoder_pool
-from pyvidfast.io.reader import Source
-from pyvidfast.sampling import SamplingError, sft_indices
+from pyvidfast.io.errors import VideoReadError
+from pyvidfast.sampling import SamplingError
 
-__all__ = ["ClipRequest", "GpuBatchLoader", "cuda_sample", "sft_requests"]
-
-IndexRule = Callable[[int, float], tuple[list[int], int]]
-
-
-@dataclass(frozen=True)
-class ClipRequest:
-    """One item: where the video is, its caption, and how to choose its frames."""
-
-    source: Source
-    caption: str
-    rule: IndexRule  # (frame_count, avg_fps) -> (indices, num_frames)
-
-
-def sft_rule(fps: float, max_num_frames: int, skip_frms_num: float) -> IndexRule:
-    """SFTDataset's index rule (``sft_indices``) with a too-short clip as ``SamplingError``."""
-
-    def rule(frame_count: int, avg_fps: float) -> tuple[list[int], int]:
-        return sft_indices(frame_count, avg_fps, fps, max_num_frames, skip_frms_num)
-
-    return rule
-
-
-def sft_requests(dataset) -> list[ClipRequest]:
-    """The items of an ``SFTDataset`` (its file listing and captions, its index rule)."""
-    rule = sft_rule(dataset.fps, dataset.max_num_frames, dataset.skip_frms_num)
-    return [ClipRequest(p, c, rule) for p, c in zip(dataset.video_paths, dataset.captions)]
-
-
-def cuda_sample(
-    source: Source,
-    rule: IndexRule,
-    size: tuple[int, int],
-    *,
-    out_dtype: torch.dtype = torch.bfloat16,
-    layout: str = "TCHW",
-    device: str | torch.device = "cuda",
-    pool: DecoderPool | None = None,
-    name: str | None = None,
-) -> tuple[torch.Tensor, int]:
-    """One sample on the GPU: ``(frames [T, 3, H, W] (or CTHW), num_frames)``.
-
-    The hook for ``SFTDataset``/``VideoDataset`` with ``device="cuda"``: ``rule`` gives the frame
-    indices from ``len()`` and ``get_avg_fps()`` exactly as the CPU item does. Runs its kernels on
-    the current CUDA stream. Raises ``VideoTooShortError`` when the rule cannot sample the clip.
-    """
-    with NvdecVideoReader(source, device, pool=pool) as reader:
-        if name is not None:
-            reader.path = name
-        for _ in range(2):
-            length = len(reader)
-            try:
-                indices, num = rule(length, reader.get_avg_fps())
-            except SamplingError as exc:
-                raise VideoTooShortError(reader.path, str(exc)) from None
-            try:
-                frames = reader.get_batch_resized(indices, size, out_dtype=out_dtype, layout=layout)
-            except FrameIndexError:
-                # As SFTDataset: a file that decodes fewer frames than its index promised shrinks
-                # the CPU reader's length; choose the indices again for the true length.
-                if len(reader) < length:
-                    continue
-                raise
-            if len(reader) == length:  # the CPU fallback may have found fewer frames
-                return frames, num
-        name, now = reader.path, len(reader)
-    raise FrameIndexError(name, f"frame count changed while decoding (now {now})")
+__all__ = ["GpuBatchLoader"]
 
 
 class GpuBatchLoader:
@@ -110,7 +32,7 @@ class GpuBatchLoader:
     on ``device`` by ``num_threads`` decode threads, ``prefetch`` batches ahead.
 
     Args:
-        requests: the items (``sft_requests(dataset)``, or ``GpuBatchLoader.from_sft_folder``).
+        requests: the items (``SFTDataset.requests()``, or ``GpuBatchLoader.from_sft_folder``).
         batch_size: items per batch.
         size: ``(H, W)`` of the output frames.
         fps: the value of the ``fps`` field (the dataset's ``fps``).
@@ -122,6 +44,7 @@ class GpuBatchLoader:
         drop_last: drop a last, smaller batch.
         on_error: "raise" (as a DataLoader over the dataset) or "skip" (log and take the next
             item; the batch stays full while items remain).
+        pool: NVDEC decoders (default: the device's pool; ``standin_pool()`` on the CPU).
 
     Memory: at most ``(prefetch + 1) * batch_size`` clips are alive (in flight or waiting).
     """
@@ -142,7 +65,7 @@ class GpuBatchLoader:
         seed: int = 0,
         drop_last: bool = False,
         on_error: str = "raise",
-        pool: DecoderPool | None = None,
+        pool: Any = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -190,7 +113,8 @@ class GpuBatchLoader:
         """Over an ``SFTDataset``'s items, with its size, fps, dtype and layout."""
         kwargs.setdefault("out_dtype", dataset.out_dtype)
         kwargs.setdefault("layout", dataset.layout)
-        return cls(sft_requests(dataset), batch_size, dataset.video_size, dataset.fps, **kwargs)
+        kwargs.setdefault("pool", dataset.decoder_pool)
+        return cls(dataset.requests(), batch_size, dataset.video_size, dataset.fps, **kwargs)
 
     def __len__(self) -> int:
         n = len(self.requests)
@@ -202,85 +126,57 @@ class GpuBatchLoader:
         g = torch.Generator().manual_seed(self.seed + self._epoch)
         return torch.randperm(len(self.requests), generator=g).tolist()
 
-    def _pool_for(self) -> DecoderPool:
-        if self._pool is None:
-            index = self.device.index if self.device.index is not None else 0
-            self._pool = decoder_pool(index)
-        return self._pool
-
-    def _load(self, i: int, streams: dict[int, torch.cuda.Stream]) -> tuple[torch.Tensor, int]:
-        """One clip on this thread's stream, finished before it is handed over."""
-        tid = threading.get_ident()
-        stream = streams.get(tid)
-        if stream is None:
-            stream = streams[tid] = torch.cuda.Stream(self.device)
-        req = self.requests[i]
-        with torch.cuda.stream(stream):
-            frames, num = cuda_sample(
-                req.source,
-                req.rule,
-                self.size,
-                out_dtype=self.out_dtype,
-                layout=self.layout,
-                device=self.device,
-                pool=self._pool,
-            )
-            done = torch.cuda.Event()
-            done.record(stream)
-        done.synchronize()
-        return frames, num
-
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        pool = self._pool_for()
+        spec = ClipSpec(self.size, self.out_dtype, self.layout)
+        runner = ClipRunner(spec, self.device, pool=self._pool, threads=self.num_threads)
         order = self._order()
         self._epoch += 1
-        threads = self.num_threads or pool.size
-        streams: dict[int, torch.cuda.Stream] = {}
         ahead = (self.prefetch + 1) * self.batch_size
         pending: deque[tuple[int, Future]] = deque()
         position = 0
-        with ThreadPoolExecutor(threads, thread_name_prefix="pyvidfast-nvdec") as ex:
 
-            def top_up() -> None:
-                nonlocal position
-                while position < len(order) and len(pending) < ahead:
-                    i = order[position]
-                    pending.append((i, ex.submit(self._load, i, streams)))
-                    position += 1
+        def top_up() -> None:
+            nonlocal position
+            while position < len(order) and len(pending) < ahead:
+                i = order[position]
+                pending.append((i, runner.submit(self.requests[i])))
+                position += 1
 
-            try:
-                top_up()
-                batch: list[tuple[int, torch.Tensor, int]] = []
-                while pending:
-                    i, future = pending.popleft()
-                    try:
-                        frames, num = future.result()
-                    except (VideoReadError, SamplingError) as exc:
-                        if self.on_error == "raise":
-                            raise
-                        self.skipped.append((str(self.requests[i].source), str(exc)))
-                        top_up()
-                        continue
-                    batch.append((i, frames, num))
+        try:
+            top_up()
+            batch: list[tuple[int, torch.Tensor, int]] = []
+            while pending:
+                i, future = pending.popleft()
+                try:
+                    frames, num = future.result()
+                except (VideoReadError, SamplingError) as exc:
+                    if self.on_error == "raise":
+                        raise
+                    self.skipped.append((str(self.requests[i].source), str(exc)))
                     top_up()
-                    if len(batch) == self.batch_size:
-                        yield self._collate(batch)
-                        batch = []
-                if batch and not self.drop_last:
+                    continue
+                batch.append((i, frames, num))
+                top_up()
+                if len(batch) == self.batch_size:
                     yield self._collate(batch)
-            finally:
-                for _, future in pending:
-                    future.cancel()
+                    batch = []
+            if batch and not self.drop_last:
+                yield self._collate(batch)
+        finally:
+            for _, future in pending:
+                future.cancel()
+            runner.close()
 
     def _collate(self, batch: list[tuple[int, torch.Tensor, int]]) -> dict[str, Any]:
         """Default-collate layout on the consumer's current stream (clips are finished)."""
         clips = [frames for _, frames, _ in batch]
         mp4 = torch.stack(clips)
-        current = torch.cuda.current_stream(self.device)
-        for clip in clips:
-            # Allocated on a decode thread's stream, read here: keep the block from being
-            # reused by that stream until this stream's stack has run.
-            clip.record_stream(current)
+        if self.device.type == "cuda":
+            current = torch.cuda.current_stream(self.device)
+            for clip in clips:
+                # Allocated on a decode thread's stream, read here: keep the block from being
+                # reused by that stream until this stream's stack has run.
+                clip.record_stream(current)
         return {
             "mp4": mp4,
             "txt": [self.requests[i].caption for i, _, _ in batch],

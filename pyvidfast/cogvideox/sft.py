@@ -15,10 +15,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from pyvidfast.cogvideox.frames import check_options, sample_tensor
-from pyvidfast.io.errors import FrameIndexError, VideoTooShortError
-from pyvidfast.io.reader import VideoReader
-from pyvidfast.sampling import SamplingError, sft_indices
+from pyvidfast.cogvideox.clips import ClipRequest, ClipRunner, ClipSpec, open_and_load, sft_rule
+from pyvidfast.cogvideox.frames import check_options
+from pyvidfast.io.video import Video
 
 __all__ = ["SFTDataset", "caption_path_for", "read_caption", "scan_sft_folder"]
 
@@ -26,9 +25,10 @@ log = logging.getLogger("pyvidfast.cogvideox")
 _reported: set[str] = set()
 
 
-def _report_geometry(reader: VideoReader, path: str) -> None:
+def _report_geometry(reader: Video) -> None:
     """Rotation and non-square pixels are left as stored, as the reference does; say so once."""
     sar = reader.sample_aspect_ratio
+    path = reader.path
     if (reader.rotation or (sar and sar != 1)) and path not in _reported:
         _reported.add(path)
         log.warning(
@@ -98,8 +98,12 @@ class SFTDataset(Dataset):
         out_dtype: torch.float32 (reference), torch.bfloat16 or torch.float16 (half the memory).
         layout: "TCHW" (reference, ``[T, C, H, W]``) or "CTHW" (what the 3D VAE takes).
         num_threads: decoder threads per item (0: FFmpeg chooses, as decord).
-        device: "cpu", or a CUDA device for NVDEC decoding and the fused GPU kernel (samples
-            are CUDA tensors; not yet verified on a GPU).
+        device: "cpu", or a CUDA device: NVDEC decoding and the fused YUV resize, samples on
+            the GPU, files NVDEC cannot take read on the CPU (``pyvidfast.io.open_video``). Use
+            ``DataLoader(dataset, batch_size=B, num_workers=0)``: each batch is decoded
+            concurrently across the NVDEC engines in threads (CUDA does not survive ``fork``).
+        decoder_pool: NVDEC decoders (``pyvidfast.io.nvdec.DecoderPool``; default: the GPU's).
+            ``pyvidfast.io.nvdec.standin.standin_pool()`` runs the NVDEC path on the CPU.
 
     Items are ``{"mp4": [M, 3, H, W] in [-1, 1], "txt": str, "num_frames": int, "fps": fps}``.
     A file that cannot give a sample raises a ``pyvidfast.io.errors.VideoReadError`` subclass
@@ -118,6 +122,7 @@ class SFTDataset(Dataset):
         layout: str = "TCHW",
         num_threads: int = 0,
         device: str | torch.device = "cpu",
+        decoder_pool: Any = None,
     ):
         super().__init__()
         self.device = torch.device(device)
@@ -128,55 +133,65 @@ class SFTDataset(Dataset):
         self.out_dtype = check_options(out_dtype, layout)
         self.layout = layout
         self.num_threads = num_threads
+        self.decoder_pool = decoder_pool
         self.video_paths, self.captions = scan_sft_folder(data_dir)
+        self._runner: ClipRunner | None = None
 
     def __len__(self) -> int:
         return len(self.video_paths)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        path = self.video_paths[index]
-        if self.device.type == "cuda":
-            # NVDEC + the fused kernel; use DataLoader(num_workers=0) or GpuBatchLoader, since
-            # CUDA does not survive fork.
-            from pyvidfast.cogvideox.gpu import cuda_sample, sft_rule
+    @property
+    def spec(self) -> ClipSpec:
+        return ClipSpec(self.video_size, self.out_dtype, self.layout)
 
-            rule = sft_rule(self.fps, self.max_num_frames, self.skip_frms_num)
-            frames, num = cuda_sample(
-                path,
-                rule,
-                self.video_size,
-                out_dtype=self.out_dtype,
-                layout=self.layout,
-                device=self.device,
-            )
-            return {"mp4": frames, "txt": self.captions[index], "num_frames": num, "fps": self.fps}
-        with VideoReader(path, num_threads=self.num_threads) as reader:
-            frames, num = self._frames(reader, path)
+    def requests(self) -> list[ClipRequest]:
+        """The items as ``ClipRequest``s (listing, captions, index rule)."""
+        rule = sft_rule(self.fps, self.max_num_frames, self.skip_frms_num)
+        return [ClipRequest(p, c, rule) for p, c in zip(self.video_paths, self.captions)]
+
+    def _item(self, index: int, clip: tuple[torch.Tensor, int]) -> dict[str, Any]:
+        frames, num = clip
         return {"mp4": frames, "txt": self.captions[index], "num_frames": num, "fps": self.fps}
 
-    def _frames(self, reader: VideoReader, path: str) -> tuple[torch.Tensor, int]:
-        # len(reader) comes from the container; a file that turns out to decode fewer frames
-        # shrinks it while decoding, and the indices are then chosen again for the true length.
-        for _ in range(2):
-            length = len(reader)
-            try:
-                indices, num = sft_indices(
-                    length, reader.get_avg_fps(), self.fps, self.max_num_frames, self.skip_frms_num
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The items of a batch (``DataLoader`` calls this with the batch's indices). On NVDEC
+        the clips are decoded concurrently, one thread per engine; on the CPU one by one (the
+        DataLoader's workers give the parallelism there)."""
+        requests = self.requests()
+        wanted = [requests[i] for i in indices]
+        if self.device.type == "cpu" and self.decoder_pool is None:
+            clips = [
+                open_and_load(
+                    r, self.spec, self.device, num_threads=self.num_threads, after=_report_geometry
                 )
-            except SamplingError as exc:
-                raise VideoTooShortError(path, str(exc)) from None
-            try:
-                frames = sample_tensor(
-                    reader, indices, self.video_size, self.out_dtype, self.layout
-                )
-            except FrameIndexError:
-                if len(reader) < length:
-                    continue
-                raise
-            if len(reader) == length:
-                _report_geometry(reader, path)
-                return frames, num
-        raise FrameIndexError(path, f"frame count changed while decoding (now {len(reader)})")
+                for r in wanted
+            ]
+        else:
+            clips = self._clip_runner().run(wanted)
+            for clip in clips:
+                if isinstance(clip, BaseException):
+                    raise clip
+        return [self._item(i, clip) for i, clip in zip(indices, clips)]
+
+    def _clip_runner(self) -> ClipRunner:
+        if self._runner is None:
+            self._runner = ClipRunner(
+                self.spec, self.device, pool=self.decoder_pool, after=_report_geometry
+            )
+        return self._runner
+
+    @property
+    def fallbacks(self) -> list[tuple[str, str]]:
+        """``(file, reason)`` of the items the NVDEC path read on the CPU so far."""
+        return [] if self._runner is None else list(self._runner.fallbacks)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_runner"] = None  # threads and CUDA streams stay in the process that made them
+        return state
 
     @classmethod
     def create_dataset_function(cls, path: str, args: Any, **kwargs: Any) -> SFTDataset:

@@ -15,7 +15,6 @@ the same number instead of the clock; a float ``skip_frms_num`` works on Python 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -30,8 +29,8 @@ from typing import Any
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from pyvidfast.cogvideox.frames import check_options, sample_tensor
-from pyvidfast.io.reader import VideoReader
+from pyvidfast.cogvideox.clips import ClipRequest, ClipSpec, open_and_load
+from pyvidfast.cogvideox.frames import check_options
 from pyvidfast.sampling import video_dataset_indices
 
 __all__ = ["VideoDataset", "expand_shard_urls"]
@@ -183,7 +182,9 @@ class VideoDataset(IterableDataset):
     ``path``: shard pattern (``/data/shard-{000..099}.tar``), ``";dir1,dir2*2"`` include-dirs, or
     both. Each worker of a DataLoader resamples shards with its own seed, endlessly (``nshards``
     per pass). Extra keyword options: ``out_dtype``, ``layout`` (as ``SFTDataset``),
-    ``decode_timeout`` (seconds, 20 as the reference), ``num_threads`` (decoder threads).
+    ``decode_timeout`` (seconds, 20 as the reference), ``num_threads`` (decoder threads),
+    ``device`` ("cpu", or "cuda" for NVDEC with a CPU fallback per file; use ``num_workers=0``
+    then) and ``decoder_pool`` (the NVDEC decoders; ``standin_pool()`` on the CPU).
     """
 
     def __init__(
@@ -204,6 +205,8 @@ class VideoDataset(IterableDataset):
         layout: str = "TCHW",
         decode_timeout: float = 20.0,
         num_threads: int = 0,
+        device: str | torch.device = "cpu",
+        decoder_pool: Any = None,
         **kwargs: Any,
     ):
         super().__init__()
@@ -228,6 +231,8 @@ class VideoDataset(IterableDataset):
         self.out_dtype = check_options(out_dtype, layout)
         self.layout = layout
         self.decode_timeout = decode_timeout
+        self.device = torch.device(device)  # NVDEC for "cuda" (pyvidfast.io.open_video)
+        self.decoder_pool = decoder_pool
         self.num_threads = num_threads
         self._epoch = 0
 
@@ -278,18 +283,18 @@ class VideoDataset(IterableDataset):
         return {"mp4": frames, "txt": txt, "num_frames": self.num_frames, "fps": self.fps}
 
     def _load(self, video: bytes, duration: float, actual_fps: float, name: str) -> torch.Tensor:
-        reader = VideoReader(io.BytesIO(video), num_threads=self.num_threads)
-        reader.path = name
-        with reader:
+        def rule(frame_count: int, avg_fps: float) -> tuple[list[int], int]:
             indices = video_dataset_indices(
-                duration,
-                actual_fps,
-                len(reader),
-                self.num_frames,
-                self.fps,
-                self.skip_frms_num,
+                duration, actual_fps, frame_count, self.num_frames, self.fps, self.skip_frms_num
             )
-            return sample_tensor(reader, indices, self.image_size, self.out_dtype, self.layout)
+            return indices, self.num_frames
+
+        spec = ClipSpec(self.image_size, self.out_dtype, self.layout)
+        request = ClipRequest(video, "", rule, name=name)
+        frames, _ = open_and_load(
+            request, spec, self.device, pool=self.decoder_pool, num_threads=self.num_threads
+        )
+        return frames
 
     def _load_with_timeout(self, *args: Any) -> torch.Tensor:
         # The reference decodes in a thread and gives up after 20 s; so do we (the thread is left

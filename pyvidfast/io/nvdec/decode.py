@@ -17,7 +17,7 @@ from typing import Protocol
 
 import torch
 
-from pyvidfast.io.nvdec.numbering import FrameNumbering, FrameOrder, NumberingError
+from pyvidfast.io.nvdec.numbering import FrameNumbering, FrameOrder, LateSeek, NumberingError
 from pyvidfast.io.nvdec.packets import Packet
 
 __all__ = ["DecodedFrame", "FrameDecoder", "decode_frames", "seek_runs"]
@@ -96,6 +96,8 @@ def _decode_run(
             decoder.decode(None)
             break
     copier.before_next_call()
+    if not done and order.next == order.start > 0:
+        raise LateSeek(f"the seek to keyframe {order.start} gave no frame")
     if not done:
         raise NumberingError(
             f"the stream ended at frame {order.next - 1} before frame {last} came out of NVDEC"
@@ -104,7 +106,7 @@ def _decode_run(
 
 def decode_frames(
     decoder: FrameDecoder,
-    packets_from: Callable[[int], Iterable[Packet]],
+    packets_from: Callable[[int | None], Iterable[Packet]],
     numbering: FrameNumbering,
     distinct: Sequence[int],
     size: tuple[int, int],
@@ -112,7 +114,8 @@ def decode_frames(
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Frames ``distinct`` (sorted, distinct) as owned ``(lumas, chromas)`` lists.
 
-    ``packets_from(pts)`` gives the stream's packets from the keyframe with that pts.
+    ``packets_from(pts)`` gives the stream's packets from the keyframe with that pts (None:
+    from the start).
     Raises ``NumberingError`` when the output cannot be proven to be the index's frames.
     """
     out: list = [None] * len(distinct)
@@ -122,5 +125,16 @@ def decode_frames(
         start = numbering.keyframe_before(run[0])
         order = FrameOrder(numbering, start)
         want = {k: position[k] for k in run}
-        _decode_run(decoder, packets_from(numbering.pts[start]), order, want, copier, size, out)
+        # From the first frame: the stream's start, where the first packet may be decodable
+        # without a keyframe flag (MPEG-TS recovery points).
+        start_pts = None if start == 0 else numbering.pts[start]
+        try:
+            _decode_run(decoder, packets_from(start_pts), order, want, copier, size, out)
+        except LateSeek:
+            # An approximate seek (MPEG-TS) passed the keyframe: decode this run from the start,
+            # as the CPU reader does; the frame order is checked from frame 0 then.
+            copier.before_next_call()
+            decoder.decode(None)
+            order = FrameOrder(numbering, 0)
+            _decode_run(decoder, packets_from(None), order, want, copier, size, out)
     return [y for y, _ in out], [c for _, c in out]

@@ -25,11 +25,15 @@ import torch
 
 from pyvidfast.io.errors import FrameIndexError
 
-__all__ = ["FrameNumbering", "FrameOrder", "NumberingError", "plan_indices"]
+__all__ = ["FrameNumbering", "FrameOrder", "LateSeek", "NumberingError", "plan_indices"]
 
 
 class NumberingError(Exception):
     """NVDEC's frames cannot be proven to be the CPU index's frames (the file goes to the CPU)."""
+
+
+class LateSeek(NumberingError):
+    """The seek landed after the keyframe (an approximate container seek): retry from the start."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class FrameOrder:
         index = self.numbering.index_of_stamp(stamp)
         if index < self.start and self.next == self.start:
             return None
+        if index > self.next and self.next == self.start and self.start > 0:
+            raise LateSeek(f"the seek to keyframe {self.start} landed at frame {index}")
         if index != self.next:
             raise NumberingError(
                 f"after a seek to keyframe {self.start} NVDEC gave frame {index} where frame "

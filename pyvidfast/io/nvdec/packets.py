@@ -61,25 +61,41 @@ class PacketSource:
     """Packets of one video stream, from any keyframe pts on (``packets(start_pts)``)."""
 
     def __init__(self, source, stream_index: int):
+        self._source, self._index = source, stream_index
         self._container = _open(source)
         self._stream = self.stream = self._container.streams[stream_index]
         self.codec = self._stream.codec_context.name
-        self._filter_name = ANNEX_B_FILTERS.get(self.codec)
+        extradata = self._stream.codec_context.extradata or b""
+        # Only length-prefixed streams (avcC/hvcC extradata, version byte 1) need the filter;
+        # MPEG-TS and raw streams are Annex B already.
+        length_prefixed = extradata[:1] == b"\x01"
+        self._filter_name = ANNEX_B_FILTERS.get(self.codec) if length_prefixed else None
 
     def packets(self, start_pts: int | None) -> Iterator[Packet]:
         """Decode-order packets from the keyframe with pts ``start_pts`` (None: the start)."""
         if start_pts is None:
-            self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+            # Reopened rather than sought to 0: a seek before the first pts is approximate in
+            # MPEG-TS and can land past the first frames.
+            self._container.close()
+            self._container = _open(self._source)
+            self._stream = self.stream = self._container.streams[self._index]
         else:
             self._container.seek(
                 int(start_pts), stream=self._stream, backward=True, any_frame=False
             )
         bsf = BitStreamFilterContext(self._filter_name, self._stream) if self._filter_name else None
+        started = start_pts is None
         for packet in self._container.demux(self._stream):
             if not _usable(packet):
                 continue
+            key = bool(packet.is_keyframe)  # read first: filtering takes the packet's data
+            # An approximate seek (MPEG-TS) can land before the keyframe: nothing before it
+            # decodes, and the frame numbering starts at the keyframe anyway.
+            started = started or key
+            if not started:
+                continue
             for out in bsf.filter(packet) if bsf is not None else (packet,):
-                yield Packet(bytes(out), int(out.pts), out.dts, bool(packet.is_keyframe))
+                yield Packet(bytes(out), int(out.pts), out.dts, key)
 
     def close(self) -> None:
         self._container.close()

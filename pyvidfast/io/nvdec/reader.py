@@ -15,6 +15,7 @@ Missing driver libraries are not a fallback: they raise ``NvdecUnavailableError`
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from pyvidfast.io.nvdec.library import NvdecUnavailableError
 from pyvidfast.io.nvdec.numbering import FrameNumbering, NumberingError, plan_indices
 from pyvidfast.io.nvdec.packets import PacketSource, first_packet_shift
 from pyvidfast.io.nvdec.pool import DecoderKey, DecoderPool, decoder_pool
+from pyvidfast.io.nvdec.surfaces import rotate_planes
+from pyvidfast.io.orientation import decord_rotation, rotated_shape
 from pyvidfast.io.reader import Source, VideoReader
 
 __all__ = ["NvdecVideoReader"]
@@ -96,6 +99,7 @@ class NvdecVideoReader:
         self._packets: PacketSource | None = None
         self.numbering: FrameNumbering | None = None
         self.format = None
+        self.applied_rotation = 0  # clockwise degrees the frames are turned (decord's rule)
         self.fallback_reason = ""
         ok, reason = self._decide()
         if not ok:
@@ -104,8 +108,8 @@ class NvdecVideoReader:
     # ---- decisions
 
     def _decide(self) -> Decision:
-        if not isinstance(self._source, (str, bytes, bytearray, memoryview)) and not hasattr(
-            self._source, "__fspath__"
+        if not _is_path(self._source) and not isinstance(
+            self._source, (bytes, bytearray, memoryview)
         ):
             return Decision(False, "file objects are read on the CPU (pass a path or the bytes)")
         pts = self._cpu.frame_pts
@@ -113,6 +117,8 @@ class NvdecVideoReader:
             return Decision(False, "the stream has no usable timestamps: numbering needs the CPU")
         self._packets = PacketSource(self._source, self._cpu.stream_index)
         self.format = stream_format_of(self._packets.stream)
+        matrix_source = io.BytesIO(self._source) if not _is_path(self._source) else self._source
+        self.applied_rotation = decord_rotation(self._packets.stream, matrix_source)
         pool = self._get_pool()  # missing driver libraries: the one clear error, no fallback
         decision = gpu_decision(self.format, pool.capability, pool.caps(self.format))
         if decision.ok:
@@ -140,12 +146,13 @@ class NvdecVideoReader:
 
     def _yuv(self, distinct: list[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Owned ``(lumas, chromas)`` of frames ``distinct`` from NVDEC."""
-        size = (self._cpu.height, self._cpu.width)
+        size = (self.format.height, self.format.width)  # as stored, before any rotation
         on_device = torch.cuda.device(self.device) if self.device.type == "cuda" else nullcontext()
         with self._get_pool().acquire(DecoderKey.of(self.format)) as decoder, on_device:
-            return decode_frames(
+            lumas, chromas = decode_frames(
                 decoder, self._packets.packets, self.numbering, distinct, size, self.device
             )
+        return rotate_planes(lumas, chromas, self.applied_rotation)
 
     def _gpu_or_cpu(self, distinct: list[int], consume: Callable, on_cpu: Callable) -> Any:
         if self.on_gpu:
@@ -244,7 +251,15 @@ class NvdecVideoReader:
 
     width = property(lambda self: self._cpu.width)
     height = property(lambda self: self._cpu.height)
-    frame_shape = property(lambda self: self._cpu.frame_shape)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """``(H, W, 3)`` of the frames, upright (turned by ``applied_rotation``)."""
+        if not self.on_gpu:
+            return self._cpu.frame_shape
+        fmt = self.format
+        return (*rotated_shape(fmt.height, fmt.width, self.applied_rotation), 3)
+
     rotation = property(lambda self: self._cpu.rotation)
     sample_aspect_ratio = property(lambda self: self._cpu.sample_aspect_ratio)
     codec = property(lambda self: self._cpu.codec)
@@ -264,6 +279,10 @@ class NvdecVideoReader:
     def __repr__(self) -> str:
         where = "nvdec" if self.on_gpu else f"cpu fallback: {self.fallback_reason}"
         return f"NvdecVideoReader({self.path!r}, frames={len(self)}, {self.device}, {where})"
+
+
+def _is_path(source: Any) -> bool:
+    return isinstance(source, str) or hasattr(source, "__fspath__")
 
 
 def _rows(out: torch.Tensor, rows: list[int], dim: int) -> torch.Tensor:

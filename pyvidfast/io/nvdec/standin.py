@@ -93,6 +93,10 @@ class StandinDecoder:
 
     def _reset(self) -> None:
         self._ctx = av.CodecContext.create(PYAV_DECODERS[self.key.codec], "r")
+        # Without the container's reorder depth FFmpeg's H.264 decoder guesses it from the first
+        # frames and drops a frame that comes out late (mp4__bt601.mov lost frame 1); NVDEC's
+        # parser reorders by the DPB and drops none. Strict compliance waits as NVDEC does.
+        self._ctx.options = {"strict": "strict"}
         self._shift: int | None = None
 
     def decode(self, packet: Packet | None) -> list[StandinFrame]:

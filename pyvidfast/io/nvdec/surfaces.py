@@ -10,7 +10,14 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["frame_planes", "held_views", "interleaved_chroma", "split_packed", "split_planes"]
+__all__ = [
+    "frame_planes",
+    "held_views",
+    "interleaved_chroma",
+    "rotate_planes",
+    "split_packed",
+    "split_planes",
+]
 
 
 def _plain(t: torch.Tensor) -> torch.Tensor:
@@ -106,3 +113,19 @@ def held_views(device: torch.device):
         done = torch.cuda.Event()
         done.record(torch.cuda.current_stream(device))
         done.synchronize()
+
+
+def rotate_planes(
+    lumas: list[torch.Tensor], chromas: list[torch.Tensor], rotation: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Owned ``(luma [H, W], chroma [H/2, W/2, 2])`` planes turned clockwise by ``rotation``.
+
+    Turning the planes before the colour conversion and the fused resize gives the frames the
+    CPU path turns upright (``pyvidfast.io.orientation.rotate_frames``), with the resize and
+    crop computed in the upright geometry exactly as there (rotating the resized output would
+    move an odd centre-crop offset by one pixel)."""
+    if rotation == 0:
+        return lumas, chromas
+    k = -(rotation // 90)  # rot90 turns counter-clockwise for positive k
+    turn = [torch.rot90(t, k=k, dims=(0, 1)).contiguous() for t in lumas]
+    return turn, [torch.rot90(t, k=k, dims=(0, 1)).contiguous() for t in chromas]
