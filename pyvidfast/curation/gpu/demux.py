@@ -43,8 +43,11 @@ class VideoDemux:
     def __post_init__(self) -> None:
         self.counter = ShownCounter(self.fmt.codec)
         self._bsf = None
-        if self.fmt.codec in ANNEX_B_FILTERS:
-            # NVDEC's parser reads Annex B; the filter passes Annex B input through unchanged.
+        # NVDEC's parser reads Annex B: length-prefixed streams (avcC/hvcC extradata, version
+        # byte 1) go through the filter, MPEG-TS and raw streams are Annex B already (the rule
+        # of io/nvdec/packets.py's PacketSource).
+        extradata = self.video.codec_context.extradata or b""
+        if self.fmt.codec in ANNEX_B_FILTERS and extradata[:1] == b"\x01":
             self._bsf = BitStreamFilterContext(ANNEX_B_FILTERS[self.fmt.codec], self.video)
 
     def packets(self) -> Iterator[Packet]:
