@@ -181,6 +181,8 @@ def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
     files = {
         "libwebm/invalid_fixed_lacing_bad_lace_size.mkv": "[matroska,webm @ 0x0] Error parsing",
         "decord/corrupted.mp4": "[h264 @ 0x0] Invalid NAL unit size (-1 > 551).",
+        # a zero NAL size: NVDEC (and the stand-in) decode every frame, FFmpeg refuses the packet
+        "androidx_media/mp4__sample_with_invalid_nalu.mp4": "[h264 @ 0x0] Error splitting the",
     }
     got, _ = _run([str(real_dir / f) for f in files], standin_pool())
     for f, line in files.items():
@@ -188,6 +190,18 @@ def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
         r = got[str(real_dir / f)]
         assert r["ok"] == want["ok"] is False and r["error_kind"] == want["error_kind"], r
         assert r["error_lines"][0].startswith(line), r
+
+
+def test_nal_framing_as_ffmpeg_splits_it():
+    from pyvidfast.curation.gpu.nal import length_size, split_errors
+
+    nal = b"\x65" + bytes(9)
+    assert split_errors(len(nal).to_bytes(4, "big") + nal, 4) == []
+    assert split_errors(bytes(4) + nal, 4) == ["Error splitting the input into NAL units."]
+    assert split_errors(b"\xff\xff\xff\xff" + nal, 4)[0] == "Invalid NAL unit size (-1 > 10)."
+    assert split_errors(len(nal).to_bytes(4, "big") + nal + b"\x00\x00", 4) == []  # < 4 left
+    assert length_size("h264", b"\x01\x64\x00\x1f\xff") == 4
+    assert length_size("h264", b"\x00\x00\x00\x01\x67") is None  # Annex B extradata
 
 
 def test_decoders_are_kept_across_files(clips):

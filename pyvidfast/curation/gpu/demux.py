@@ -18,6 +18,8 @@ from typing import Any
 import av
 from av.bitstream import BitStreamFilterContext
 
+from pyvidfast.curation.ffmpeg_log import format_line
+from pyvidfast.curation.gpu.nal import length_size, split_errors
 from pyvidfast.curation.gpu.shown import ShownCounter
 from pyvidfast.curation.integrity import ErrorLog, pick_streams, strerror
 from pyvidfast.io.nvdec import StreamFormat, stream_format_of
@@ -46,8 +48,8 @@ class VideoDemux:
         # NVDEC's parser reads Annex B: length-prefixed streams (avcC/hvcC extradata, version
         # byte 1) go through the filter, MPEG-TS and raw streams are Annex B already (the rule
         # of io/nvdec/packets.py's PacketSource).
-        extradata = self.video.codec_context.extradata or b""
-        if self.fmt.codec in ANNEX_B_FILTERS and extradata[:1] == b"\x01":
+        self._size_bytes = length_size(self.fmt.codec, self.video.codec_context.extradata or b"")
+        if self.fmt.codec in ANNEX_B_FILTERS and self._size_bytes is not None:
             self._bsf = BitStreamFilterContext(ANNEX_B_FILTERS[self.fmt.codec], self.video)
 
     def packets(self) -> Iterator[Packet]:
@@ -78,7 +80,11 @@ class VideoDemux:
     def _video(self, packet) -> Iterator[Packet]:
         if packet.size == 0:
             return
-        self.counter.add(bytes(packet))
+        data = bytes(packet)
+        self.counter.add(data)
+        if self._size_bytes is not None:
+            for message in split_errors(data, self._size_bytes):
+                self.log.add("decode", format_line(self.fmt.codec, message))
         try:
             out = self._bsf.filter(packet) if self._bsf is not None else [packet]
         except av.FFmpegError as exc:  # a damaged packet: the decoder would refuse it, too
