@@ -177,6 +177,23 @@ def test_one_batch_routes_and_attributes_errors_per_file(real_dir: Path, clips):
     assert got[str(real_dir / ROADTRIP)]["decoded_frames"] == 72
 
 
+@pytest.mark.slow
+def test_the_real_corpus_gets_ffmpegs_verdicts_with_the_stand_in(real_dir: Path):
+    """Every real clip, NVDEC-routed ones through the stand-in: ffmpeg's verdict (its recorded
+    run, FFMPEG_VERDICTS.csv) on every file."""
+    import csv
+
+    with open(real_dir / "FFMPEG_VERDICTS.csv") as f:
+        want = {str(real_dir / r["file"]): r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
+    # The recording's ffmpeg decodes VVC; this FFmpeg (PyAV's) has no VVC decoder, and the CPU
+    # check fails the file as ffmpeg 5.1 does.
+    vvc = str(real_dir / "androidx_media/mp4__sample_vvc.mp4")
+    want[vvc] = integrity.check_file(vvc)["ok"]
+    got, stats = _run(list(want), standin_pool(), timeout=120)
+    assert stats["gpu_files"] >= 50
+    assert sorted(p for p in want if got[p]["ok"] != want[p]) == []
+
+
 def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
     files = {
         "libwebm/invalid_fixed_lacing_bad_lace_size.mkv": "[matroska,webm @ 0x0] Error parsing",
