@@ -218,32 +218,11 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
         if all(st is not p for p in picked):
             st.discard = av.stream.Discard.all
 
-    start = container.start_time
-    offset_us = -start if start is not None else 0
-    trackers = {}
-    format_known = {}
-    for out_index, st in enumerate(picked):
-        cc = st.codec_context
-        format_known[st.index] = cc.format is not None
-        tb = Fraction(st.time_base) if st.time_base else AV_TIME_BASE
-        offset = rescale(offset_us, AV_TIME_BASE, tb)
-        if st.type == "video":
-            rate = st.guessed_rate
-            trackers[st.index] = VideoTimestamps(
-                out_index, tb, Fraction(rate) if rate else None, offset
-            )
-        else:
-            trackers[st.index] = AudioTimestamps(out_index, tb, cc.sample_rate or 0, offset)
-        cc.thread_count = threads
-        try:
-            cc.open(strict=False)
-        except Exception as exc:
-            log.drain("decoder")
-            log.add(
-                "decoder",
-                f"Error while opening decoder for input stream #0:{st.index} : {strerror(exc)}",
-            )
-            return _result(log, 0, header)
+    # Known from the header, before the decoders open (ffmpeg's check at EOF uses this).
+    format_known = {st.index: st.codec_context.format is not None for st in picked}
+    trackers = _open_decoders(container, picked, threads, log)
+    if trackers is None:
+        return _result(log, 0, header)
     log.drain("demux")
 
     counts = {st.index: 0 for st in picked}
@@ -254,7 +233,7 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
             packet = next(packets)
         except StopIteration:
             break
-        except Exception as exc:
+        except Exception as exc:  # any read error: ffmpeg stops reading there
             # ffmpeg prints the read error and treats it as EOF: flush the decoders.
             log.drain("demux")
             log.add("demux", f"{path}: {strerror(exc)}")
@@ -277,10 +256,40 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
     return _result(log, decoded, header)
 
 
+def _open_decoders(container, picked, threads: int, log: ErrorLog) -> dict | None:
+    """Open each picked stream's decoder and make its timestamp tracker (the null muxer's
+    model, timestamps.py); None, with the line ffmpeg prints, when a decoder does not open."""
+    start = container.start_time
+    offset_us = -start if start is not None else 0
+    trackers = {}
+    for out_index, st in enumerate(picked):
+        cc = st.codec_context
+        tb = Fraction(st.time_base) if st.time_base else AV_TIME_BASE
+        offset = rescale(offset_us, AV_TIME_BASE, tb)
+        if st.type == "video":
+            rate = st.guessed_rate
+            trackers[st.index] = VideoTimestamps(
+                out_index, tb, Fraction(rate) if rate else None, offset
+            )
+        else:
+            trackers[st.index] = AudioTimestamps(out_index, tb, cc.sample_rate or 0, offset)
+        cc.thread_count = threads
+        try:
+            cc.open(strict=False)
+        except Exception as exc:  # PyAV raises many types; all mean the decoder did not open
+            log.drain("decoder")
+            log.add(
+                "decoder",
+                f"Error while opening decoder for input stream #0:{st.index} : {strerror(exc)}",
+            )
+            return None
+    return trackers
+
+
 def _decode(st, packet, tracker, counts: dict, log: ErrorLog) -> None:
     try:
         frames = st.codec_context.decode(packet)
-    except Exception as exc:
+    except Exception as exc:  # any decoder error is a line of the log
         log.drain("decode")
         if packet is not None:
             log.add("decode", f"Error while decoding stream #0:{st.index}: {strerror(exc)}")
