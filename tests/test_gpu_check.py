@@ -324,6 +324,32 @@ def test_run_cuda_hands_info_tasks_to_the_cpu_engine(clips):
         engines.run([Task("x")], lambda p, r: None, device="tpu")
 
 
+def test_ray_runs_one_chunk_per_gpu_task(clips, monkeypatch):
+    """``--engine ray --device cuda``: chunks of files, each a Ray task that takes one GPU;
+    a chunk whose task dies gives crash rows for its files, never missing ones."""
+    from pyvidfast.curation.gpu import run as gpu_run
+
+    calls = []
+
+    def map_on_ray(func, items, on_result, num_workers, timeout, *, on_crash, **resources):
+        calls.append(resources)
+        for i, item in enumerate(items):
+            if clips["c"] in [t.path for t in item[0]]:
+                on_result(i, on_crash(item, RuntimeError("worker died")))
+            else:
+                on_result(i, func(item))
+
+    monkeypatch.setattr(gpu_run, "map_on_ray", map_on_ray)
+    got = {}
+    names = ["a", "b", "c", "hevc"]
+    tasks = [Task(clips[n]) for n in names]
+    run_cuda(tasks, got.__setitem__, None, "ray", 2, 60, chunk=2, pool_factory=standin_pool())
+    assert calls == [{"address": None, "num_cpus": 1, "num_gpus": 1}]
+    assert set(got) == {clips[n] for n in names}
+    assert got[clips["a"]]["ok"] and got[clips["b"]]["ok"]  # the first chunk
+    assert [got[clips[n]]["error_kind"] for n in ("c", "hevc")] == ["crash", "crash"]
+
+
 def test_device_option_without_nvdec(tmp_path: Path, capsys, clips):
     if not nvdec.missing_driver_libraries():
         pytest.skip("this machine has the NVDEC driver libraries")

@@ -112,8 +112,12 @@ def run_cuda(
     timeout: float | None = None,
     address: str | None = None,
     chunk: int = 256,
+    pool_factory: Callable[[], DecoderPool] | None = None,
 ) -> None:
-    """Integrity-only tasks on NVDEC, the rest through ``run_cpu`` (the CPU engine)."""
+    """Integrity-only tasks on NVDEC, the rest through ``run_cpu`` (the CPU engine).
+
+    ``workers``: checker processes per GPU; with ``engine="ray"``, ``chunk`` files per Ray task
+    of one GPU. ``pool_factory``: see ``check_paths_cuda``."""
     cpu_tasks = [t for t in tasks if t.with_info or not t.with_check]
     gpu_tasks = [t for t in tasks if not t.with_info and t.with_check]
     if cpu_tasks:
@@ -121,25 +125,36 @@ def run_cuda(
     if not gpu_tasks:
         return
     if engine == "local":
-        check_paths_cuda(gpu_tasks, on_result, workers=workers, timeout=timeout)
+        check_paths_cuda(
+            gpu_tasks, on_result, workers=workers, timeout=timeout, pool_factory=pool_factory
+        )
     elif engine == "ray":
-        _run_ray(gpu_tasks, on_result, workers, timeout, address, chunk)
+        chunks = [
+            (list(gpu_tasks[i : i + chunk]), workers, timeout, pool_factory)
+            for i in range(0, len(gpu_tasks), chunk)
+        ]
+        _run_ray(chunks, on_result, address)
     else:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
 
 
-def _ray_chunk(item: tuple[list[Task], int | None, float | None]) -> list[tuple[str, dict]]:
+def _ray_chunk(item: tuple) -> list[tuple[str, dict]]:
     """One Ray task: a chunk of files on the GPU Ray gave it (visible as device 0)."""
-    tasks, workers, timeout = item
+    tasks, workers, timeout, pool_factory = item
     out: list[tuple[str, dict]] = []
-    check_paths_cuda(tasks, lambda p, r: out.append((p, r)), workers=workers, timeout=timeout)
+    check_paths_cuda(
+        tasks,
+        lambda p, r: out.append((p, r)),
+        workers=workers,
+        timeout=timeout,
+        pool_factory=pool_factory,
+    )
     return out
 
 
-def _run_ray(tasks, on_result, workers, timeout, address, chunk) -> None:
-    """Chunks of ``chunk`` files as Ray tasks of one GPU each: one in flight per GPU, each with
-    ``workers`` checker processes (default two per NVDEC engine of that GPU)."""
-    chunks = [(list(tasks[i : i + chunk]), workers, timeout) for i in range(0, len(tasks), chunk)]
+def _run_ray(chunks: list[tuple], on_result: OnResult, address: str | None) -> None:
+    """Each chunk a Ray task of one GPU, one in flight per GPU; each runs its own checker
+    processes there (default two per NVDEC engine of that GPU)."""
 
     def finished(i: int, value: Any) -> None:
         for path, result in value:
