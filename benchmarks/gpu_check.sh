@@ -3,7 +3,7 @@
 #   1. probe: the PyNvVideoCodec facts the checker relies on and that the CPU cannot show
 #      (PacketData fields writable, decoder caps incl. VP9 10-bit, importing PyNvVideoCodec in
 #      the parent leaves forked workers able to decode) and a 6-file `pyvidfast check` smoke run;
-#   2. tests/test_gpu_check.py with PYVIDFAST_REQUIRE_CUDA=1 (a skipped GPU test fails);
+#   2. tests/test_gpu_check*.py with PYVIDFAST_REQUIRE_CUDA=1 (a skipped GPU test fails);
 #   3. benchmarks/bench_gpu_check.py: the 84 real clips and 100 generated 1080p H.264/HEVC clips
 #      of 5-10 s (made on the device with PyAV's x264/x265), CPU check with 16 workers vs the GPU
 #      check, per-file verdicts, NVDEC decode rate vs the raw 14-thread ceiling.
@@ -66,7 +66,7 @@ PY
 echo "probe rc=$?"; cat "$OUT/probe.log"
 
 echo "== 2. tests (PYVIDFAST_REQUIRE_CUDA=1)"
-PYVIDFAST_REQUIRE_CUDA=1 timeout "$(cap 110)" python3 -m pytest -q -x tests/test_gpu_check.py \
+PYVIDFAST_REQUIRE_CUDA=1 timeout "$(cap 110)" python3 -m pytest -q -x tests/test_gpu_check.py tests/test_gpu_check_cuda.py tests/test_gpu_check_errwatch.py \
   >"$OUT/pytest_gpu_check.log" 2>&1
 echo "pytest rc=$?"; tail -15 "$OUT/pytest_gpu_check.log"
 
