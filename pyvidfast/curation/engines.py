@@ -60,13 +60,15 @@ def _as_result(value: Any, task: Task) -> dict:
     return failure("crash", line, task[1])
 
 
+def timed_out(task: Task, timeout: float) -> dict:
+    """The failed result of a task killed after ``timeout`` seconds."""
+    return failure("timeout", f"{task[0]}: no verdict within {timeout:g}s, killed", task[1])
+
+
 def run_local(
     tasks: Sequence[Task], on_result: OnResult, workers: int | None, timeout: float | None
 ) -> None:
     """Run ``tasks`` on ``workers`` local processes (default: one per CPU)."""
-
-    def timed_out(task: Task) -> dict:
-        return failure("timeout", f"{task[0]}: no verdict within {timeout:g}s, killed", task[1])
 
     def crashed(task: Task, code: int | None) -> dict:
         return failure("crash", f"{task[0]}: worker died (exit code {code})", task[1])
@@ -76,7 +78,7 @@ def run_local(
         list(tasks),
         num_workers=workers,
         timeout=timeout,
-        on_timeout=timed_out,
+        on_timeout=lambda task: timed_out(task, timeout),
         on_crash=crashed,
         on_result=lambda i, value: on_result(tasks[i][0], _as_result(value, tasks[i])),
     )
@@ -96,9 +98,6 @@ def run_ray(
     flight, so a task's timeout counts from when it can start.
     """
 
-    def timed_out(task: Task) -> dict:
-        return failure("timeout", f"{task[0]}: no verdict within {timeout:g}s, killed", task[1])
-
     def crashed(task: Task, exc: BaseException) -> dict:
         return failure("crash", f"{task[0]}: ray task failed: {exc}"[:300], task[1])
 
@@ -108,7 +107,7 @@ def run_ray(
         lambda i, value: on_result(tasks[i][0], _as_result(value, tasks[i])),
         workers,
         timeout,
-        timed_out,
+        lambda task: timed_out(task, timeout),
         crashed,
         address=address,
     )
