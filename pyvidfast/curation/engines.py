@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyvidfast.curation.tasks import OnResult, Task, as_result, failure, run_task
+from pyvidfast.curation.tasks import OnResult, Task, as_result, failure, run_task, timed_out
 from pyvidfast.parallel.options import ENGINES
 from pyvidfast.parallel.pool import map_with_timeout
 from pyvidfast.parallel.ray_loop import map_on_ray
@@ -26,10 +26,6 @@ def run_local(
 ) -> None:
     """Run ``tasks`` on ``workers`` local processes (default: one per CPU)."""
 
-    def timed_out(task: Task) -> dict:
-        line = f"{task.path}: no verdict within {timeout:g}s, killed"
-        return failure("timeout", line, task.with_info)
-
     def crashed(task: Task, code: int | None) -> dict:
         return failure("crash", f"{task.path}: worker died (exit code {code})", task.with_info)
 
@@ -38,7 +34,7 @@ def run_local(
         list(tasks),
         num_workers=workers,
         timeout=timeout,
-        on_timeout=timed_out,
+        on_timeout=lambda task: timed_out(task, timeout),
         on_crash=crashed,
         on_result=lambda i, value: on_result(tasks[i].path, as_result(value, tasks[i])),
     )
@@ -58,10 +54,6 @@ def run_ray(
     flight, so a task's timeout counts from when it can start.
     """
 
-    def timed_out(task: Task) -> dict:
-        line = f"{task.path}: no verdict within {timeout:g}s, killed"
-        return failure("timeout", line, task.with_info)
-
     def crashed(task: Task, exc: BaseException) -> dict:
         return failure("crash", f"{task.path}: ray task failed: {exc}"[:300], task.with_info)
 
@@ -71,7 +63,7 @@ def run_ray(
         lambda i, value: on_result(tasks[i].path, as_result(value, tasks[i])),
         workers,
         timeout,
-        timed_out,
+        lambda task: timed_out(task, timeout),
         crashed,
         address=address,
     )

@@ -36,6 +36,12 @@ def failure(kind: str, line: str, with_info: bool) -> dict:
     return result
 
 
+def timed_out(task: Task, timeout: float) -> dict:
+    """The failed result of a task killed after ``timeout`` seconds."""
+    line = f"{task.path}: no verdict within {timeout:g}s, killed"
+    return failure("timeout", line, task.with_info)
+
+
 def run_task(task: Task) -> dict:
     """One file: the integrity verdict and/or ``info`` (Open-Sora's row), as asked."""
     result: dict[str, Any] = check_file(task.path, threads=task.threads) if task.with_check else {}

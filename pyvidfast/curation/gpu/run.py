@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyvidfast.curation.gpu.worker import WorkerConfig, check_task, configure
-from pyvidfast.curation.tasks import OnResult, Task, as_result, failure
+from pyvidfast.curation.tasks import OnResult, Task, as_result, failure, timed_out
 from pyvidfast.io.nvdec import DecoderPool
 from pyvidfast.parallel.options import ENGINES
 from pyvidfast.parallel.pool import map_with_timeout
@@ -81,9 +81,6 @@ def check_paths_cuda(
         counts["gpu_files" if result.get("device") == "cuda" else "cpu_files"] += 1
         on_result(tasks[i].path, result)
 
-    def timed_out(task: Task) -> dict:
-        return failure("timeout", f"{task.path}: no verdict within {timeout:g}s, killed", False)
-
     def crashed(task: Task, code: int | None) -> dict:
         return failure("crash", f"{task.path}: worker died (exit code {code})", False)
 
@@ -94,7 +91,7 @@ def check_paths_cuda(
             tasks,
             num_workers=workers or default_workers(gpu_id),
             timeout=timeout,
-            on_timeout=timed_out,
+            on_timeout=lambda task: timed_out(task, timeout),
             on_crash=crashed,
             on_result=finished,
         )
