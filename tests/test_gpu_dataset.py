@@ -169,6 +169,22 @@ def test_dataloader_over_the_standin_gives_the_cpu_datasets_batches(sft_dir: Pat
     assert pool.created >= 1 and pool.dropped == 0
 
 
+def test_batch_loader_over_the_standin_keeps_order_and_values(sft_dir: Path):
+    cpu = SFTDataset(sft_dir, SIZE, fps=8, max_num_frames=17, skip_frms_num=3)
+    loader = GpuBatchLoader.from_sft_dataset(
+        cpu, batch_size=3, device="cpu", pool=standin_pool(2), prefetch=1
+    )
+    seen = 0
+    for batch in loader:
+        for j in range(batch["mp4"].shape[0]):
+            item = cpu[seen + j]
+            assert batch["txt"][j] == item["txt"]
+            diff = (batch["mp4"][j] - item["mp4"]).abs().max().item()
+            assert diff <= _tolerance(torch.float32)
+        seen += batch["mp4"].shape[0]
+    assert seen == len(cpu) and loader.skipped == []
+
+
 def test_videodataset_takes_the_device(tmp_path: Path):
     from pyvidfast.cogvideox import VideoDataset
 
