@@ -1,32 +1,36 @@
-"""Is `pyvidfast check --device cuda` at least 3x the all-core ffmpeg check, with the same
-verdicts? (issue 8)
+"""Is `pyvidfast check --device cuda` faster than the CPU check, with the same verdicts? (issue 14)
 
-Three checkers on the same files, in this order: ``ffmpeg -v error -i P -f null -`` one job per
-core (``bench_check.ffmpeg_check``; skipped when there is no ffmpeg command), pyvidfast's CPU
-check (one worker per core) and the GPU check (NVDEC, decoders reused across files). Files: the
-real clips in ../shared/testdata/real plus ``--generated`` 1080p clips, half H.264 and half HEVC
-(``--seconds`` s each, made with PyAV in a temp dir). Reports files/s, the ratios, and every file
-whose verdict differs (GPU vs ffmpeg, GPU vs CPU check, and vs FFMPEG_VERDICTS.csv for the real
-clips). Without a GPU (or NVDEC) it says so and exits 0.
+Two file sets: the real clips in ../shared/testdata/real, and ``--generated`` 1080p24 clips of
+``--min-seconds``..``--max-seconds`` s, half H.264 and half HEVC (x264/x265 through PyAV, made
+here in a temp dir). On each: the CPU check (``--jobs`` workers), then the GPU check (NVDEC),
+per-file verdict equality (``ok`` and ``error_kind``), files/s and the ratio, and NVDEC's decode
+rate (frames the GPU check decoded on NVDEC / its wall time) as a fraction of the ceiling: the
+same generated clips decoded with nothing else (PyNvVideoCodec's CreateDemuxer + CreateDecoder
+on 2 threads per engine, in a child process: CUDA must not be initialised in this one, whose
+checker workers are forked). Without NVDEC it says so and exits 0.
 
-    python benchmarks/bench_gpu_check.py [--generated 200] [--seconds 2]
+    python benchmarks/bench_gpu_check.py [--generated 100] [--min-seconds 5] [--max-seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import os
+import queue
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import av
 import numpy as np
-from bench_check import ffmpeg_check
 from common import REAL_DIR, print_table, write_results
+
+README_CEILING_FPS = 1372  # ../shared/gpu/README.md: 14 threads, generated 1080p24 x264
 
 
 def make_clip(args: tuple[str, str, float, int]) -> str:
@@ -34,16 +38,20 @@ def make_clip(args: tuple[str, str, float, int]) -> str:
     path, codec, seconds, seed = args
     h, w = 1080, 1920
     rng = np.random.default_rng(seed)
-    noise = rng.integers(0, 60, size=(h, w + 2048, 3), dtype=np.uint8)
+    noise = rng.integers(0, 60, size=(h, w + 4096, 3), dtype=np.uint8)
     x = np.arange(w)[None, :]
     with av.open(path, "w") as out:
         stream = out.add_stream(codec, rate=24)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        # One thread per encoder: the clips are made one per core.
+        stream.codec_context.thread_count = 1
         stream.options = {"preset": "ultrafast"}
         if codec == "libx265":
-            stream.options = {"preset": "ultrafast", "x265-params": "log-level=error"}
+            params = "log-level=error:pools=1:frame-threads=1"
+            stream.options = {"preset": "ultrafast", "x265-params": params}
         for i in range(int(seconds * 24)):
-            img = noise[:, 16 * i : 16 * i + w].copy()
+            start = (16 * i) % 4096
+            img = noise[:, start : start + w].copy()
             img[..., 0] += ((x + 5 * i) % 180).astype(np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
@@ -52,101 +60,165 @@ def make_clip(args: tuple[str, str, float, int]) -> str:
     return path
 
 
+def ceiling(paths: list[str], threads: int) -> dict:
+    """Raw NVDEC: every frame of ``paths`` on ``threads`` threads, each file demuxed and decoded
+    by PyNvVideoCodec alone (run in a child process)."""
+    import PyNvVideoCodec as nvc  # noqa: N813
+
+    todo: queue.Queue = queue.Queue()
+    for p in paths:
+        todo.put(p)
+    frames = [0] * threads
+
+    def work(k: int) -> None:
+        while True:
+            try:
+                path = todo.get_nowait()
+            except queue.Empty:
+                return
+            dmx = nvc.CreateDemuxer(filename=path)
+            dec = nvc.CreateDecoder(
+                gpuid=0, codec=dmx.GetNvCodecId(), cudacontext=0, cudastream=0, usedevicememory=True
+            )
+            for packet in dmx:
+                frames[k] += len(dec.Decode(packet))
+
+    t0 = time.perf_counter()
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    seconds = time.perf_counter() - t0
+    return {"frames": sum(frames), "seconds": seconds, "fps": sum(frames) / seconds}
+
+
+def measure(paths: list[str], jobs: int, workers: int | None) -> dict:
+    """CPU check, then GPU check, on ``paths``; verdicts compared per file."""
+    from pyvidfast.curation.check import run_files
+    from pyvidfast.parallel.options import EngineOptions
+
+    out: dict = {"files": len(paths)}
+    results = {}
+    for device, opts in (
+        ("cpu", EngineOptions(workers=jobs, timeout=300)),
+        ("cuda", EngineOptions(workers=workers, timeout=300)),
+    ):
+        t0 = time.perf_counter()
+        results[device] = run_files(paths, options=opts, progress=False, device=device)
+        out[f"{device}_seconds"] = time.perf_counter() - t0
+        out[f"{device}_files_per_s"] = len(paths) / out[f"{device}_seconds"]
+    cpu, gpu = results["cpu"], results["cuda"]
+    out["speedup"] = out["cuda_files_per_s"] / out["cpu_files_per_s"]
+    out["verdicts_differ"] = sorted(
+        os.path.basename(p)
+        for p in paths
+        if (cpu[p]["ok"], cpu[p]["error_kind"]) != (gpu[p]["ok"], gpu[p]["error_kind"])
+    )
+    on_gpu = [p for p in paths if gpu[p].get("device") == "cuda"]
+    out["nvdec_files"] = len(on_gpu)
+    out["nvdec_frames"] = sum(int(gpu[p]["decoded_frames"]) for p in on_gpu)
+    out["nvdec_fps"] = out["nvdec_frames"] / out["cuda_seconds"]
+    return out
+
+
+def nvdec_here() -> bool:
+    """NVDEC's driver libraries and a GPU, found without initialising CUDA in this process."""
+    from pyvidfast.io.nvdec import missing_driver_libraries
+
+    return not missing_driver_libraries() and shutil.which("nvidia-smi") is not None
+
+
+def generate(tmp: str, args) -> list[str]:
+    span = int(args.max_seconds - args.min_seconds) + 1
+    jobs = [
+        (
+            os.path.join(tmp, f"g{i:04d}.mp4"),
+            "libx264" if i % 2 == 0 else "libx265",
+            args.min_seconds + i % span,
+            i,
+        )
+        for i in range(args.generated)
+    ]
+    with ProcessPoolExecutor(args.jobs) as ex:
+        return list(ex.map(make_clip, jobs))
+
+
+def run_ceiling(paths: list[str], threads: int, tmp: str) -> dict:
+    listing = os.path.join(tmp, "ceiling.txt")
+    with open(listing, "w") as f:
+        f.write("\n".join(paths))
+    cmd = [sys.executable, __file__, "--ceiling-of", listing, "--ceiling-threads", str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        return {"error": done.stderr[-2000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--generated", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count(), help="CPU jobs (ffmpeg, CPU check)"
-    )
-    parser.add_argument("--workers", type=int, default=None, help="GPU check threads")
+    parser.add_argument("--generated", type=int, default=100)
+    parser.add_argument("--min-seconds", type=float, default=5.0)
+    parser.add_argument("--max-seconds", type=float, default=10.0)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="CPU check workers")
+    parser.add_argument("--workers", type=int, default=None, help="GPU checker processes")
+    parser.add_argument("--ceiling-of", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-threads", type=int, default=14, help="raw NVDEC threads")
     args = parser.parse_args()
-
-    from pyvidfast.io.nvdec import engine_count, nvdec_available
-
-    if not nvdec_available():
-        print("bench_gpu_check: no CUDA GPU with NVDEC here; nothing to measure", file=sys.stderr)
+    if args.ceiling_of:
+        with open(args.ceiling_of) as f:
+            print(json.dumps(ceiling(f.read().split("\n"), args.ceiling_threads)))
         return 0
-    from pyvidfast.curation.check import check_files
-
-    with open(REAL_DIR / "FFMPEG_VERDICTS.csv") as f:
-        reference = {str(REAL_DIR / r["file"]): r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
-    ffmpeg = shutil.which("ffmpeg")
+    if not nvdec_here():
+        print("bench_gpu_check: no NVDEC here; nothing to measure", file=sys.stderr)
+        return 0
+    real = sorted(
+        str(p) for p in REAL_DIR.rglob("*") if p.is_file() and p.suffix not in (".csv", ".md")
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = [
-            (
-                os.path.join(tmp, f"g{i:04d}.mp4"),
-                "libx264" if i % 2 == 0 else "libx265",
-                args.seconds,
-                i,
-            )
-            for i in range(args.generated)
-        ]
-        with ProcessPoolExecutor(args.jobs) as ex:
-            generated = list(ex.map(make_clip, jobs))
-        sets = {"real": sorted(reference), "generated": generated}
-        rows, results = [], {}
-        for name, paths in sets.items():
-            r: dict = {"files": len(paths)}
-            verdicts = {}
-            if ffmpeg:
-                err_dir = os.path.join(tmp, f"err_{name}")
-                os.makedirs(err_dir)
-                t0 = time.perf_counter()
-                verdicts["ffmpeg"] = ffmpeg_check(paths, args.jobs, err_dir, ffmpeg)
-                r["ffmpeg_files_per_s"] = len(paths) / (time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            cpu = check_files(paths, workers=args.jobs, timeout=300)
-            r["cpu_check_files_per_s"] = len(paths) / (time.perf_counter() - t0)
-            verdicts["cpu"] = dict(zip(paths, cpu["ok"]))
-            t0 = time.perf_counter()
-            gpu = check_files(paths, device="cuda", workers=args.workers, timeout=300)
-            r["gpu_check_files_per_s"] = len(paths) / (time.perf_counter() - t0)
-            verdicts["gpu"] = dict(zip(paths, gpu["ok"]))
-            if name == "real":
-                verdicts["FFMPEG_VERDICTS.csv"] = {p: reference[p] for p in paths}
-            for other in verdicts:
-                if other != "gpu":
-                    r[f"gpu_disagrees_with_{other}"] = sorted(
-                        os.path.relpath(p, REAL_DIR) if name == "real" else os.path.basename(p)
-                        for p in paths
-                        if bool(verdicts["gpu"][p]) != bool(verdicts[other][p])
-                    )
-            base = r.get("ffmpeg_files_per_s") or r["cpu_check_files_per_s"]
-            r["gpu_speedup_vs_baseline"] = r["gpu_check_files_per_s"] / base
-            r["baseline"] = "ffmpeg" if ffmpeg else "pyvidfast cpu check"
-            results[name] = r
-            rows.append(
-                {
-                    "files": f"{name} ({len(paths)})",
-                    "ffmpeg/s": f"{r.get('ffmpeg_files_per_s', float('nan')):.1f}",
-                    "cpu check/s": f"{r['cpu_check_files_per_s']:.1f}",
-                    "gpu check/s": f"{r['gpu_check_files_per_s']:.1f}",
-                    "gpu vs base": f"{r['gpu_speedup_vs_baseline']:.1f}x",
-                    "verdict diffs": sum(
-                        len(v) for k, v in r.items() if k.startswith("gpu_disagrees")
-                    ),
-                }
-            )
+        t0 = time.perf_counter()
+        generated = generate(tmp, args)
+        gen_seconds = time.perf_counter() - t0
+        results = {"real": measure(real, args.jobs, args.workers)}
+        results["generated"] = measure(generated, args.jobs, args.workers)
+        results["ceiling"] = run_ceiling(generated, args.ceiling_threads, tmp)
+    if "fps" in results["ceiling"]:
+        results["generated"]["fraction_of_ceiling"] = (
+            results["generated"]["nvdec_fps"] / results["ceiling"]["fps"]
+        )
+    results["generated"]["fraction_of_readme_ceiling"] = (
+        results["generated"]["nvdec_fps"] / README_CEILING_FPS
+    )
+    return report(args, results, gen_seconds)
+
+
+def report(args, results: dict, gen_seconds: float) -> int:
     out = write_results(
         "bench_gpu_check",
         {
-            "question": "files/s: pyvidfast check --device cuda vs all-core ffmpeg -f null and "
-            "the CPU check; verdict agreement",
-            "config": {
-                "jobs": args.jobs,
-                "generated": args.generated,
-                "seconds": args.seconds,
-                "nvdec_engines": engine_count(0),
-                "ffmpeg": ffmpeg,
-            },
-            "target_speedup_vs_ffmpeg": 3,
+            "question": "files/s: pyvidfast check --device cuda vs the CPU check (--jobs "
+            "workers); per-file verdict equality; NVDEC decode rate vs the raw ceiling",
+            "config": {**vars(args), "generate_seconds": gen_seconds},
+            "targets": {"real_speedup": 1, "generated_speedup": 3, "verdicts_differ": 0},
             **results,
         },
     )
     print(f"wrote {out}")
+    rows = [
+        {
+            "files": f"{name} ({r['files']})",
+            "cpu check/s": f"{r['cpu_files_per_s']:.1f}",
+            "gpu check/s": f"{r['cuda_files_per_s']:.1f}",
+            "speedup": f"{r['speedup']:.2f}x",
+            "nvdec fps": f"{r['nvdec_fps']:.0f}",
+            "verdict diffs": len(r["verdicts_differ"]),
+        }
+        for name, r in results.items()
+        if name != "ceiling"
+    ]
+    print(json.dumps(results["ceiling"]))
     print_table(
-        rows, ["files", "ffmpeg/s", "cpu check/s", "gpu check/s", "gpu vs base", "verdict diffs"]
+        rows, ["files", "cpu check/s", "gpu check/s", "speedup", "nvdec fps", "verdict diffs"]
     )
     return 0
 

@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
-    return int(args.func(args) or 0)
+    from pyvidfast.parallel.interrupt import run_command
+
+    prog = f"pyvidfast {args.command}"
+    return run_command(prog, args.func, args, resumable=hasattr(args, "journal"))
 
 
 if __name__ == "__main__":

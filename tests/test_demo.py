@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,12 @@ import pytest
 from pyvidfast.cli import main
 
 
-def test_demo_runs_and_explains(tmp_path: Path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+def test_demo_runs_and_explains(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default folder, ./pyvidfast-demo, is kept afterwards
+    assert main(["demo"]) == 0
     out = capsys.readouterr().out
+    printed = re.findall(r"-> (\S+)", out) + re.findall(r"rows in (\S+)", out)
+    assert len(printed) == 3 and all(Path(p).exists() for p in printed), printed
     assert "Every row ended where it was built to end." in out
     for needle in (
         "dropped at noempty",
@@ -24,7 +28,7 @@ def test_demo_runs_and_explains(tmp_path: Path, capsys):
         assert needle in out
     if importlib.util.find_spec("pyvidfast.cogvideox.sft") is not None:
         assert "CogVideoX SFTDataset batch from the kept rows: mp4 (2, 5, 3, 48, 64)" in out
-    kept = tmp_path / "demo" / "dataset_info_noempty_le1.2MB_withouterror.csv"
+    kept = tmp_path / "pyvidfast-demo" / "dataset_info_noempty_le1.2MB_withouterror.csv"
     assert kept.exists() and len(kept.read_text().splitlines()) > 1
 
 

@@ -1,105 +1,74 @@
-"""pyvidfast.curation.gpu_check: the CPU pass, routing, verdicts and decoder reuse on the CPU (with
-a stand-in for PyNvVideoCodec that follows its documented decode contract); verdicts on NVDEC
-against ffmpeg's under ``needs_cuda``."""
+"""pyvidfast.curation.gpu (``check --device cuda``): on the CPU with a stand-in decoder that
+behaves as NVDEC was measured (tests/nvdec_standin.py); on NVDEC against the CPU check under
+``needs_cuda``."""
 
 from __future__ import annotations
 
-import csv
+import ctypes
+import hashlib
+import re
+import subprocess
 from pathlib import Path
 
 import av
 import pytest
 from media import make_clip
 
-from pyvidfast.curation import check, engines, gpu_check, integrity
-from pyvidfast.curation.gpu_check import CpuPass, NvdecChecker, cpu_pass, verdict
+from pyvidfast.curation import check, engines, integrity
+from pyvidfast.curation.gpu import check_paths_cuda, run_cuda
+from pyvidfast.curation.gpu.shown import ShownCounter
+from pyvidfast.curation.tasks import Task
+from pyvidfast.io import nvdec
+from pyvidfast.io.nvdec.standin import StandinDecoder
 
-H100 = (9, 0)
-
-
-class FakePacket:
-    def __init__(self, size: int):
-        self.bsl = size
-
-
-class FakeDemuxer:
-    """``CreateDemuxer(filename=...)``: stream facts, and packets from the real file (PyAV);
-    ``tail_flush`` adds the empty end-of-stream packet the SDK's demuxer yields last."""
-
-    def __init__(self, filename: str, tail_flush: bool = True):
-        with av.open(filename) as c:
-            st = c.streams.video[0]
-            cc = st.codec_context
-            self.codec, self.w, self.h = cc.name, cc.width, cc.height
-            self.sizes = [p.size for p in c.demux(st) if p.size > 0]
-        self.tail_flush = tail_flush
-
-    def GetNvCodecId(self):  # noqa: N802 (PyNvVideoCodec's names)
-        return f"cudaVideoCodec.{self.codec.upper()}"
-
-    def ChromaFormat(self):  # noqa: N802
-        return "cudaVideoChromaFormat.420"
-
-    def BitDepth(self):  # noqa: N802
-        return 8
-
-    def Width(self):  # noqa: N802
-        return self.w
-
-    def Height(self):  # noqa: N802
-        return self.h
-
-    def __iter__(self):
-        yield from (FakePacket(s) for s in self.sizes)
-        if self.tail_flush:
-            yield FakePacket(0)
+ROADTRIP = "androidx_media/vp9__roadtrip-vp92-10bit.webm"
+VP9_ODD = "androidx_media/vp9__bear-vp9-odd-dimensions.webm"  # 161x121: below VP9's 128x128
+HEVC_SMALL = "torchcodec/h265_video.mp4"  # 128x128: below HEVC's 144x144
+AV1 = "torchcodec/av1_video.mkv"
 
 
-class FakeDecoder:
-    """``Decode(packet)`` -> frames with NVDEC's default 4-frame display latency; an empty
-    packet flushes. ``fail_at`` raises on that packet (a decoder error)."""
+class StatusErrors(StandinDecoder):
+    """The stand-in, plus NVDEC's decode-status errors: a packet whose bytes' SHA-1 is in
+    ``BAD`` is a damaged picture, and like NvDecoder (which prints, it does not raise) the
+    decoder prints ``Decode Error occurred for picture N`` through C stdio, outputs the
+    picture anyway and goes on: only the printed line tells."""
 
-    def __init__(self, maxwidth: int, maxheight: int, fail_at: int | None = None):
-        self.maxwidth, self.maxheight = maxwidth, maxheight
-        self.pending = 0
-        self.fed = 0
-        self.fail_at = fail_at
-        self.reconfigs: list[tuple[int, int]] = []
+    BAD: frozenset[str] = frozenset()
 
-    def setReconfigParams(self, w, h):  # noqa: N802
-        assert w <= self.maxwidth and h <= self.maxheight
-        self.reconfigs.append((w, h))
-
-    def Decode(self, packet):  # noqa: N802
-        if packet.bsl == 0:
-            out, self.pending = self.pending, 0
-            return [object()] * out
-        self.fed += 1
-        if self.fail_at is not None and self.fed == self.fail_at:
-            raise RuntimeError("HW decode failed")
-        self.pending += 1
-        if self.pending > 4:
-            self.pending -= 1
-            return [object()]
-        return []
+    def decode(self, packet):
+        if packet is not None and hashlib.sha1(packet.data).hexdigest() in self.BAD:
+            libc = ctypes.CDLL(None)
+            libc.printf(b"Decode Error occurred for picture %d\n", len(self.fed))
+            libc.fflush(None)
+        return super().decode(packet)  # the picture still comes out, concealed
 
 
-class FakeNvc:
-    def __init__(self, tail_flush: bool = True, fail_at: int | None = None):
-        self.tail_flush = tail_flush
-        self.fail_at = fail_at
-        self.decoders: list[FakeDecoder] = []
+def h200_caps(fmt) -> dict | None:
+    """GetDecoderCaps as the H200 answers, VP9 10-bit included (issue 14's run decoded
+    vp9__roadtrip-vp92-10bit.webm on NVDEC); None elsewhere (the measured table decides)."""
+    if fmt.nv_codec == "VP9" and fmt.bit_depth == 10:
+        return {
+            "num_decoder_engines": 7,
+            "width_min": 128,
+            "height_min": 128,
+            "width_max": 8192,
+            "height_max": 8192,
+        }
+    return None
 
-    def CreateDemuxer(self, filename):  # noqa: N802
-        return FakeDemuxer(filename, self.tail_flush)
 
-    def CreateDecoder(self, gpuid, codec, usedevicememory, maxwidth, maxheight):  # noqa: N802
-        d = FakeDecoder(maxwidth, maxheight, self.fail_at)
-        self.decoders.append(d)
-        return d
+def standin_pool(bad: frozenset[str] = frozenset()):
+    decoder = type("Flagged", (StatusErrors,), {"BAD": bad})
+    return lambda: nvdec.DecoderPool(decoder, 2, capability=(9, 0), caps=h200_caps)
 
-    def PacketData(self):  # noqa: N802
-        return FakePacket(0)
+
+def packet_sha1(path: str, index: int) -> str:
+    """SHA-1 of the bytes NVDEC receives for video packet ``index`` of ``path`` (Annex B)."""
+    with av.open(path) as c:
+        st = c.streams.video[0]
+        bsf = av.bitstream.BitStreamFilterContext(f"{st.codec_context.name}_mp4toannexb", st)
+        packets = [p for p in c.demux(st) if p.size]
+        return hashlib.sha1(bytes(bsf.filter(packets[index])[0])).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -107,135 +76,281 @@ def clips(tmp_path_factory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("gpucheck")
     return {
         "a": str(make_clip(d / "a.mp4", 30, size=(64, 48), options={"bf": "2"})),
-        "b": str(make_clip(d / "b.mp4", 17, size=(64, 48))),
-        "big": str(make_clip(d / "big.mp4", 9, size=(2560, 1440))),
-        # NVDEC decodes HEVC from 144x144 (Note [measured caps] in pyvidfast/io/nvdec/caps.py)
-        "hevc": str(make_clip(d / "h.mp4", 12, codec="libx265", size=(160, 144))),
+        "b": str(make_clip(d / "b.mkv", 17, size=(96, 64))),
+        "c": str(make_clip(d / "c.mp4", 12, size=(64, 48))),
+        "hevc": str(make_clip(d / "h.mp4", 12, codec="libx265", size=(160, 160))),
     }
 
 
-def test_cpu_pass_routes_and_counts(real_dir: Path, clips):
-    p = cpu_pass(clips["a"], H100)
-    assert p.route == "gpu" and p.video_packets == 30 and p.header_frames == 30 and p.lines == []
-    assert cpu_pass(str(real_dir / "torchcodec/av1_video.mkv"), H100).route == "cpu"
-    assert cpu_pass(str(real_dir / "torchcodec/av1_video.mkv"), (8, 9)).route == "gpu"
+def _shown(path: Path) -> tuple[int, int]:
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        counter = ShownCounter(st.codec_context.name)
+        for p in c.demux(st):
+            counter.add(bytes(p))
+    return counter.packets, counter.shown
+
+
+def _ffmpeg_frames(path: Path) -> int:
+    """Frames the ffmpeg CLI decodes from the first video stream (its final progress line)."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "info", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
+    err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+    return int(re.findall(r"frame=\s*(\d+)", err)[-1])
+
+
+def test_hidden_vp9_frames_are_counted_as_ffmpeg_counts_them(real_dir: Path):
+    assert _shown(real_dir / ROADTRIP) == (80, 72)
+    assert _ffmpeg_frames(real_dir / ROADTRIP) == 72
+    for name in ("androidx_media/vp9__bear-vp9.webm", AV1, "androidx_media/mp4__sample_av1.mp4"):
+        assert _shown(real_dir / name)[1] == _ffmpeg_frames(real_dir / name), name
+
+
+def test_av1_shown_frames_of_a_generated_clip(tmp_path: Path):
+    # SVT-AV1's default hierarchy codes frames ahead and shows them later (show_existing_frame).
+    clip = make_clip(tmp_path / "x.mkv", 40, codec="libsvtav1", size=(64, 64))
+    packets, shown = _shown(clip)
+    assert shown == _ffmpeg_frames(clip) == 40
+    assert packets >= shown
+
+
+def test_routing_follows_the_decoder_caps(real_dir: Path, clips):
+    from pyvidfast.curation.gpu.worker import route
+
+    pool = standin_pool()()
+
+    def decide(path) -> tuple[bool, str]:
+        with av.open(str(path)) as c:
+            return tuple(route(pool, nvdec.stream_format_of(c.streams.video[0])))
+
+    assert decide(clips["a"]) == (True, "")  # 64x48 H.264: above 48x16
+    assert decide(clips["hevc"]) == (True, "")  # 160x160 HEVC: above 144x144
+    assert decide(real_dir / ROADTRIP) == (True, "")  # VP9 profile 2
+    assert "below the NVDEC minimum 128x128" in decide(real_dir / VP9_ODD)[1]
+    assert "below the NVDEC minimum 144x144" in decide(real_dir / HEVC_SMALL)[1]
+    assert "AV1" in decide(real_dir / AV1)[1]
     h263 = "androidx_media/3gp__bbb_176x144_128kbps_15fps_h263.3gp"
-    assert cpu_pass(str(real_dir / h263), H100).route == "cpu"
-    assert cpu_pass(str(real_dir / "no/such.mp4"), H100).route == "cpu"
-    bad = cpu_pass(str(real_dir / "androidx_media/mp4__sample_malformed_free_box.mp4"), H100)
-    assert bad.route == "cpu"  # cannot open: the CPU checker says how, as ffmpeg
+    assert "not decoded on NVDEC" in decide(real_dir / h263)[1]
 
 
-def test_cpu_pass_keeps_the_lines_ffmpeg_prints(real_dir: Path):
-    lacing = cpu_pass(str(real_dir / "libwebm/invalid_fixed_lacing_bad_lace_size.mkv"), H100)
-    assert lacing.route == "gpu"
-    assert lacing.lines[0] == ("demux", "[matroska,webm @ 0x0] Error parsing frame sizes.")
-    corrupted = cpu_pass(str(real_dir / "decord/corrupted.mp4"), H100)
-    assert corrupted.lines[0] == ("decode", "[h264 @ 0x0] Invalid NAL unit size (-1 > 551).")
-    r = verdict("decord/corrupted.mp4", corrupted, corrupted.video_packets, [])
-    assert not r["ok"] and r["error_kind"] == "decode"
-
-
-def test_verdict_rules():
-    clean = CpuPass("gpu", video_packets=10, header_frames=10)
-    assert verdict("p", clean, 10, [])["ok"] is True
-    short = verdict("p", clean, 7, [])
-    assert short["error_kind"] == "decode" and "7 frames" in short["error_lines"][0]
-    none = verdict("p", CpuPass("gpu", video_packets=0), 0, [])
-    assert none["error_kind"] == "no_frames"
-    err = verdict("p", clean, 10, [("decode", "Error while decoding stream (NVDEC): x")])
-    assert not err["ok"] and err["error_kind"] == "decode"
-    audio = CpuPass("gpu", lines=[("decode", "[aac @ 0x0] bad")], video_packets=3)
-    assert verdict("p", audio, 3, [])["error_lines"] == ["[aac @ 0x0] bad"]
-    assert set(integrity.check_file(str(Path("/nonexistent.mp4")))) <= set(short)
-
-
-def test_decoders_are_reused_and_resized(clips):
-    nvc = FakeNvc()
-    c = NvdecChecker(nvc, min_size=(64, 48))
-    for name in ("a", "b", "a"):
-        r = c.check(clips[name], cpu_pass(clips[name], H100))
-        assert r["ok"] and r["decoded_frames"] == r["header_frames"], r
-    assert c.created == 1 and c.reused == 2
-    assert c.check(clips["big"], cpu_pass(clips["big"], H100))["ok"]
-    assert c.created == 2  # too large for the first: a bigger one replaces it
-    assert c.check(clips["b"], cpu_pass(clips["b"], H100))["ok"]
-    assert c.created == 2 and c.reused == 3  # the big one takes small files too
-    assert c.check(clips["hevc"], cpu_pass(clips["hevc"], H100))["ok"]
-    assert c.created == 3  # another codec, another decoder
-
-
-def test_flush_without_the_demuxers_empty_packet(clips):
-    c = NvdecChecker(FakeNvc(tail_flush=False))
-    r = c.check(clips["a"], cpu_pass(clips["a"], H100))
-    assert r["ok"] and r["decoded_frames"] == 30
-
-
-def test_decoder_error_fails_and_drops_the_decoder(clips):
-    nvc = FakeNvc(fail_at=5)
-    c = NvdecChecker(nvc)
-    r = c.check(clips["a"], cpu_pass(clips["a"], H100))
-    assert not r["ok"] and r["error_kind"] == "decode"
-    assert "HW decode failed" in r["error_lines"][0]
-    c.check(clips["b"], cpu_pass(clips["b"], H100))
-    assert c.created == 2  # the failed decoder was never reused
-
-
-def test_a_reused_decoder_that_fails_gets_a_fresh_retry(clips):
-    class RefusesSecondStream(FakeNvc):
-        def CreateDecoder(self, **kw):  # noqa: N802
-            d = super().CreateDecoder(**kw)
-            d.fail_at = 31  # past the first file's 30 packets: the next file fails on it
-            return d
-
-    c = NvdecChecker(RefusesSecondStream(), min_size=(64, 48))
-    assert c.check(clips["a"], cpu_pass(clips["a"], H100))["ok"]
-    r = c.check(clips["b"], cpu_pass(clips["b"], H100))
-    assert r["ok"] and r["decoded_frames"] == 17 and c.retried == 1 and c.created == 2
-    bad = NvdecChecker(FakeNvc(fail_at=3))
-    assert not bad.check(clips["a"], cpu_pass(clips["a"], H100))["ok"]
-    assert bad.retried == 0  # a fresh decoder that fails: the file is bad
-
-
-def test_timeout_stops_the_file(clips):
-    r = NvdecChecker(FakeNvc()).check(clips["a"], cpu_pass(clips["a"], H100), timeout=1e-9)
-    assert r["error_kind"] == "timeout" and not r["ok"]
-
-
-def test_every_path_gets_one_result(real_dir: Path, clips):
-    paths = [
-        clips["a"],
-        clips["hevc"],
-        str(real_dir / "torchcodec/av1_video.mkv"),
-        str(real_dir / "androidx_media/mp4__sample_malformed_free_box.mp4"),
-        str(real_dir / "missing.mp4"),
-    ]
+def _run(paths, pool_factory, workers=2, timeout=60) -> tuple[dict[str, dict], dict]:
     got: dict[str, dict] = {}
 
     def on_result(path, result):
         assert path not in got
         got[path] = result
 
-    stats = gpu_check.check_paths_cuda(paths, on_result, workers=2, nvc=FakeNvc(), capability=H100)
+    tasks = [Task(p) for p in paths]
+    stats = check_paths_cuda(
+        tasks, on_result, workers=workers, timeout=timeout, pool_factory=pool_factory
+    )
     assert set(got) == set(paths)
-    assert stats["gpu_files"] == 2 and stats["cpu_files"] == 3
-    for p in paths[2:]:  # the CPU checker's verdict, unchanged
+    return got, stats
+
+
+def test_one_batch_routes_and_attributes_errors_per_file(real_dir: Path, clips):
+    """A broken file among good ones: only it fails; files NVDEC cannot take are in the same
+    output with the CPU checker's verdict."""
+    pool_factory = standin_pool(frozenset({packet_sha1(clips["b"], 5)}))
+    gpu_files = [clips["a"], clips["b"], clips["c"], clips["hevc"], str(real_dir / ROADTRIP)]
+    cpu_files = [
+        str(real_dir / VP9_ODD),
+        str(real_dir / HEVC_SMALL),
+        str(real_dir / AV1),
+        str(real_dir / "androidx_media/mp4__sample_malformed_free_box.mp4"),
+        str(real_dir / "missing.mp4"),
+    ]
+    got, stats = _run(gpu_files + cpu_files, pool_factory)
+    assert stats == {"gpu_files": 5, "cpu_files": 5}
+    for p in cpu_files:
+        assert got[p] == integrity.check_file(p)
+    bad = got[clips["b"]]
+    assert not bad["ok"] and bad["error_kind"] == "decode"
+    assert "1 picture(s) with decode errors" in bad["error_lines"][-1]
+    for p in gpu_files:
+        if p == clips["b"]:
+            continue
         want = integrity.check_file(p)
-        assert {k: got[p][k] for k in want} == want
-    assert got[clips["a"]]["ok"] and got[clips["hevc"]]["ok"]
+        assert got[p]["ok"] and got[p]["device"] == "cuda", got[p]
+        assert got[p]["decoded_frames"] == want["decoded_frames"], p
+        assert got[p]["header_frames"] == want["header_frames"], p
+    assert got[str(real_dir / ROADTRIP)]["decoded_frames"] == 72
 
 
-def test_device_option_is_wired(tmp_path: Path, capsys, clips):
-    import argparse
+@pytest.mark.slow
+def test_the_real_corpus_gets_ffmpegs_verdicts_with_the_stand_in(real_dir: Path):
+    """Every real clip, NVDEC-routed ones through the stand-in: ffmpeg's verdict (its recorded
+    run, FFMPEG_VERDICTS.csv) on every file."""
+    import csv
 
-    parser = argparse.ArgumentParser()
-    check.register(parser.add_subparsers(dest="command"))
-    assert parser.parse_args(["check", "x.txt"]).device == "cpu"
-    assert parser.parse_args(["check", "x.txt", "--device", "cuda"]).device == "cuda"
+    with open(real_dir / "FFMPEG_VERDICTS.csv") as f:
+        want = {str(real_dir / r["file"]): r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
+    # The recording's ffmpeg decodes VVC; this FFmpeg (PyAV's) has no VVC decoder, and the CPU
+    # check fails the file as ffmpeg 5.1 does.
+    vvc = str(real_dir / "androidx_media/mp4__sample_vvc.mp4")
+    want[vvc] = integrity.check_file(vvc)["ok"]
+    got, stats = _run(list(want), standin_pool(), timeout=120)
+    assert stats["gpu_files"] >= 50
+    assert sorted(p for p in want if got[p]["ok"] != want[p]) == []
+
+
+def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
+    files = {
+        "libwebm/invalid_fixed_lacing_bad_lace_size.mkv": "[matroska,webm @ 0x0] Error parsing",
+        "decord/corrupted.mp4": "[h264 @ 0x0] Invalid NAL unit size (-1 > 551).",
+        # a zero NAL size: NVDEC (and the stand-in) decode every frame, FFmpeg refuses the packet
+        "androidx_media/mp4__sample_with_invalid_nalu.mp4": "[h264 @ 0x0] Error splitting the",
+    }
+    got, _ = _run([str(real_dir / f) for f in files], standin_pool())
+    for f, line in files.items():
+        want = integrity.check_file(str(real_dir / f))
+        r = got[str(real_dir / f)]
+        assert r["ok"] == want["ok"] is False and r["error_kind"] == want["error_kind"], r
+        assert r["error_lines"][0].startswith(line), r
+
+
+def test_nal_framing_as_ffmpeg_splits_it():
+    from pyvidfast.curation.gpu.nal import length_size, split_errors
+
+    nal = b"\x65" + bytes(9)
+    assert split_errors(len(nal).to_bytes(4, "big") + nal, 4) == []
+    assert split_errors(bytes(4) + nal, 4) == ["Error splitting the input into NAL units."]
+    assert split_errors(b"\xff\xff\xff\xff" + nal, 4)[0] == "Invalid NAL unit size (-1 > 10)."
+    assert split_errors(len(nal).to_bytes(4, "big") + nal + b"\x00\x00", 4) == []  # < 4 left
+    assert length_size("h264", b"\x01\x64\x00\x1f\xff") == 4
+    assert length_size("h264", b"\x00\x00\x00\x01\x67") is None  # Annex B extradata
+
+
+def test_decoders_are_kept_across_files(clips):
+    from pyvidfast.curation.gpu.demux import open_video
+    from pyvidfast.curation.gpu.session import decode_file
+    from pyvidfast.curation.integrity import ErrorLog
+
+    pool = standin_pool()()
+    for name in ["a", "c", "a", "b", "c", "hevc"]:
+        demux, _ = open_video(clips[name], ErrorLog([]), lambda f: (True, ""))
+        decoded = decode_file(pool, demux.fmt, demux.packets())
+        demux.close()
+        want = integrity.check_file(clips[name])["decoded_frames"]
+        assert decoded.lines == [] and decoded.frames == want, name
+    # one decoder per (codec, depth, size): 64x48 H.264 (a, c) made once and reused three
+    # times, 96x64 H.264 and 160x160 HEVC made once each
+    assert (pool.created, pool.reused) == (3, 3)
+
+
+def test_a_decoder_that_raises_fails_the_file_and_is_replaced(clips):
+    from pyvidfast.curation.gpu.demux import open_video
+    from pyvidfast.curation.gpu.session import decode_file
+    from pyvidfast.curation.integrity import ErrorLog
+
+    class Breaks(StandinDecoder):
+        def decode(self, packet):
+            if len(self.fed) == 4:
+                raise RuntimeError("HW decode failed")
+            return super().decode(packet)
+
+    pool = nvdec.DecoderPool(Breaks, 2, capability=(9, 0))
+    for expected_created in (1, 2):
+        demux, _ = open_video(clips["a"], ErrorLog([]), lambda f: (True, ""))
+        decoded = decode_file(pool, demux.fmt, demux.packets())
+        demux.close()
+        assert decoded.lines[0][0] == "decode" and "HW decode failed" in decoded.lines[0][1]
+        assert pool.created == expected_created and pool.dropped == expected_created
+
+
+def test_verdict_rules(clips):
+    from pyvidfast.curation.gpu.demux import open_video
+    from pyvidfast.curation.gpu.session import Decoded
+    from pyvidfast.curation.gpu.worker import verdict
+    from pyvidfast.curation.integrity import ErrorLog
+
+    demux, _ = open_video(clips["a"], ErrorLog([]), lambda f: (True, ""))
+    for _ in demux.packets():
+        pass
+    demux.close()
+    assert verdict("p", demux, Decoded(30, [], False), 0).ok
+    short = verdict("p", demux, Decoded(27, [], False), 0)
+    assert short.error_kind == "decode" and "27 frames, the packets show 30" in short.error_lines[0]
+    assert verdict("p", demux, Decoded(0, [], False), 0).error_kind == "no_frames"
+    failed = verdict("p", demux, Decoded(3, [("decode", "Error while x")], False), 0)
+    assert failed.error_lines == ["Error while x"]
+    status = verdict("p", demux, Decoded(30, [], False), 2)
+    assert not status.ok and "2 picture(s)" in status.error_lines[0]
+
+
+def test_the_command_writes_the_cpu_checks_output(
+    tmp_path: Path, real_dir: Path, clips, monkeypatch
+):
+    """``check --device cuda``: the CPU check's columns and rows (a failed file's log lines are
+    NVDEC's, its verdict and kind the CPU's), .err files, and a journal that resumes."""
+    import pandas as pd
+
+    monkeypatch.setattr(nvdec, "nvdec_module", lambda: None)  # check.run's library check
+    monkeypatch.setattr(nvdec, "decoder_pool", lambda device, size: standin_pool()())
+    files = [clips["a"], clips["hevc"], str(real_dir / ROADTRIP), str(real_dir / VP9_ODD)]
+    files.append(str(real_dir / "decord/corrupted.mp4"))
+    copies = []
+    for f in files:  # .err files are written beside the videos
+        copy = tmp_path / Path(f).name
+        copy.write_bytes(Path(f).read_bytes())
+        copies.append(str(copy))
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(copies) + "\n")
+    tables, errs = {}, {}
+    for device in ("cpu", "cuda"):
+        out = tmp_path / f"{device}.csv"
+        args = [str(listing), "-o", str(out), "--device", device, "--no-progress", "--write-err"]
+        assert check.main(args) == 0
+        tables[device] = pd.read_csv(out, keep_default_na=False)
+        errs[device] = [Path(c + ".err").read_text() for c in copies]
+    cpu, gpu = tables["cpu"], tables["cuda"]
+    assert list(gpu.columns) == list(cpu.columns) == ["path", *check.CHECK_COLUMNS]
+    assert gpu[["path", "ok", "error_kind"]].equals(cpu[["path", "ok", "error_kind"]])
+    ok = cpu["ok"].astype(bool)
+    assert ok.sum() == 4 and gpu[ok].equals(cpu[ok])
+    assert [e == "" for e in errs["cuda"]] == [e == "" for e in errs["cpu"]] == list(ok)
+    journal = tmp_path / "cuda.csv.journal.jsonl"
+    assert journal.read_text().count("\n") == len(copies)
+    monkeypatch.setattr(nvdec, "nvdec_module", lambda: pytest.fail("a journaled file was redone"))
+    again = check.run_files(copies, journal=str(journal), progress=False, device="cuda")
+    assert journal.read_text().count("\n") == len(copies) and set(again) == set(copies)
+
+
+def test_run_cuda_hands_info_tasks_to_the_cpu_engine(clips):
+    seen = []
+    tasks = [Task(clips["a"], with_info=True), Task(clips["b"], with_check=False)]
+    run_cuda(tasks, lambda p, r: None, seen.extend)
+    assert seen == tasks
     with pytest.raises(ValueError, match="device must be one of"):
-        engines.run([("x", False, 1, True)], lambda p, r: None, device="tpu")
-    from pyvidfast.io import nvdec
+        engines.run([Task("x")], lambda p, r: None, device="tpu")
 
+
+def test_ray_runs_one_chunk_per_gpu_task(clips, monkeypatch):
+    """``--engine ray --device cuda``: chunks of files, each a Ray task that takes one GPU;
+    a chunk whose task dies gives crash rows for its files, never missing ones."""
+    from pyvidfast.curation.gpu import run as gpu_run
+
+    calls = []
+
+    def map_on_ray(func, items, on_result, num_workers, timeout, *, on_crash, **resources):
+        calls.append(resources)
+        for i, item in enumerate(items):
+            if clips["c"] in [t.path for t in item[0]]:
+                on_result(i, on_crash(item, RuntimeError("worker died")))
+            else:
+                on_result(i, func(item))
+
+    monkeypatch.setattr(gpu_run, "map_on_ray", map_on_ray)
+    got = {}
+    names = ["a", "b", "c", "hevc"]
+    tasks = [Task(clips[n]) for n in names]
+    run_cuda(tasks, got.__setitem__, None, "ray", 2, 60, chunk=2, pool_factory=standin_pool())
+    assert calls == [{"address": None, "num_cpus": 1, "num_gpus": 1}]
+    assert set(got) == {clips[n] for n in names}
+    assert got[clips["a"]]["ok"] and got[clips["b"]]["ok"]  # the first chunk
+    assert [got[clips[n]]["error_kind"] for n in ("c", "hevc")] == ["crash", "crash"]
+
+
+def test_device_option_without_nvdec(tmp_path: Path, capsys, clips):
     if not nvdec.missing_driver_libraries():
         pytest.skip("this machine has the NVDEC driver libraries")
     listing = tmp_path / "list.txt"
@@ -244,129 +359,15 @@ def test_device_option_is_wired(tmp_path: Path, capsys, clips):
     assert "libnvcuvid.so.1" in capsys.readouterr().err
 
 
-# ------------------------------------------------------------------------- on NVDEC
+def test_the_gpu_checker_never_imports_the_engines():
+    """engines.run -> gpu.run_cuda is the only direction (issue 17: no import circle)."""
+    import ast
 
+    import pyvidfast.curation.gpu as gpu
 
-def _reference(real_dir: Path) -> dict[str, bool]:
-    with open(real_dir / "FFMPEG_VERDICTS.csv") as f:
-        return {r["file"]: r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
-
-
-@pytest.mark.needs_cuda
-def test_gpu_check_agrees_with_ffmpeg_on_the_real_corpus(real_dir: Path):
-    reference = _reference(real_dir)
-    # The device machine carries a subset of the corpus (gpu_nvdec_steps.sh prepare): all of it
-    # that is there, never a handful.
-    files = sorted(f for f in reference if (real_dir / f).exists())
-    assert len(files) >= 40 and sum(not reference[f] for f in files) >= 10
-    table = check.check_files([str(real_dir / f) for f in files], device="cuda", timeout=120)
-    cpu = check.check_files([str(real_dir / f) for f in files], workers=2, timeout=120)
-    got = dict(zip(files, table["ok"]))
-    disagree = sorted(f for f in files if got[f] != reference[f])
-    cpu_disagree = sorted(f for f, ok in zip(files, cpu["ok"]) if ok != reference[f])
-    assert disagree == cpu_disagree, disagree
-    for f, ok, kind in zip(files, table["ok"], table["error_kind"]):
-        assert ok == (kind == ""), f
-
-
-@pytest.mark.needs_cuda
-def test_gpu_check_decodes_every_frame(real_dir: Path):
-    for name in (
-        "torchcodec/nasa_13013.mp4",
-        "vpf/test.mp4",
-        "androidx_media/mp4__h265_bframes.mp4",
-    ):
-        want = integrity.check_file(str(real_dir / name))
-        got = check.check_files([str(real_dir / name)], device="cuda").iloc[0]
-        assert got["ok"] and got["decoded_frames"] >= want["decoded_frames"] > 0, name
-
-
-def test_run_cuda_splits_tasks(monkeypatch, clips):
-    """Tasks that also want Open-Sora's info row stay on the CPU engine; integrity-only tasks go
-    to the NVDEC checker, with the CPU-routed ones handed back to the CPU engine's pool."""
-    seen = {}
-
-    def fake_check_paths(paths, on_result, *, workers, timeout, run_cpu):
-        seen["gpu"] = list(paths)
-        run_cpu(paths[:1])
-        for p in paths[1:]:
-            on_result(p, {"ok": True, "device": "cuda"})
-
-    monkeypatch.setattr(gpu_check, "check_paths_cuda", fake_check_paths)
-    got = {}
-    tasks = [
-        (clips["a"], True, 1, True),
-        (clips["b"], False, 1, True),
-        (clips["hevc"], False, 1, True),
-    ]
-    gpu_check.run_cuda(tasks, lambda p, r: got.__setitem__(p, r), workers=1, timeout=60)
-    assert seen["gpu"] == [clips["b"], clips["hevc"]]
-    assert "info" in got[clips["a"]]  # the CPU engine's full task
-    assert got[clips["b"]] == integrity.check_file(clips["b"])  # routed back to the CPU pool
-    assert got[clips["hevc"]]["device"] == "cuda"
-
-
-def _c_printf(text: bytes) -> None:
-    """Print through C stdio, as NvDecoder does (buffered until fflush when not a terminal)."""
-    import ctypes
-
-    ctypes.CDLL(None).printf(b"%s", text)
-
-
-def test_error_watch_counts_status_lines_and_passes_the_rest(capfd):
-    import threading
-
-    with gpu_check.DecodeErrorWatch() as watch:
-        assert watch.sync() == 0
-        t = threading.Thread(target=_c_printf, args=(b"Decode Error occurred for picture 7\n",))
-        t.start()
-        t.join()
-        print("hello from python")
-        _c_printf(b"Decode Error occurred for picture 8\nunrelated line\n")
-        assert watch.sync() == 2
-    out = capfd.readouterr().out
-    assert "hello from python" in out and "unrelated line" in out
-    assert "Decode Error occurred for picture 7" in out  # passed through, not swallowed
-    assert "pyvidfast-sync" not in out
-
-
-def test_status_errors_fail_their_own_file(clips, monkeypatch):
-    bad = {clips["b"]}
-    nvc = FakeNvc()
-    demux = NvdecChecker.decode_all
-
-    def decode_all(self, path, deadline=float("inf"), fresh=False):
-        frames, lines = demux(self, path, deadline, fresh)
-        if path in bad:
-            _c_printf(b"Decode Error occurred for picture 3\n")
-        return frames, lines
-
-    monkeypatch.setattr(NvdecChecker, "decode_all", decode_all)
-    got = {}
-    stats = gpu_check.check_paths_cuda(
-        [clips["a"], clips["b"], clips["hevc"]],
-        lambda p, r: got.__setitem__(p, r),
-        workers=3,
-        nvc=nvc,
-        capability=H100,
-    )
-    assert got[clips["a"]]["ok"] and got[clips["hevc"]]["ok"]
-    assert not got[clips["b"]]["ok"] and got[clips["b"]]["error_kind"] == "decode"
-    assert "cuvidGetDecodeStatus" in got[clips["b"]]["error_lines"][-1]
-    assert stats["rechecked_alone"] >= 1
-
-
-def test_error_watch_forwards_partial_lines_at_once(capfd):
-    import os
-
-    with gpu_check.DecodeErrorWatch() as watch:
-        os.write(2, b"\rprogress 10%")
-        watch.sync()
-        os.write(2, b"\rprogress 20%")
-        _c_printf(b"Decode Error occurred")
-        watch.sync()
-        _c_printf(b" for picture 1\n")
-        assert watch.sync() == 1  # a line split across writes still counts once
-    captured = capfd.readouterr()
-    assert captured.err == "\rprogress 10%\rprogress 20%"
-    assert captured.out == "Decode Error occurred for picture 1\n"
+    for module in Path(gpu.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                assert "pyvidfast.curation.engines" not in names, module.name
+                assert "pyvidfast.curation.check" not in names, module.name

@@ -99,7 +99,7 @@ def test_importing_pyvidfast_does_not_import_pynvvideocodec():
 
     code = (
         "import sys, pyvidfast, pyvidfast.io.nvdec, pyvidfast.cogvideox.gpu, "
-        "pyvidfast.curation.gpu_check; print('PyNvVideoCodec' in sys.modules)"
+        "pyvidfast.curation.gpu; print('PyNvVideoCodec' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -12,7 +12,7 @@ import pytest
 from pyvidfast.opensora import datautil, ffmpeg_filter_without_errors, filter_large_videos
 from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.info import INFO_COLUMNS
-from pyvidfast.opensora.table import base_name, read_tables
+from pyvidfast.parallel.table import base_name, read_tables
 
 CLIPS = ["vpf/test.mp4", "decord/video_90.mov", "androidx_media/mp4__sample_simple.mp4"]
 
@@ -150,7 +150,7 @@ def test_filter_large_videos(real_dir, tmp_path):
     assert filter_large_videos.main([str(tmp_path / "nope.csv"), "50"]) == 2
 
 
-def test_ffmpeg_filter_without_errors(tmp_path):
+def test_ffmpeg_filter_without_errors(tmp_path, capsys):
     names = ["d.mp4", "c.mp4", "b.mp4", "a.mp4"]
     for n in names:
         (tmp_path / n).write_bytes(b"x")
@@ -159,9 +159,15 @@ def test_ffmpeg_filter_without_errors(tmp_path):
     pd.DataFrame({"path": [str(tmp_path / n) for n in names], "k": range(4)}).to_csv(
         tmp_path / "list.csv", index=False
     )
+    (tmp_path / "a.mp4.err").write_text("")
     assert ffmpeg_filter_without_errors.main([str(tmp_path / "list.csv")]) == 0
     out = pd.read_csv(tmp_path / "list_withouterror.csv")
-    assert out["k"].tolist() == [0, 2, 3]  # input order kept
+    assert out["k"].tolist() == [2, 3]  # input order kept; d.mp4 was never checked: dropped
+    assert "1 rows have no .err file" in capsys.readouterr().err
+    argv = [str(tmp_path / "list.csv"), "--keep-unchecked"]  # the original script's rule
+    assert ffmpeg_filter_without_errors.main(argv) == 0
+    out = pd.read_csv(tmp_path / "list_withouterror.csv")
+    assert out["k"].tolist() == [0, 2, 3]
 
 
 def test_exact_frames_and_in_process_give_the_same_table(table, tmp_path):

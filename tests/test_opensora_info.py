@@ -12,8 +12,8 @@ from media_broken import make_broken_corpus, reference_row, same_values
 
 from pyvidfast.cli import main as cli_main
 from pyvidfast.opensora.info import INFO_COLUMNS, compute_info, summarize, video_info
-from pyvidfast.opensora.pool import map_with_timeout
 from pyvidfast.opensora.reference import reference_info
+from pyvidfast.parallel.pool import map_with_timeout
 
 KEYS = {*INFO_COLUMNS, "info_error"}
 SAMPLE = [

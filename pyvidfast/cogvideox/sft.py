@@ -65,13 +65,25 @@ def scan_sft_folder(data_dir: str | os.PathLike) -> tuple[list[str], list[str]]:
     data_dir = os.fspath(data_dir)
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"SFTDataset data_dir {data_dir!r} is not a directory")
-    paths, captions = [], []
+    paths, captions, unlabelled = [], [], []
     for root, _dirs, files in os.walk(data_dir):
         for name in files:
             if name.endswith(".mp4"):
                 path = os.path.join(root, name)
                 paths.append(path)
                 captions.append(read_caption(caption_path_for(path)))
+                if not os.path.exists(caption_path_for(path)):
+                    unlabelled.append(path)
+    if unlabelled:
+        log.warning(
+            "%d of %d videos in %s have no caption file and train with an empty caption, as in "
+            "CogVideoX's SFTDataset; e.g. %s (expected %s)",
+            len(unlabelled),
+            len(paths),
+            data_dir,
+            unlabelled[0],
+            caption_path_for(unlabelled[0]),
+        )
     return paths, captions
 
 

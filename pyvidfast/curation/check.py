@@ -17,8 +17,18 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from pyvidfast.curation import engines
-from pyvidfast.curation.engines import DEFAULT_TIMEOUT
 from pyvidfast.curation.journal import Journal, file_key
+from pyvidfast.curation.tasks import Task
+from pyvidfast.parallel.interrupt import run_command
+from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
+from pyvidfast.parallel.outputs import (
+    OutputError,
+    check_writable,
+    outputs_ready,
+    write_atomically,
+    write_text,
+)
+from pyvidfast.parallel.table import read_table
 
 CHECK_COLUMNS = ["ok", "error_kind", "error", "decoded_frames", "header_frames"]
 ERROR_LINES = 3  # lines of the log kept in the ``error`` column
@@ -46,25 +56,35 @@ def err_text(lines: Sequence[str]) -> str:
     return "".join(f"{line}\n" for line in out)
 
 
-def write_err_file(path: str, lines: Sequence[str]) -> str | None:
-    """Write ``path + ".err"``; returns an error message instead of raising when it cannot."""
-    try:
-        with open(path + ".err", "w", encoding="utf-8") as f:
-            f.write(err_text(lines))
-    except OSError as exc:
-        return f"{path}.err: {exc.strerror or exc}"
-    return None
+def write_err_file(path: str, lines: Sequence[str]) -> None:
+    """Write ``path + ".err"`` atomically; raises ``OutputError`` when it cannot."""
+    write_text(path + ".err", err_text(lines))
+
+
+def check_err_folders(paths: Sequence[str]) -> None:
+    """Raise ``OutputError`` before any work if an existing video folder is not writable."""
+    folders = {os.path.dirname(os.path.abspath(p)): p for p in paths}
+    for folder, path in folders.items():
+        if os.path.isdir(folder):
+            check_writable(path + ".err")
+
+
+def err_failure_message(failures: dict[str, str]) -> str:
+    """One line naming the folders whose ``.err`` files could not be written, and why."""
+    folders = Counter((os.path.dirname(os.path.abspath(p)), why) for p, why in failures.items())
+    named = ", ".join(f"{f} ({why}, {n} files)" for (f, why), n in folders.most_common(3))
+    more = f" and {len(folders) - 3} more folders" if len(folders) > 3 else ""
+    return (
+        f"could not write {len(failures)} .err files in {named}{more}; "
+        "ffmpeg_filter_without_errors drops rows without one; fix and rerun to resume"
+    )
 
 
 def run_files(
     paths: Sequence[str],
     with_info: bool = False,
     *,
-    engine: str = "local",
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    threads: int = 1,
+    options: EngineOptions | None = None,
     journal: str | None = None,
     progress: bool = True,
     on_result: Callable[[str, dict], None] | None = None,
@@ -75,44 +95,25 @@ def run_files(
     """Results for every distinct path, from the journal when the file is unchanged since.
 
     ``with_info`` adds Open-Sora's info row (``result["info"]``); the integrity decode runs for
-    the paths in ``check_paths`` (default: all). ``on_result(path, result)`` is called once per
-    path (journaled ones first), e.g. to write ``.err`` files. Every path gets a result:
-    failures are results, never exceptions.
+    the paths in ``check_paths`` (default: all), where ``options`` (default ``EngineOptions()``)
+    says. ``on_result(path, result)`` is called once per path (journaled ones first), e.g. to
+    write ``.err`` files. Every path gets a result: failures are results, never exceptions.
     """
     unique = list(dict.fromkeys(str(p) for p in paths))
-    results: dict[str, dict] = {}
 
     def wants_check(path: str) -> bool:
         return check_paths is None or path in check_paths
 
     with Journal(journal) as book:
-        for path in unique:
-            done = book.done(path)
-            if (
-                done is not None
-                and (not with_info or "info" in done)
-                and (not wants_check(path) or "ok" in done)
-            ):
-                results[path] = done
-                if on_result is not None:
-                    on_result(path, done)
+        results = _journaled(book, unique, with_info, wants_check)
+        if on_result is not None:
+            for path, result in results.items():
+                on_result(path, result)
         todo = [p for p in unique if p not in results]
         keys = {p: file_key(p) for p in todo}
         # Largest files first: the slowest decodes start early and the pool ends together.
         todo.sort(key=lambda p: -keys[p][0])
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=len(unique),
-                initial=len(results),
-                unit="file",
-                desc=desc,
-                file=sys.stderr,
-                smoothing=0.05,
-                dynamic_ncols=True,
-            )
+        bar = _progress_bar(len(unique), len(results), desc) if progress else None
 
         def finished(path: str, result: dict) -> None:
             if on_result is not None:
@@ -123,12 +124,41 @@ def run_files(
                 bar.update(1)
 
         try:
-            tasks = [(p, with_info, threads, wants_check(p)) for p in todo]
-            engines.run(tasks, finished, engine, workers, timeout, address, device=device)
+            o = options or EngineOptions()
+            tasks = [Task(p, with_info, o.threads, wants_check(p)) for p in todo]
+            engines.run(tasks, finished, o.engine, o.workers, o.timeout, o.address, device=device)
         finally:
             if bar is not None:
                 bar.close()
     return results
+
+
+def _journaled(book: Journal, paths: list[str], with_info: bool, wants_check) -> dict:
+    """The journal's results for ``paths`` that hold everything this run asks of them."""
+    results = {}
+    for path in paths:
+        done = book.done(path)
+        if (
+            done is not None
+            and (not with_info or "info" in done)
+            and (not wants_check(path) or "ok" in done)
+        ):
+            results[path] = done
+    return results
+
+
+def _progress_bar(total: int, initial: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="file",
+        desc=desc,
+        file=sys.stderr,
+        smoothing=0.05,
+        dynamic_ncols=True,
+    )
 
 
 def result_row(result: dict) -> dict:
@@ -167,33 +197,34 @@ def check_files(
     ``engine``: "local" (process pool of ``workers``, default one per CPU) or "ray" (cluster at
     ``address``). ``timeout``: seconds per file before its decode is killed (None: no limit).
     ``threads``: decoder threads per file. ``journal``: JSONL file that makes the job resumable.
-    ``write_err``: also write ``P.err`` beside each file, as the shell script does.
+    ``write_err``: also write ``P.err`` beside each file, as the shell script does; raises
+    ``OutputError`` before any work when a video folder is read-only, and after the run when any
+    ``.err`` could not be written (the verdicts are journaled: a rerun writes the rest).
     ``device``: "cpu" (FFmpeg decodes everything) or "cuda" (video decoded on NVDEC, see
-    ``pyvidfast.curation.gpu_check``; audio and codecs NVDEC cannot decode stay on the CPU).
+    ``pyvidfast.curation.gpu``; audio and codecs NVDEC cannot decode stay on the CPU).
     """
     paths = [os.fspath(p) for p in paths]
-    err_failures: list[str] = []
+    err_failures: dict[str, str] = {}
+    if write_err:
+        check_err_folders(paths)
 
     def on_result(path: str, result: dict) -> None:
         if write_err:
-            message = write_err_file(path, result.get("error_lines") or [])
-            if message:
-                err_failures.append(message)
+            try:
+                write_err_file(path, result.get("error_lines") or [])
+            except OutputError as exc:
+                err_failures[path] = getattr(exc.__cause__, "strerror", None) or str(exc)
 
     results = run_files(
         paths,
-        engine=engine,
-        address=address,
-        workers=workers,
-        timeout=timeout,
-        threads=threads,
+        options=EngineOptions(engine, address, workers, timeout, threads),
         journal=journal,
         progress=progress,
         on_result=on_result,
         device=device,
     )
-    for message in err_failures[:5]:
-        print(f"check: cannot write {message}", file=sys.stderr)
+    if err_failures:
+        raise OutputError(err_failure_message(err_failures))
     rows = [{"path": p, **result_row(results[p])} for p in paths]
     return pd.DataFrame(rows, columns=["path", *CHECK_COLUMNS])
 
@@ -213,8 +244,6 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
 def read_input(path: str) -> pd.DataFrame:
     """A CSV/Parquet table with a ``path`` column, or a list file with one path per line."""
     if path.lower().endswith((".csv", ".parquet")):
-        from pyvidfast.opensora.table import read_table
-
         table = read_table(path)
         if "path" not in table.columns:
             raise ValueError(f"{path}: no 'path' column (columns: {list(table.columns)})")
@@ -229,49 +258,6 @@ def default_output(path: str) -> str:
     if ext.lower() not in (".csv", ".parquet"):
         root = path
     return f"{root}_checked.csv"
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by ``check`` and ``prepare``."""
-    parser.add_argument(
-        "--engine",
-        choices=engines.ENGINES,
-        default="local",
-        help="where files are decoded: 'local' process pool (default) or a 'ray' cluster",
-    )
-    parser.add_argument(
-        "--address",
-        default=None,
-        help="with --engine ray: the cluster address (e.g. ray://head:10001 or 'auto'); "
-        "default starts a local Ray instance",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="parallel decodes (default: one per CPU locally, the cluster's CPUs on Ray)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="decoder threads per file (default 1, best with one worker per core; raise it "
-        "for a few very long videos)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help=f"seconds per file before its decode is killed and the row fails with "
-        f"error_kind=timeout (default {DEFAULT_TIMEOUT:g}; 0 = no limit)",
-    )
-    parser.add_argument(
-        "--journal",
-        default=None,
-        help="JSONL journal of finished files (default <output>.journal.jsonl); rerunning "
-        "the same command skips every file it lists that has not changed since",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -320,6 +306,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     output = args.output or default_output(args.input)
     journal = args.journal or output + ".journal.jsonl"
+    if not outputs_ready("check", [output, journal], [args.input]):
+        return 2
     device = getattr(args, "device", "cpu")
     if device == "cuda":
         from pyvidfast.io.nvdec import NvdecUnavailableError, nvdec_module
@@ -329,22 +317,22 @@ def run(args: argparse.Namespace) -> int:
         except NvdecUnavailableError as exc:
             print(f"check: --device cuda: {exc}", file=sys.stderr)
             return 2
-    checked = check_files(
-        [str(p) for p in table["path"]],
-        engine=args.engine,
-        address=args.address,
-        workers=args.workers,
-        timeout=args.timeout or None,
-        threads=args.threads,
-        journal=journal,
-        write_err=args.write_err,
-        progress=not args.no_progress,
-        device=device,
-    )
+    try:
+        checked = check_files(
+            [str(p) for p in table["path"]],
+            **EngineOptions.from_args(args).as_kwargs(),
+            journal=journal,
+            write_err=args.write_err,
+            progress=not args.no_progress,
+            device=device,
+        )
+    except OutputError as exc:
+        print(f"check: {exc}", file=sys.stderr)
+        return 1
     out = table.copy()
     for column in CHECK_COLUMNS:
         out[column] = checked[column].to_numpy()
-    out.to_csv(output, index=False)
+    write_atomically(output, lambda temp: out.to_csv(temp, index=False))
     for line in summary_lines(checked):
         print(line, file=sys.stderr)
     print(f"Saved {len(out)} rows to {output}")
@@ -355,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyvidfast.curation.check")
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["check", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return run_command("check", args.func, args, resumable=True)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import pandas as pd
 
 from pyvidfast.curation.prepare import format_steps, output_names, prepare
 from pyvidfast.curation.sample_data import make_sample_dataset
+from pyvidfast.parallel.interrupt import run_command
+from pyvidfast.parallel.outputs import outputs_ready
+from pyvidfast.parallel.table import write_table
 
 BIG_MIB = 1.2  # the size limit the demo uses, so one generated clip is "too large"
+DEFAULT_FOLDER = "pyvidfast-demo"
 
 
 def _fate(rows: pd.DataFrame, kept: pd.DataFrame, rejected: pd.DataFrame) -> list[dict]:
@@ -86,18 +89,20 @@ def load_batch(kept: pd.DataFrame, sft_dir: str, size: int = 2) -> str:
 
 def run_demo(folder: str, workers: int | None = None) -> int:
     """Generate the sample into ``folder``, prepare it, print the outcome; 0 if all as built."""
+    csv = os.path.join(folder, "dataset.csv")
+    kept_path, rejected_path = output_names([csv], f"{BIG_MIB:g}")
+    if not outputs_ready("demo", [csv, kept_path, rejected_path]):
+        return 2
     t0 = time.perf_counter()
     table = make_sample_dataset(folder, big_mib=BIG_MIB)
     t1 = time.perf_counter()
-    csv = os.path.join(folder, "dataset.csv")
     print(f"Sample dataset: {len(table)} rows in {csv} (generated in {t1 - t0:.1f}s)")
-    kept_path, rejected_path = output_names([csv], f"{BIG_MIB:g}")
     data = pd.read_csv(csv)
     result = prepare(
         data, BIG_MIB, workers=workers, journal=kept_path + ".journal.jsonl", progress=False
     )
-    result.kept.to_csv(kept_path, index=False)
-    result.rejected.to_csv(rejected_path, index=False)
+    write_table(result.kept, kept_path)
+    write_table(result.rejected, rejected_path)
     t2 = time.perf_counter()
 
     fates = _fate(table, result.kept, result.rejected)
@@ -133,9 +138,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out",
-        default=None,
-        help="folder for the sample and the outputs (default: a temporary folder, removed "
-        "afterwards)",
+        default=DEFAULT_FOLDER,
+        help=f"folder for the sample and the outputs, kept afterwards so the paths printed "
+        f"can be opened (default ./{DEFAULT_FOLDER})",
     )
     parser.add_argument(
         "--workers", type=int, default=None, help="parallel decodes (default: CPUs)"
@@ -146,17 +151,14 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """``pyvidfast demo``."""
-    if args.out:
-        return run_demo(args.out, args.workers)
-    with tempfile.TemporaryDirectory(prefix="pyvidfast-demo-") as folder:
-        return run_demo(folder, args.workers)
+    return run_demo(args.out, args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyvidfast.curation.demo")
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["demo", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return run_command("demo", args.func, args)
 
 
 if __name__ == "__main__":

@@ -1,86 +1,42 @@
 """Where the per-file work runs: a local process pool (default) or a Ray cluster.
 
-The unit of work is ``run_task((path, with_info, threads, with_check))``: the integrity decode
-of one file and, for ``prepare``, its Open-Sora info row, in one worker, so each file is read
-once. Both
-engines kill a file that runs past its timeout (the local pool kills and replaces the worker
+The unit of work is ``run_task(Task(path, with_info, threads, with_check))`` (tasks.py): the
+integrity decode of one file and, for ``prepare``, its Open-Sora info row, in one worker, so each
+file is read once. Both engines kill a file that runs past its timeout (the local pool kills and replaces the worker
 process, Ray force-cancels the task) and turn a dead worker into a ``crash`` failure, and both
 report each result as it finishes so the caller can journal it.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from pyvidfast.curation.integrity import check_file
+from pyvidfast.curation.tasks import OnResult, Task, as_result, failure, run_task, timed_out
+from pyvidfast.parallel.options import ENGINES
+from pyvidfast.parallel.pool import map_with_timeout
+from pyvidfast.parallel.ray_loop import map_on_ray
 
-ENGINES = ("local", "ray")
 DEVICES = ("cpu", "cuda")
-DEFAULT_TIMEOUT = 600.0  # seconds per file
 
-Task = tuple[str, bool, int, bool]
-OnResult = Callable[[str, dict], None]
-
-
-def failure(kind: str, line: str, with_info: bool) -> dict:
-    """A failed result for a file the worker could not finish (timeout, crash, ...)."""
-    result: dict[str, Any] = {
-        "ok": False,
-        "error_kind": kind,
-        "error_lines": [line],
-        "decoded_frames": 0,
-        "header_frames": 0,
-    }
-    if with_info:
-        from pyvidfast.opensora.info import ERROR_COLUMN, INFO_COLUMNS
-
-        result["info"] = dict(zip(INFO_COLUMNS, (0, 0, 0, math.nan, math.nan, math.nan)))
-        result["info"][ERROR_COLUMN] = line
-    return result
-
-
-def run_task(task: Task) -> dict:
-    """One file: the integrity verdict and/or ``info`` (Open-Sora's row), as asked."""
-    path, with_info, threads, with_check = task
-    result: dict[str, Any] = check_file(path, threads=threads) if with_check else {}
-    if with_info:
-        from pyvidfast.opensora.info import video_info
-
-        result["info"] = video_info(path)
-    return result
-
-
-def _as_result(value: Any, task: Task) -> dict:
-    if isinstance(value, dict):
-        return value
-    line = f"{task[0]}: checker error: {type(value).__name__}: {value}"[:300]
-    return failure("crash", line, task[1])
+__all__ = ["DEVICES", "ENGINES", "OnResult", "Task", "failure", "run", "run_task"]
 
 
 def run_local(
     tasks: Sequence[Task], on_result: OnResult, workers: int | None, timeout: float | None
 ) -> None:
     """Run ``tasks`` on ``workers`` local processes (default: one per CPU)."""
-    from pyvidfast.opensora.pool import map_with_timeout
-
-    def timed_out(task: Task) -> dict:
-        return failure("timeout", f"{task[0]}: no verdict within {timeout:g}s, killed", task[1])
 
     def crashed(task: Task, code: int | None) -> dict:
-        return failure("crash", f"{task[0]}: worker died (exit code {code})", task[1])
+        return failure("crash", f"{task.path}: worker died (exit code {code})", task.with_info)
 
     map_with_timeout(
         run_task,
         list(tasks),
         num_workers=workers,
         timeout=timeout,
-        on_timeout=timed_out,
+        on_timeout=lambda task: timed_out(task, timeout),
         on_crash=crashed,
-        on_result=lambda i, value: on_result(tasks[i][0], _as_result(value, tasks[i])),
+        on_result=lambda i, value: on_result(tasks[i].path, as_result(value, tasks[i])),
     )
 
 
@@ -97,43 +53,20 @@ def run_ray(
     (None starts a local one). At most ``workers`` (default: the cluster's CPUs) tasks are in
     flight, so a task's timeout counts from when it can start.
     """
-    try:
-        import ray
-    except ImportError as exc:
-        raise RuntimeError(
-            "--engine ray needs Ray: pip install 'pyvidfast[ray]' (or 'ray[data]')"
-        ) from exc
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    limit = max(1, workers or cpus)
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
-    pending = list(range(len(tasks)))[::-1]
-    in_flight: dict[Any, tuple[int, float]] = {}
-    while pending or in_flight:
-        while pending and len(in_flight) < limit:
-            i = pending.pop()
-            deadline = time.monotonic() + timeout if timeout else math.inf
-            in_flight[remote.remote(tasks[i])] = (i, deadline)
-        soonest = min(d for _, d in in_flight.values())
-        wait_s = None if soonest == math.inf else max(0.0, soonest - time.monotonic())
-        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait_s)
-        for ref in ready:
-            i, _ = in_flight.pop(ref)
-            try:
-                value = ray.get(ref)
-            except Exception as exc:  # WorkerCrashedError, RayTaskError, ...
-                value = failure(
-                    "crash", f"{tasks[i][0]}: ray task failed: {exc}"[:300], tasks[i][1]
-                )
-            on_result(tasks[i][0], _as_result(value, tasks[i]))
-        now = time.monotonic()
-        for ref, (i, deadline) in list(in_flight.items()):
-            if now >= deadline:
-                ray.cancel(ref, force=True)
-                del in_flight[ref]
-                line = f"{tasks[i][0]}: no verdict within {timeout:g}s, killed"
-                on_result(tasks[i][0], failure("timeout", line, tasks[i][1]))
+
+    def crashed(task: Task, exc: BaseException) -> dict:
+        return failure("crash", f"{task.path}: ray task failed: {exc}"[:300], task.with_info)
+
+    map_on_ray(
+        run_task,
+        list(tasks),
+        lambda i, value: on_result(tasks[i].path, as_result(value, tasks[i])),
+        workers,
+        timeout,
+        lambda task: timed_out(task, timeout),
+        crashed,
+        address=address,
+    )
 
 
 def run(
@@ -147,23 +80,24 @@ def run(
 ) -> None:
     """Run ``tasks`` on ``engine`` ("local" or "ray"), calling ``on_result(path, result)``.
 
-    ``device="cuda"`` decodes video on NVDEC (``gpu_check.run_cuda``; Ray tasks request GPUs).
+    ``device="cuda"`` decodes video on NVDEC (``curation.gpu.run_cuda``; Ray tasks request GPUs).
     """
     if not tasks:
         return
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     if device == "cuda":
-        from pyvidfast.curation.gpu_check import run_cuda
+        # The NVDEC engine hands back what it cannot take through ``run_cpu``: it never
+        # imports this module.
+        from pyvidfast.curation.gpu import run_cuda
 
-        run_cuda(tasks, on_result, engine, workers, timeout, address)
+        def run_cpu(cpu_tasks: Sequence[Task]) -> None:
+            run(cpu_tasks, on_result, engine, None, timeout, address)
+
+        run_cuda(tasks, on_result, run_cpu, engine, workers, timeout, address)
     elif engine == "local":
         run_local(tasks, on_result, workers, timeout)
     elif engine == "ray":
         run_ray(tasks, on_result, workers, timeout, address)
     else:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-
-
-def default_workers() -> int:
-    return os.cpu_count() or 1

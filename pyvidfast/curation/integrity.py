@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -48,11 +50,11 @@ KINDS = (
 )
 
 
-def _strerror(exc: BaseException) -> str:
+def strerror(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-class _Log:
+class ErrorLog:
     """Ordered error lines, each tagged with the phase that produced it."""
 
     def __init__(self, captured: list) -> None:
@@ -71,7 +73,7 @@ class _Log:
         self.lines.append((kind, line))
 
 
-def _pick_streams(container) -> tuple[Any, Any]:
+def pick_streams(container) -> tuple[Any, Any]:
     """ffmpeg 5.1's automatic stream selection for an output that takes video and audio."""
     best_video = best_audio = None
     video_score = audio_score = 0
@@ -93,24 +95,68 @@ def _pick_streams(container) -> tuple[Any, Any]:
     return best_video, best_audio
 
 
-def _result(log: _Log, decoded: int, header: int) -> dict:
-    kinds = [k for k, _ in log.lines]
+def error_kind_of(kinds: Sequence[str]) -> str:
+    """The ``error_kind`` of a file whose log lines have these kinds, in order: the first kind
+    that is not the null muxer's timestamp check, ``timestamps`` when that is all there is."""
     if not kinds:
-        kind = ""
-    elif all(k == "timestamps" for k in kinds):
-        kind = "timestamps"
-    else:
-        kind = next(k for k in kinds if k != "timestamps")
-    return {
-        "ok": not log.lines,
-        "error_kind": kind,
-        "error_lines": [line for _, line in log.lines],
-        "decoded_frames": decoded,
-        "header_frames": header,
-    }
+        return ""
+    return next((k for k in kinds if k != "timestamps"), "timestamps")
 
 
-def _stat_failure(path: str) -> tuple[str, str] | None:
+@dataclass
+class CheckResult:
+    """One file's verdict. ``as_dict()`` is the row every engine reports and the journal keeps
+    (keys and their order are part of the journal format); ``device`` is only set by the NVDEC
+    checker."""
+
+    ok: bool
+    error_kind: str = ""
+    error_lines: list[str] = field(default_factory=list)
+    decoded_frames: int = 0
+    header_frames: int = 0
+    device: str | None = None
+
+    @classmethod
+    def from_lines(
+        cls,
+        lines: Sequence[tuple[str, str]],
+        decoded: int,
+        header: int,
+        device: str | None = None,
+    ) -> CheckResult:
+        """The verdict from ``(kind, line)`` log lines: ok exactly when there are none."""
+        return cls(
+            ok=not lines,
+            error_kind=error_kind_of([k for k, _ in lines]),
+            error_lines=[line for _, line in lines],
+            decoded_frames=decoded,
+            header_frames=header,
+            device=device,
+        )
+
+    @classmethod
+    def failure(cls, kind: str, line: str) -> CheckResult:
+        """A file the worker could not finish (timeout, crash, ...)."""
+        return cls(ok=False, error_kind=kind, error_lines=[line])
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "error_kind": self.error_kind,
+            "error_lines": list(self.error_lines),
+            "decoded_frames": self.decoded_frames,
+            "header_frames": self.header_frames,
+        }
+        if self.device is not None:
+            out["device"] = self.device
+        return out
+
+
+def _result(log: ErrorLog, decoded: int, header: int) -> dict:
+    return CheckResult.from_lines(log.lines, decoded, header).as_dict()
+
+
+def stat_failure(path: str) -> tuple[str, str] | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -132,20 +178,20 @@ def check_file(path: str, threads: int = 1) -> dict:
 
     ``threads`` is the decoder thread count (1 suits one worker per core).
     """
-    failure = _stat_failure(path)
+    failure = stat_failure(path)
     if failure is not None:
-        log = _Log([])
+        log = ErrorLog([])
         log.add(*failure)
         return _result(log, 0, 0)
     with capture_errors() as captured:
-        log = _Log(captured)
+        log = ErrorLog(captured)
         try:
             container = av.open(path)
         except Exception as exc:  # PyAV raises many types; all mean "could not open"
             log.drain("open")
             code = getattr(exc, "errno", None)
             kind = "unreadable" if code in (errno.EACCES, errno.EISDIR) else "open"
-            log.add(kind, f"{path}: {_strerror(exc)}")
+            log.add(kind, f"{path}: {strerror(exc)}")
             return _result(log, 0, 0)
         try:
             return _check_container(container, path, threads, log)
@@ -154,9 +200,9 @@ def check_file(path: str, threads: int = 1) -> dict:
             log.drain("decode")
 
 
-def _check_container(container, path: str, threads: int, log: _Log) -> dict:
+def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
     log.drain("demux")  # the file opened: what was logged came from reading its packets
-    video, audio = _pick_streams(container)
+    video, audio = pick_streams(container)
     picked = [s for s in (video, audio) if s is not None]
     header = int(video.frames or 0) if video is not None else 0
     if not picked:
@@ -165,39 +211,18 @@ def _check_container(container, path: str, threads: int, log: _Log) -> dict:
 
     for st in picked:
         if st.codec_context is None:
-            name = getattr(st.codec_context, "name", "none")
-            log.add("decoder", f"Decoder (codec {name}) not found for input stream #0:{st.index}")
+            # PyAV has no codec context, hence no codec name, for a codec it does not know.
+            log.add("decoder", f"Decoder (codec none) not found for input stream #0:{st.index}")
             return _result(log, 0, header)
     for st in container.streams:
         if all(st is not p for p in picked):
             st.discard = av.stream.Discard.all
 
-    start = container.start_time
-    offset_us = -start if start is not None else 0
-    trackers = {}
-    format_known = {}
-    for out_index, st in enumerate(picked):
-        cc = st.codec_context
-        format_known[st.index] = cc.format is not None
-        tb = Fraction(st.time_base) if st.time_base else AV_TIME_BASE
-        offset = rescale(offset_us, AV_TIME_BASE, tb)
-        if st.type == "video":
-            rate = st.guessed_rate
-            trackers[st.index] = VideoTimestamps(
-                out_index, tb, Fraction(rate) if rate else None, offset
-            )
-        else:
-            trackers[st.index] = AudioTimestamps(out_index, tb, cc.sample_rate or 0, offset)
-        cc.thread_count = threads
-        try:
-            cc.open(strict=False)
-        except Exception as exc:
-            log.drain("decoder")
-            log.add(
-                "decoder",
-                f"Error while opening decoder for input stream #0:{st.index} : {_strerror(exc)}",
-            )
-            return _result(log, 0, header)
+    # Known from the header, before the decoders open (ffmpeg's check at EOF uses this).
+    format_known = {st.index: st.codec_context.format is not None for st in picked}
+    trackers = _open_decoders(container, picked, threads, log)
+    if trackers is None:
+        return _result(log, 0, header)
     log.drain("demux")
 
     counts = {st.index: 0 for st in picked}
@@ -208,10 +233,10 @@ def _check_container(container, path: str, threads: int, log: _Log) -> dict:
             packet = next(packets)
         except StopIteration:
             break
-        except Exception as exc:
+        except Exception as exc:  # any read error: ffmpeg stops reading there
             # ffmpeg prints the read error and treats it as EOF: flush the decoders.
             log.drain("demux")
-            log.add("demux", f"{path}: {_strerror(exc)}")
+            log.add("demux", f"{path}: {strerror(exc)}")
             for st in picked:
                 _decode(st, None, trackers[st.index], counts, log)
             break
@@ -233,13 +258,43 @@ def _check_container(container, path: str, threads: int, log: _Log) -> dict:
     return _result(log, decoded, header)
 
 
-def _decode(st, packet, tracker, counts: dict, log: _Log) -> None:
+def _open_decoders(container, picked, threads: int, log: ErrorLog) -> dict | None:
+    """Open each picked stream's decoder and make its timestamp tracker (the null muxer's
+    model, timestamps.py); None, with the line ffmpeg prints, when a decoder does not open."""
+    start = container.start_time
+    offset_us = -start if start is not None else 0
+    trackers = {}
+    for out_index, st in enumerate(picked):
+        cc = st.codec_context
+        tb = Fraction(st.time_base) if st.time_base else AV_TIME_BASE
+        offset = rescale(offset_us, AV_TIME_BASE, tb)
+        if st.type == "video":
+            rate = st.guessed_rate
+            trackers[st.index] = VideoTimestamps(
+                out_index, tb, Fraction(rate) if rate else None, offset
+            )
+        else:
+            trackers[st.index] = AudioTimestamps(out_index, tb, cc.sample_rate or 0, offset)
+        cc.thread_count = threads
+        try:
+            cc.open(strict=False)
+        except Exception as exc:  # PyAV raises many types; all mean the decoder did not open
+            log.drain("decoder")
+            log.add(
+                "decoder",
+                f"Error while opening decoder for input stream #0:{st.index} : {strerror(exc)}",
+            )
+            return None
+    return trackers
+
+
+def _decode(st, packet, tracker, counts: dict, log: ErrorLog) -> None:
     try:
         frames = st.codec_context.decode(packet)
-    except Exception as exc:
+    except Exception as exc:  # any decoder error is a line of the log
         log.drain("decode")
         if packet is not None:
-            log.add("decode", f"Error while decoding stream #0:{st.index}: {_strerror(exc)}")
+            log.add("decode", f"Error while decoding stream #0:{st.index}: {strerror(exc)}")
         return
     if log.captured:
         log.drain("decode")

@@ -27,14 +27,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pyvidfast.curation.engines import DEFAULT_TIMEOUT
 from pyvidfast.curation.sources import MIRADATA_CAPTIONS, SOURCES, import_table
 from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.ffmpeg_filter_without_errors import output_name as withouterror_name
 from pyvidfast.opensora.filter_large_videos import add_file_size, filter_large_videos
 from pyvidfast.opensora.filter_large_videos import output_name as large_name
 from pyvidfast.opensora.info import ERROR_COLUMN, assign_info, summarize
-from pyvidfast.opensora.table import output_path, read_tables
+from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
+from pyvidfast.parallel.outputs import outputs_ready
+from pyvidfast.parallel.table import output_path, read_tables, write_table
 
 __all__ = ["PrepareResult", "prepare", "output_names"]
 
@@ -96,7 +97,8 @@ def prepare(
     """info -> remove empty captions -> size < ``max_size_mb`` MiB -> integrity, in one pass.
 
     ``data`` needs ``path`` and ``text``. ``allow``: error kinds to keep anyway (e.g.
-    ``["timestamps"]``; the default keeps exactly the rows the reference keeps). Engine
+    ``["timestamps"]``; the default keeps the rows the reference keeps, less audio-only files,
+    rejected as ``no_video``: allow ``"no_video"`` to keep them as Open-Sora does). Engine
     arguments as in :func:`pyvidfast.curation.check_files`.
     """
     from pyvidfast.curation.check import run_files
@@ -110,25 +112,39 @@ def prepare(
     # Which files the integrity decode is for: rows the caption and size steps keep.
     survivors = filter_large_videos(remove_empty_caption(data), max_size_mb)
     decode = {str(p) for p in survivors["path"]}
-    options = dict(
-        engine=engine, address=address, workers=workers, timeout=timeout, threads=threads
-    )
+    options = EngineOptions(engine, address, workers, timeout, threads)
     results = run_files(
         paths,
         True,
+        options=options,
         journal=journal,
         progress=progress,
         check_paths=decode,
         desc="prepare",
-        **options,
     )
     info_rows = [results[p]["info"] for p in paths]
 
     steps: list[dict] = []
     rejected: list[pd.DataFrame] = []
 
-    # 1. datautil --info --remove-empty-caption (one CSV written after both steps)
-    info = assign_info(data, info_rows)
+    noempty = _info_step(assign_info(data, info_rows), info_rows, rejected, steps)
+    small = _size_step(noempty, max_size_mb, rejected, steps)
+
+    # 3 + 4. the ffmpeg check and ffmpeg_filter_without_errors
+    missing = [str(p) for p in small["path"] if "ok" not in results[str(p)]]
+    if missing:  # only if the CSV round trip changed a path or caption: decode those now
+        results.update(run_files(missing, True, options=options, journal=journal, progress=False))
+    kept = _integrity_step(small, results, allow, rejected, steps)
+
+    rejected_table = pd.concat(rejected) if rejected else pd.DataFrame()
+    rejected_table = rejected_table.sort_index(kind="stable")
+    order = [c for c in rejected_table.columns if c not in REJECTED_COLUMNS] + REJECTED_COLUMNS
+    rejected_table = rejected_table[order]
+    return PrepareResult(kept, rejected_table, steps, info_rows)
+
+
+def _info_step(info: pd.DataFrame, info_rows, rejected: list, steps: list) -> pd.DataFrame:
+    """Step 1: datautil --info --remove-empty-caption (one CSV written after both)."""
     n_failed = sum(1 for r in info_rows if r.get(ERROR_COLUMN))
     steps.append(
         {
@@ -144,9 +160,11 @@ def prepare(
     reasons = {i: _caption_reason(t) for i, t in dropped["text"].items()}
     rejected.append(_rejected(dropped, "noempty", reasons))
     steps.append(_step("noempty", info, noempty, reasons))
-    noempty = _roundtrip(noempty)
+    return _roundtrip(noempty)
 
-    # 2. filter_large_videos N
+
+def _size_step(noempty: pd.DataFrame, max_size_mb: float, rejected: list, steps: list):
+    """Step 2: filter_large_videos N."""
     sized = add_file_size(noempty)
     small = filter_large_videos(noempty, max_size_mb)
     dropped = sized.loc[sized.index.difference(small.index)]
@@ -154,31 +172,38 @@ def prepare(
     rejected.append(_rejected(dropped, f"le{max_size_mb:g}MB", reasons))
     sizes = {i: "missing file" if s != s else "too large" for i, s in dropped["file_size"].items()}
     steps.append(_step(f"le{max_size_mb:g}MB", noempty, small, sizes))
-    small = _roundtrip(small)
+    return _roundtrip(small)
 
-    # 3 + 4. the ffmpeg check and ffmpeg_filter_without_errors
-    missing = [str(p) for p in small["path"] if "ok" not in results[str(p)]]
-    if missing:  # only if the CSV round trip changed a path or caption: decode those now
-        results.update(run_files(missing, True, journal=journal, progress=False, **options))
+
+def usable(result: dict) -> tuple[str, str]:
+    """``(error kind, reason)`` when a checked file cannot be a training clip, else ``("", "")``.
+
+    FFmpeg's verdict, plus one rule of ours: a file that decodes cleanly but gives no video frame
+    (audio only) is rejected as ``no_video``; Open-Sora's chain keeps it as a 0-frame row.
+    """
+    kind = result.get("error_kind") or ""
+    if not result["ok"]:
+        lines = result.get("error_lines") or [""]
+        return kind, f"{kind}: {lines[0]}"[:500]
+    if not result.get("decoded_frames"):
+        return "no_video", "no_video: no video frame decoded (audio only, or an empty video track)"
+    return "", ""
+
+
+def _integrity_step(small, results: dict, allow, rejected: list, steps: list) -> pd.DataFrame:
+    """Step 3 + 4: the ffmpeg check and ffmpeg_filter_without_errors (plus ``no_video``)."""
     keep, reasons, kinds = [], {}, {}
     for i, p in small["path"].items():
-        result = results[str(p)]
-        kind = result.get("error_kind") or ""
-        good = bool(result["ok"]) or kind in allow
+        kind, reason = usable(results[str(p)])
+        good = not kind or kind in allow
         keep.append(good)
         if not good:
-            lines = result.get("error_lines") or [""]
-            reasons[i], kinds[i] = f"{kind}: {lines[0]}"[:500], kind
+            reasons[i], kinds[i] = reason, kind
     kept = small[pd.Series(keep, index=small.index, dtype=bool)]
     dropped = small.loc[small.index.difference(kept.index)]
     rejected.append(_rejected(dropped, "withouterror", reasons, kinds))
     steps.append(_step("withouterror", small, kept, {i: kinds[i] for i in dropped.index}))
-
-    rejected_table = pd.concat(rejected) if rejected else pd.DataFrame()
-    rejected_table = rejected_table.sort_index(kind="stable")
-    order = [c for c in rejected_table.columns if c not in REJECTED_COLUMNS] + REJECTED_COLUMNS
-    rejected_table = rejected_table[order]
-    return PrepareResult(kept, rejected_table, steps, info_rows)
+    return kept
 
 
 def _step(name: str, before: pd.DataFrame, after: pd.DataFrame, categories: dict) -> dict:
@@ -252,10 +277,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--allow",
         default="",
         help="comma-separated error kinds to keep anyway, e.g. 'timestamps' keeps files whose "
-        "only complaint is the null muxer's dts check (default: none, as the reference)",
+        "only complaint is the null muxer's dts check, 'no_video' keeps audio-only files "
+        "(default: none)",
     )
-    from pyvidfast.curation.check import add_engine_arguments
-
     parser.add_argument(
         "--output-dir", default=None, help="where to write (default: next to the first input)"
     )
@@ -282,25 +306,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"prepare: cannot read {args.input}: {exc}", file=sys.stderr)
         return 2
     kept_path, rejected_path = output_names(inputs, args.max_size_mb, args.output_dir)
+    journal = args.journal or kept_path + ".journal.jsonl"
+    if not outputs_ready("prepare", [kept_path, rejected_path, journal], inputs):
+        return 2
     try:
         result = prepare(
             data,
             max_size,
             allow=[k.strip() for k in args.allow.split(",") if k.strip()],
-            engine=args.engine,
-            address=args.address,
-            workers=args.workers,
-            timeout=args.timeout or None,
-            threads=args.threads,
-            journal=args.journal or kept_path + ".journal.jsonl",
+            **EngineOptions.from_args(args).as_kwargs(),
+            journal=journal,
             progress=not args.no_progress,
         )
     except KeyError as exc:
         print(f"prepare: {exc.args[0]}", file=sys.stderr)
         return 2
-    os.makedirs(os.path.dirname(os.path.abspath(kept_path)), exist_ok=True)
-    result.kept.to_csv(kept_path, index=False)
-    result.rejected.to_csv(rejected_path, index=False)
+    write_table(result.kept, kept_path)
+    write_table(result.rejected, rejected_path)
     print(summarize(result.info_rows), file=sys.stderr)
     print(format_steps(result.steps))
     print(f"Kept {len(result.kept)} of {len(data)} rows: {kept_path}")

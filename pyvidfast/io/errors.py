@@ -45,3 +45,16 @@ class FrameIndexError(VideoReadError, IndexError):
 
 class VideoTooShortError(VideoReadError, ValueError):
     """The clip has too few frames (or no usable frame rate) for the requested sampling."""
+
+
+def ffmpeg_text(exc: BaseException) -> str:
+    """One line for ``exc``: FFmpeg's own words for an FFmpeg error, not ``[Errno 1094995529]``.
+
+    PyAV's ``FFmpegError`` (an ``OSError``) carries ``av_strerror``'s text in ``strerror`` and the
+    file in ``filename``; its ``str()`` leads with the negative AVERROR code as an errno.
+    """
+    strerror = getattr(exc, "strerror", None)
+    if not strerror:
+        return str(exc).split("\n")[0].strip()
+    filename = getattr(exc, "filename", None)
+    return f"{strerror}: {filename}" if filename else strerror

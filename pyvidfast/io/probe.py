@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import av
 
+from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.mp4 import is_iso_bmff, moov_info
 from pyvidfast.io.mp4_trust import header_problem
 
@@ -120,8 +121,7 @@ def _fps(stream) -> float:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).split("\n")[0].strip()
-    return f"{type(exc).__name__}: {text}"[:200]
+    return f"{type(exc).__name__}: {ffmpeg_text(exc)}"[:200]
 
 
 def is_image(path: str) -> bool:

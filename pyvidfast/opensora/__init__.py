@@ -19,10 +19,6 @@ _EXPORTS = {
     "remove_empty_caption": "datautil",
     "filter_without_errors": "ffmpeg_filter_without_errors",
     "add_file_size": "filter_large_videos",
-    "base_name": "table",
-    "output_path": "table",
-    "read_tables": "table",
-    "write_table": "table",
 }
 
 __all__ = sorted(_EXPORTS)

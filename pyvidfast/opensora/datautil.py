@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from pyvidfast.opensora.info import add_info_from_args, add_run_arguments, summarize
-from pyvidfast.opensora.table import output_path, read_tables, write_table
+from pyvidfast.parallel.interrupt import run_command
+from pyvidfast.parallel.outputs import outputs_ready
+from pyvidfast.parallel.table import output_path, read_tables, write_table
 
 __all__ = ["STEPS", "output_suffixes", "process", "remove_empty_caption", "main"]
 
@@ -143,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="add num_frames, height, width, aspect_ratio, fps, resolution (suffix _info)",
     )
     add_run_arguments(parser)
+    _add_filter_arguments(parser)
+    return parser
+
+
+def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The filtering and path steps, in ``STEPS`` order."""
     parser.add_argument(
         "--ext", action="store_true", help="keep rows whose path exists (suffix _ext)"
     )
@@ -186,7 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--head", type=int, default=None, help="keep the first N rows (suffix _first_N_data)"
     )
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"Loaded {len(data)} samples from {', '.join(paths)}.")
     out = output_path(paths, output_suffixes(args), args.format, args.output)
+    if not outputs_ready("datautil", [out], paths):
+        return 2
     try:
         data, rows = process(data, args)
     except KeyError as exc:
@@ -212,4 +221,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("datautil", main))

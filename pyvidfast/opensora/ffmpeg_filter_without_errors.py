@@ -1,8 +1,11 @@
 """Drop-in for the guide's ``python -m tools.datasets.ffmpeg_filter_without_errors IN.csv``.
 
 Keeps the rows whose ``path + ".err"`` (written by ``ffmpeg -v error -i P -f null - 2> P.err``)
-is missing or empty, and writes ``IN`` with ``.csv`` replaced by ``_withouterror.csv``. Unlike
-the original, the input row order is kept.
+is empty, and writes ``IN`` with ``.csv`` replaced by ``_withouterror.csv``. Unlike the original,
+the input row order is kept, and a row whose ``.err`` is missing is dropped, not kept: a missing
+``.err`` means the check never recorded a verdict for that file (a read-only folder, a check that
+did not reach it), and keeping it would let a corrupt file through. ``--keep-unchecked`` restores
+the original's rule; either way the command says how many rows had no ``.err``.
 """
 
 from __future__ import annotations
@@ -13,25 +16,40 @@ import sys
 
 import pandas as pd
 
-from pyvidfast.opensora.table import read_table, with_suffix, write_table
+from pyvidfast.parallel.interrupt import run_command
+from pyvidfast.parallel.outputs import outputs_ready
+from pyvidfast.parallel.table import read_table, with_suffix, write_table
 
-__all__ = ["has_no_errors", "filter_without_errors", "output_name", "main"]
+__all__ = ["err_status", "filter_without_errors", "output_name", "main"]
 
 
-def has_no_errors(path: str) -> bool:
-    """True when ``path.err`` is missing or empty."""
+def err_status(path: str) -> str:
+    """``"ok"`` (``path.err`` empty), ``"errors"`` (not empty) or ``"unchecked"`` (no ``.err``)."""
     try:
-        return os.path.getsize(f"{path}.err") == 0
+        return "ok" if os.path.getsize(f"{path}.err") == 0 else "errors"
     except OSError:
-        return True
+        return "unchecked"
 
 
-def filter_without_errors(data: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose ``.err`` file is missing or empty, in input order."""
+def filter_without_errors(data: pd.DataFrame, keep_unchecked: bool = False) -> pd.DataFrame:
+    """Rows whose ``.err`` file is empty (or missing, with ``keep_unchecked``), in input order."""
     if "path" not in data.columns:
         raise KeyError("ffmpeg_filter_without_errors needs a 'path' column")
-    keep = [has_no_errors(str(p)) for p in data["path"]]
+    allowed = {"ok", "unchecked"} if keep_unchecked else {"ok"}
+    keep = [err_status(str(p)) in allowed for p in data["path"]]
     return data[pd.Series(keep, index=data.index, dtype=bool)]
+
+
+def unchecked_warning(data: pd.DataFrame, keep_unchecked: bool) -> str | None:
+    """The line that says how many rows have no ``.err`` file, or None when all have one."""
+    missing = [str(p) for p in data["path"] if err_status(str(p)) == "unchecked"]
+    if not missing:
+        return None
+    verb = "kept (--keep-unchecked)" if keep_unchecked else "dropped"
+    return (
+        f"ffmpeg_filter_without_errors: {len(missing)} rows have no .err file (never checked), "
+        f"{verb}; e.g. {missing[0]}.err"
+    )
 
 
 def output_name(path: str) -> str:
@@ -42,24 +60,37 @@ def output_name(path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pyvidfast.opensora.ffmpeg_filter_without_errors",
-        description="Keep rows whose <path>.err file (from ffmpeg_check_parallel.sh) is missing "
-        "or empty; writes <IN>_withouterror.csv in the input row order.",
+        description="Keep rows whose <path>.err file (from ffmpeg_check_parallel.sh or "
+        "`pyvidfast check --write-err`) is empty; writes <IN>_withouterror.csv in the input row "
+        "order. Rows without a .err file are dropped unless --keep-unchecked.",
     )
     parser.add_argument("input", help="CSV (or Parquet) with a 'path' column")
+    parser.add_argument(
+        "--keep-unchecked",
+        action="store_true",
+        help="keep rows whose .err file is missing, as the original script does (default: drop "
+        "them, since no check recorded a verdict for them)",
+    )
     args = parser.parse_args(argv)
     if not os.path.isfile(args.input):
         print(f"ffmpeg_filter_without_errors: no such file: {args.input}", file=sys.stderr)
         return 2
+    out = output_name(args.input)
+    if not outputs_ready("ffmpeg_filter_without_errors", [out], [args.input]):
+        return 2
     data = read_table(args.input)
     try:
-        kept = filter_without_errors(data)
+        kept = filter_without_errors(data, args.keep_unchecked)
     except KeyError as exc:
         print(f"ffmpeg_filter_without_errors: {exc.args[0]}", file=sys.stderr)
         return 2
-    out = write_table(kept, output_name(args.input))
+    warning = unchecked_warning(data, args.keep_unchecked)
+    if warning:
+        print(warning, file=sys.stderr)
+    write_table(kept, out)
     print(f"Kept {len(kept)} of {len(data)} rows without ffmpeg errors; saved to {out}.")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("ffmpeg_filter_without_errors", main))

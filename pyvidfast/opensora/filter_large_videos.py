@@ -14,7 +14,9 @@ import sys
 
 import pandas as pd
 
-from pyvidfast.opensora.table import read_table, with_suffix, write_table
+from pyvidfast.parallel.interrupt import run_command
+from pyvidfast.parallel.outputs import outputs_ready
+from pyvidfast.parallel.table import read_table, with_suffix, write_table
 
 __all__ = ["add_file_size", "filter_large_videos", "output_name", "main"]
 
@@ -61,16 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isfile(args.input):
         print(f"filter_large_videos: no such file: {args.input}", file=sys.stderr)
         return 2
+    out = output_name(args.input, args.limit)
+    if not outputs_ready("filter_large_videos", [out], [args.input]):
+        return 2
     data = read_table(args.input)
     try:
         kept = filter_large_videos(data, limit)
     except KeyError as exc:
         print(f"filter_large_videos: {exc.args[0]}", file=sys.stderr)
         return 2
-    out = write_table(kept, output_name(args.input, args.limit))
+    write_table(kept, out)
     print(f"Kept {len(kept)} of {len(data)} rows (< {args.limit} MiB); saved to {out}.")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("filter_large_videos", main))

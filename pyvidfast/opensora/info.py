@@ -23,8 +23,9 @@ from contextlib import contextmanager
 
 import pandas as pd
 
+from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.probe import VideoProbe, failed, is_image, probe_image, probe_video
-from pyvidfast.opensora.pool import map_in_process, map_with_timeout
+from pyvidfast.parallel.pool import map_in_process, map_with_timeout
 
 INFO_COLUMNS = ["num_frames", "height", "width", "aspect_ratio", "fps", "resolution"]
 ERROR_COLUMN = "info_error"
@@ -97,7 +98,7 @@ def video_info(path: str, exact_frames: bool = False, timeout: float | None = No
     except _Timeout:
         probe = failed(f"timeout after {timeout:g}s")
     except Exception as exc:  # probe_video does not raise on bad files; this is a last guard
-        probe = failed(f"error: {type(exc).__name__}: {exc}"[:200])
+        probe = failed(f"error: {type(exc).__name__}: {ffmpeg_text(exc)}"[:200])
     return _row(probe)
 
 
@@ -299,19 +300,23 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """``pyvidfast info``: read the inputs, add the info columns, write ``<base>_info.<fmt>``."""
-    from pyvidfast.opensora.table import output_path, read_tables, write_table
+    from pyvidfast.parallel.outputs import outputs_ready
+    from pyvidfast.parallel.table import output_path, read_tables, write_table
 
     try:
         data, paths = read_tables(args.input)
     except FileNotFoundError as exc:
         print(f"info: {exc}", file=sys.stderr)
         return 2
+    out = output_path(paths, ["_info"], args.format, args.output)
+    if not outputs_ready("info", [out], paths):
+        return 2
     try:
         data, rows = add_info_from_args(data, args)
     except KeyError as exc:
         print(f"info: {exc.args[0]}", file=sys.stderr)
         return 2
-    out = write_table(data, output_path(paths, ["_info"], args.format, args.output))
+    write_table(data, out)
     print(summarize(rows), file=sys.stderr)
     print(f"Saved {len(data)} samples to {out}.")
     return 0

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from pyvidfast.parallel.outputs import write_atomically
+
 FORMATS = ("csv", "parquet")
 
 
@@ -72,15 +74,14 @@ def output_path(
 
 
 def write_table(data: pd.DataFrame, path: str) -> str:
-    """Write ``data`` without its index: Parquet when ``path`` ends in ``.parquet``, else CSV."""
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    if str(path).lower().endswith(".parquet"):
-        data.to_parquet(path, index=False)
-    else:
-        data.to_csv(path, index=False)
-    return path
+    """Write ``data`` without its index: Parquet when ``path`` ends in ``.parquet``, else CSV.
+
+    Atomic (``outputs.write_atomically``): a failed or killed write leaves ``path`` as it was.
+    """
+    path = str(path)
+    if path.lower().endswith(".parquet"):
+        return write_atomically(path, lambda temp: data.to_parquet(temp, index=False))
+    return write_atomically(path, lambda temp: data.to_csv(temp, index=False))
 
 
 def with_suffix(path: str, suffix: str) -> str:
