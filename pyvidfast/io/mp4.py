@@ -151,8 +151,6 @@ def moov_info(path: str) -> MoovInfo | None:
     size = the sample entry's width/height, fps = timescale * samples / sum of stts durations
     (FFmpeg's avg_frame_rate for MOV).
     """
-    import numpy as np
-
     data = read_moov(path)
     if data is None:
         return None
@@ -172,7 +170,27 @@ def moov_info(path: str) -> MoovInfo | None:
         return None
     media_scale = u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12))
     boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
-    if b"stsd" not in boxes or b"stts" not in boxes:
+    entry = _sample_entry(moov, boxes)
+    samples = _sample_count(moov, boxes)
+    if entry is None or samples is None or samples > os.path.getsize(path):
+        return None  # more samples than bytes: the tables lie (and would cost 8 bytes a sample)
+    codec, width, height = entry
+    times = _presentation_range(moov, boxes, samples)
+    if times is None or width <= 0 or height <= 0 or media_scale <= 0:
+        return None
+    first, end, duration = times
+    scales = (media_scale, movie_scale)
+    if not _edit_keeps_every_sample(moov, trak, first, end, scales):
+        return None
+    fps = Fraction(media_scale * samples, duration)
+    if fps.numerator > _INT_MAX or fps.denominator > _INT_MAX:
+        return None  # av_reduce would approximate
+    return MoovInfo(samples, height, width, float(fps), codec)
+
+
+def _sample_entry(moov: memoryview, boxes: dict) -> tuple[str, int, int] | None:
+    """``(codec, width, height)`` of the one sample description, or None."""
+    if b"stsd" not in boxes:
         return None
     stsd = boxes[b"stsd"]
     if u32(moov, stsd[0] + 4) != 1:
@@ -183,19 +201,28 @@ def moov_info(path: str) -> MoovInfo | None:
         return None
     width = int.from_bytes(moov[entry + 32 : entry + 34], "big")
     height = int.from_bytes(moov[entry + 34 : entry + 36], "big")
-    if b"stsz" in boxes:
-        samples = u32(moov, boxes[b"stsz"][0] + 8)
-    elif b"stz2" in boxes:
-        samples = u32(moov, boxes[b"stz2"][0] + 8)
-    else:
+    return codec, width, height
+
+
+def _sample_count(moov: memoryview, boxes: dict) -> int | None:
+    for kind in (b"stsz", b"stz2"):
+        if kind in boxes:
+            return u32(moov, boxes[kind][0] + 8)
+    return None
+
+
+def _presentation_range(moov: memoryview, boxes: dict, samples: int):
+    """``(first presentation time, end, sum of durations)`` in media units, or None when the
+    stts/ctts tables do not describe exactly ``samples`` samples."""
+    import numpy as np
+
+    if b"stts" not in boxes:
         return None
-    if samples > os.path.getsize(path):
-        return None  # more samples than bytes: the tables lie (and would cost 8 bytes a sample)
     counts, deltas = _table(moov, boxes[b"stts"])
-    if samples <= 0 or width <= 0 or height <= 0 or int(counts.sum()) != samples:
+    if samples <= 0 or int(counts.sum()) != samples:
         return None
     duration = int((counts * deltas).sum())
-    if duration <= 0 or media_scale <= 0:
+    if duration <= 0:
         return None
     # Presentation times: dts from stts plus the ctts offset of each sample.
     dts = np.concatenate(([0], np.cumsum(np.repeat(deltas, counts))))
@@ -205,29 +232,29 @@ def moov_info(path: str) -> MoovInfo | None:
         if int(c_counts.sum()) != samples:
             return None
         cts = cts + np.repeat(offsets, c_counts)
-    first, end = int(cts.min()), int((cts + dur).max())
+    return int(cts.min()), int((cts + dur).max()), duration
+
+
+def _edit_keeps_every_sample(moov, trak, first: int, end: int, scales: tuple[int, int]) -> bool:
+    """True when FFmpeg discards no sample: no edit list and no time below 0, or one edit at
+    rate 1 that starts at or before ``first`` and lasts past ``end``."""
+    media_scale, movie_scale = scales
     edts = find_box(moov, *trak, b"edts")
     elst = edts and find_box(moov, *edts, b"elst")
-    if elst:
-        a = elst[0]
-        version, n = moov[a], u32(moov, a + 4)
-        if n != 1:
-            return None
-        if version == 1:
-            seg = int.from_bytes(moov[a + 8 : a + 16], "big")
-            start = int.from_bytes(moov[a + 16 : a + 24], "big", signed=True)
-            rate = u32(moov, a + 24)
-        else:
-            seg = u32(moov, a + 8)
-            start = int.from_bytes(moov[a + 12 : a + 16], "big", signed=True)
-            rate = u32(moov, a + 16)
-        if rate != 0x10000 or start < 0 or seg <= 0 or movie_scale <= 0:
-            return None
-        if first < start or start + seg * media_scale / movie_scale < end:
-            return None  # FFmpeg would discard samples before or after the edit
-    elif first < 0:
-        return None
-    fps = Fraction(media_scale * samples, duration)
-    if fps.numerator > _INT_MAX or fps.denominator > _INT_MAX:
-        return None  # av_reduce would approximate
-    return MoovInfo(samples, height, width, float(fps), codec)
+    if not elst:
+        return first >= 0
+    a = elst[0]
+    version, n = moov[a], u32(moov, a + 4)
+    if n != 1:
+        return False
+    if version == 1:
+        seg = int.from_bytes(moov[a + 8 : a + 16], "big")
+        start = int.from_bytes(moov[a + 16 : a + 24], "big", signed=True)
+        rate = u32(moov, a + 24)
+    else:
+        seg = u32(moov, a + 8)
+        start = int.from_bytes(moov[a + 12 : a + 16], "big", signed=True)
+        rate = u32(moov, a + 16)
+    if rate != 0x10000 or start < 0 or seg <= 0 or movie_scale <= 0:
+        return False
+    return first >= start and start + seg * media_scale / movie_scale >= end
