@@ -25,8 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from pyvidfast.io.errors import VideoDecodeError
 from pyvidfast.io.mp4 import moov_info
 from pyvidfast.io.probe import probe_video
+from pyvidfast.io.reader import VideoReader
 
 MEMORY_LIMIT = 1 << 30  # bytes of address space for the child: a real clip needs far less
 PER_INPUT_CPU_S = 15  # CPU seconds; the slowest clip (AV1 720x1280, decoded twice) takes ~3
@@ -215,8 +217,11 @@ def test_unknown_codec_tag_is_a_failure_row(real_dir, tmp_path):
             if kind == b"avc1":
                 data[pos + 4 : pos + 8] = b"zzzz"
 
-    probe = probe_video(str(_edited(real_dir, tmp_path, edit)))
+    path = str(_edited(real_dir, tmp_path, edit))
+    probe = probe_video(path)
     assert probe.error == "no decoder for the video stream" and probe.num_frames == 0
+    with pytest.raises(VideoDecodeError, match="no decoder for the video stream"):
+        VideoReader(path)
 
 
 def test_huge_sample_count_is_not_trusted(real_dir, tmp_path):

@@ -40,6 +40,7 @@ from pyvidfast.io.errors import (
     NoVideoStreamError,
     VideoDecodeError,
     VideoOpenError,
+    ffmpeg_text,
 )
 from pyvidfast.io.orientation import decord_rotation, rotated_shape
 from pyvidfast.io.scaler import DecordScaler
@@ -99,7 +100,9 @@ class FFmpegDecoder:
             self._build_index()
         except (av.error.FFmpegError, OSError) as exc:
             self.close()
-            raise VideoDecodeError(self.path, f"cannot index the stream: {exc}") from exc
+            raise VideoDecodeError(
+                self.path, f"cannot index the stream: {ffmpeg_text(exc)}"
+            ) from exc
         self.num_frames = self.num_decodable
 
     @property
@@ -124,15 +127,18 @@ class FFmpegDecoder:
         try:
             container = av.open(src, mode="r", metadata_errors="ignore")
         except Exception as exc:  # FFmpeg errors, OSError, and PyAV's own ValueErrors
-            raise VideoOpenError(self.path, f"cannot open: {exc}") from exc
+            raise VideoOpenError(self.path, f"cannot open: {ffmpeg_text(exc)}") from exc
         try:
             stream = container.streams.best("video")
-        except Exception:
+        except Exception:  # PyAV/FFmpeg refusing to rank the streams: treated as none found
             stream = None
         if stream is None:
             container.close()
             raise NoVideoStreamError(self.path, "no video stream")
         ctx = stream.codec_context
+        if ctx is None:  # a codec tag FFmpeg has no decoder for (found by tests/test_fuzz.py)
+            container.close()
+            raise VideoDecodeError(self.path, "no decoder for the video stream")
         if self._verified:
             # Frame threads drop different frames after a decode error depending on the thread
             # count; once a file needed a rescan it is decoded one frame at a time so that the
@@ -366,7 +372,7 @@ class FFmpegDecoder:
                 self._can_skip = False
                 if attempt == 2:
                     raise VideoDecodeError(
-                        self.path, f"frames do not decode reliably: {exc}"
+                        self.path, f"frames do not decode reliably: {ffmpeg_text(exc)}"
                     ) from None
                 if not self._verified:
                     self._rescan()

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from pyvidfast.io.decoder import FFmpegDecoder
-from pyvidfast.io.errors import FrameIndexError, VideoDecodeError
+from pyvidfast.io.errors import FrameIndexError, VideoDecodeError, ffmpeg_text
 from pyvidfast.io.indices import FrameIndices, frame_indices
 from pyvidfast.io.source import Source
 
@@ -139,7 +139,7 @@ class VideoReader(FFmpegDecoder):
             return torch.from_numpy(self._decode(wanted))
         except (av.error.FFmpegError, OSError) as exc:  # e.g. a conversion FFmpeg refuses
             self._gen = None
-            raise VideoDecodeError(self.path, f"decoding failed: {exc}") from exc
+            raise VideoDecodeError(self.path, f"decoding failed: {ffmpeg_text(exc)}") from exc
 
     def get_batch(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Frames ``indices`` (any order, repeats allowed) as uint8 ``[N, H, W, 3]`` RGB."""
