@@ -16,6 +16,7 @@ import pytest
 import torch
 from media_rotation import ROTATED, make_rotated
 from test_sampling import reference_sft
+from tolerance import fraction_within, pixels_agree
 
 from pyvidfast.cogvideox import SFTDataset
 from pyvidfast.io.errors import FrameIndexError
@@ -39,10 +40,7 @@ KNOWN_DIFFERENCES = {
 }
 
 
-def close_enough(ours: np.ndarray, theirs: np.ndarray) -> float:
-    """Fraction of values within 2 levels (shapes must agree)."""
-    assert ours.shape == theirs.shape
-    return float((np.abs(ours.astype(np.int16) - theirs.astype(np.int16)) <= 2).mean())
+close_enough = fraction_within  # the suite's one rule (tests/tolerance.py)
 
 
 def open_decord(path, **kwargs):
@@ -211,8 +209,7 @@ def test_sft_dataset_matches_the_decord_procedure(real_dir, rotated, tmp_path):
             continue  # the reference cannot load this clip (too short, decord errors)
         item = SFTDataset(str(folder), list(size), fps, m, skip)[0]
         assert item["num_frames"] == num, path
-        within = (item["mp4"] - expected).abs() <= 2 / 127.5 + 1e-6
-        assert float(within.float().mean()) >= 0.999, path
+        assert pixels_agree(item["mp4"], expected, normalised=True), path
         compared += 1
     assert compared >= 30
 

@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from pyvidfast.io.errors import FrameIndexError
+from pyvidfast.io.indices import frame_indices
 
 __all__ = ["FrameNumbering", "FrameOrder", "LateSeek", "NumberingError", "plan_indices"]
 
@@ -103,16 +102,7 @@ def plan_indices(indices, length: int, path: str = "<video>") -> tuple[list[int]
     outside ``[-length, length)`` raises ``FrameIndexError``; non-integers raise ``TypeError``.
     Repeats are restored from ``rows``, never asked of the decoder twice.
     """
-    if isinstance(indices, torch.Tensor):
-        indices = indices.cpu().numpy()
-    idx = np.asarray(indices).reshape(-1)
-    if idx.size and not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"{path}: frame indices must be integers, got {idx.dtype}")
-    idx = idx.astype(np.int64)
-    idx = np.where(idx < 0, idx + length, idx)
-    bad = idx[(idx < 0) | (idx >= length)]
-    if bad.size:
-        raise FrameIndexError(path, f"frame index {int(bad[0])} out of range for {length} frames")
-    distinct = sorted(set(idx.tolist()))
-    row = {k: j for j, k in enumerate(distinct)}
-    return distinct, [row[i] for i in idx.tolist()]
+    request = frame_indices(indices, length, path)  # the one index check (io/indices.py)
+    if request.order is None:
+        return request.distinct, list(range(len(request.distinct)))
+    return request.distinct, request.order.tolist()
