@@ -85,7 +85,7 @@ def _from_shards(shards: list[str], max_files: int | None, seed: int, workdir: s
 
 
 def _from_table(source: str, max_files: int | None, seed: int) -> Sample:
-    from pyvidfast.opensora.table import read_tables
+    from pyvidfast.parallel.table import read_tables
 
     data, _ = read_tables([source])
     if "path" not in data.columns:

@@ -44,7 +44,7 @@ def rejected_path_for(table_path: str) -> str:
 
 
 def _read(path: str) -> pd.DataFrame:
-    from pyvidfast.opensora.table import read_table
+    from pyvidfast.parallel.table import read_table
 
     return read_table(path)
 

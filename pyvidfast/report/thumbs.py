@@ -1,6 +1,6 @@
 """Contact-sheet thumbnails: the first, middle and last frame of a clip from ``VideoReader``.
 
-Decoding runs in worker processes with a per-clip timeout (``opensora.pool``), so a file that
+Decoding runs in worker processes with a per-clip timeout (``parallel.pool``), so a file that
 hangs or crashes the decoder costs its own thumbnails, not the report.
 """
 
@@ -56,7 +56,7 @@ def make_thumbs(paths: Sequence[str], timeout: float = 60, workers: int | None =
     if not paths:
         return []
     import pyvidfast.io.reader  # noqa: F401  (once here: forked workers would each import torch)
-    from pyvidfast.opensora.pool import map_with_timeout
+    from pyvidfast.parallel.pool import map_with_timeout
 
     results = map_with_timeout(
         thumbs_of,
