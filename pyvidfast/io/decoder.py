@@ -21,13 +21,13 @@ Note [frame index]
     ``FrameIndexError``; ``num_frames`` does not change.
 
 Note [orientation]
-    Frames come out upright as decord 0.6.0 turns them: the rotation is read from the container on
-    open (``pyvidfast.io.orientation``); turned or resized frames go through decord's own filter
-    graph (``pyvidfast.io.scaler``), which transposes the YUV planes before the RGB conversion.
+    Frames come out upright as decord 0.6.0 turns them (rotation read on open, ``io.orientation``);
+    turned or resized frames go through decord's own filter graph (``io.scaler``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -132,12 +132,11 @@ class FFmpegDecoder:
             stream = container.streams.best("video")
         except Exception:  # PyAV/FFmpeg refusing to rank the streams: treated as none found
             stream = None
-        if stream is None:
+        ctx = None if stream is None else stream.codec_context
+        if ctx is None:  # no stream, or a codec tag FFmpeg has no decoder for (tests/test_fuzz.py)
             container.close()
-            raise NoVideoStreamError(self.path, "no video stream")
-        ctx = stream.codec_context
-        if ctx is None:  # a codec tag FFmpeg has no decoder for (found by tests/test_fuzz.py)
-            container.close()
+            if stream is None:
+                raise NoVideoStreamError(self.path, "no video stream")
             raise VideoDecodeError(self.path, "no decoder for the video stream")
         if self._verified:
             # Frame threads drop different frames after a decode error depending on the thread
@@ -397,7 +396,5 @@ class FFmpegDecoder:
         self.close()
 
     def __del__(self):
-        try:
+        with contextlib.suppress(Exception):  # a half-built object or interpreter shutdown
             self.close()
-        except Exception:  # a half-built object or interpreter shutdown: nothing to release
-            pass
