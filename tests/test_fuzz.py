@@ -27,6 +27,7 @@ import pytest
 
 from pyvidfast.io.errors import VideoDecodeError
 from pyvidfast.io.mp4 import moov_info
+from pyvidfast.io.mp4_trust import header_problem
 from pyvidfast.io.probe import probe_video
 from pyvidfast.io.reader import VideoReader
 
@@ -229,6 +230,7 @@ def test_huge_sample_count_is_not_trusted(real_dir, tmp_path):
     8 bytes a sample (17 GB); more samples than bytes in the file is not believed."""
     path = _edited(real_dir, tmp_path, lambda data, found: _consistent_count(data, found, 1 << 24))
     assert moov_info(str(path)) is None
+    assert "more than the file has bytes" in header_problem(str(path))  # before any allocation
     assert probe_video(str(path)).num_frames != 1 << 24
 
 

@@ -142,8 +142,12 @@ def header_problem(path: str) -> str | None:
     if u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12)) == 0:
         return "invalid mdhd timescale 0"
     boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
-    if b"stsz" in boxes and u32(moov, boxes[b"stsz"][0] + 8) == 0:
+    count = u32(moov, boxes[b"stsz"][0] + 8) if b"stsz" in boxes else None
+    if count == 0:
         return None  # no samples (init segment): the caller's failure row
+    if count is not None and count > os.path.getsize(path):
+        # checked before any table is expanded: 8 bytes a sample (found by tests/test_fuzz.py)
+        return f"stsz declares {count} samples, more than the file has bytes"
     ranges = sample_ranges(moov, boxes)
     if isinstance(ranges, str):
         return ranges
