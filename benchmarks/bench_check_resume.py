@@ -30,6 +30,7 @@ from common import REAL_DIR, print_table, write_results
 
 from pyvidfast.curation import check_file, check_files
 from pyvidfast.curation.sample_data import Clip, make_clip
+from pyvidfast.parallel.pool import alive_in_group
 
 COMPARED = ["ok", "error_kind", "error", "decoded_frames", "header_frames"]
 
@@ -96,22 +97,6 @@ class JournalCounter:
         self.lines += chunk[:complete].count(b"\n")
         self.offset += complete
         return self.lines
-
-
-def alive_in_group(pgid: int) -> list[int]:
-    """Running (not zombie) processes of process group ``pgid``."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited while we looked
-        if int(fields[2]) == pgid and fields[0] not in "ZX":
-            alive.append(int(entry))
-    return alive
 
 
 def start_check(list_file: Path, out: Path, workers: int, log) -> subprocess.Popen:

@@ -31,7 +31,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import print_table, write_results
+from common import print_table, time_it, write_results
 
 from pyvidfast import has_cuda
 from pyvidfast.transform import resize_crop_normalize, yuv_resize_crop_normalize
@@ -196,16 +196,8 @@ def host_only(repeats: int) -> None:
 
 
 def time_host(fn, repeats: int) -> dict:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {
-        "host_us": round(statistics.median(times) * 1e6, 1),
-        "host_min_us": round(min(times) * 1e6, 1),
-    }
+    t = time_it(fn, repeats=repeats)  # one warm-up call, then the median and the best
+    return {"host_us": round(t["median_s"] * 1e6, 1), "host_min_us": round(t["min_s"] * 1e6, 1)}
 
 
 def main() -> None:

@@ -24,26 +24,10 @@ from pyvidfast.curation import check
 from pyvidfast.curation.sample_data import Clip, make_clip
 from pyvidfast.opensora import datautil, ffmpeg_filter_without_errors
 from pyvidfast.parallel import outputs
+from pyvidfast.parallel.pool import alive_in_group
 from pyvidfast.parallel.table import write_table
 
 CLI = [sys.executable, "-m", "pyvidfast.cli"]
-
-
-def _alive_in_group(pgid: int) -> list[int]:
-    """Processes of process group ``pgid`` that are still running (zombies are dead)."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited while we looked
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state not in "ZX":
-            alive.append(int(entry))
-    return alive
 
 
 def _children(pid: int) -> list[int]:
@@ -95,11 +79,11 @@ def test_killed_check_leaves_no_worker(clip_list: Path, tmp_path: Path, signum: 
         os.kill(proc.pid, signum)  # the parent only, as an OOM kill or a job timeout would
         proc.wait(timeout=60)
         deadline = time.monotonic() + 20
-        while _alive_in_group(proc.pid) and time.monotonic() < deadline:
+        while alive_in_group(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _alive_in_group(proc.pid) == [], "a worker outlived its parent"
+        assert alive_in_group(proc.pid) == [], "a worker outlived its parent"
     finally:
-        if _alive_in_group(proc.pid):
+        if alive_in_group(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
     assert not out.exists()
     if signum == signal.SIGKILL:

@@ -198,3 +198,20 @@ def map_in_process(
         if on_result is not None:
             on_result(index, result)
     return results
+
+
+def alive_in_group(pgid: int) -> list[int]:
+    """Running (not zombie) processes of process group ``pgid`` (Linux ``/proc``): what a
+    killed run left behind, for the tests and benchmarks that check nothing outlives a job."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            alive.append(int(entry))
+    return alive
