@@ -8,6 +8,7 @@ import ctypes
 import hashlib
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -177,20 +178,39 @@ def test_one_batch_routes_and_attributes_errors_per_file(real_dir: Path, clips):
 
 
 @pytest.mark.slow
-def test_the_real_corpus_gets_ffmpegs_verdicts_with_the_stand_in(real_dir: Path):
-    """Every real clip, NVDEC-routed ones through the stand-in: ffmpeg's verdict (its recorded
-    run, FFMPEG_VERDICTS.csv) on every file."""
+def corpus_mismatches(real_dir: str) -> dict:
+    """The stand-in check of every real clip against ffmpeg's verdict (its recorded run,
+    FFMPEG_VERDICTS.csv): how many files went to NVDEC and the verdicts that differ."""
     import csv
 
-    with open(real_dir / "FFMPEG_VERDICTS.csv") as f:
-        want = {str(real_dir / r["file"]): r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
+    real = Path(real_dir)
+    with open(real / "FFMPEG_VERDICTS.csv") as f:
+        want = {str(real / r["file"]): r["ffmpeg_ok"] == "1" for r in csv.DictReader(f)}
     # The recording's ffmpeg decodes VVC; this FFmpeg (PyAV's) has no VVC decoder, and the CPU
     # check fails the file as ffmpeg 5.1 does.
-    vvc = str(real_dir / "androidx_media/mp4__sample_vvc.mp4")
+    vvc = str(real / "androidx_media/mp4__sample_vvc.mp4")
     want[vvc] = integrity.check_file(vvc)["ok"]
     got, stats = _run(list(want), standin_pool(), timeout=120)
-    assert stats["gpu_files"] >= 50
-    assert sorted(p for p in want if got[p]["ok"] != want[p]) == []
+    wrong = {p: got[p] for p in sorted(want) if got[p]["ok"] != want[p]}
+    return {"gpu_files": stats["gpu_files"], "wrong": wrong}
+
+
+def test_the_real_corpus_gets_ffmpegs_verdicts_with_the_stand_in(real_dir: Path):
+    """Every real clip, NVDEC-routed ones through the stand-in: ffmpeg's verdict on every file.
+    Run in a fresh interpreter, as ``pyvidfast check`` runs: the checker processes fork from
+    their parent, and this long-lived test process carries earlier tests' threads."""
+    import json
+
+    here = str(Path(__file__).resolve().parent)
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import test_gpu_check as t; "
+        f"print(json.dumps(t.corpus_mismatches({str(real_dir)!r}), default=str))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["gpu_files"] >= 50
+    assert result["wrong"] == {}
 
 
 def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
