@@ -3,9 +3,10 @@
 Each builder writes one file of a class the held-out corpus showed (issue 12) and returns its
 path: MP4 cut inside ``mdat`` or a few bytes short, sample tables that contradict each other, an
 empty STSC, a zero ``mdhd`` timescale, annex-B H.264 inside MP4, MPEG-TS without access unit
-delimiters or starting mid-GOP, and AVI with B-frames. Broken MP4s are derived from a clean
-one by patching its boxes, with a box walker of its own (not ``pyvidfast.io.mp4``), so the
-tests do not share the code they check.
+delimiters or starting mid-GOP, AVI with B-frames, and MPEG-4 Part 2 with N-VOPs, cut mid-GOP
+or without a container. Broken MP4s are derived from a clean one by patching its boxes, with a
+box walker of its own (not ``pyvidfast.io.mp4``), and N-VOPs are written by a VOP writer of its
+own (not ``pyvidfast.io.mpeg4``), so the tests do not share the code they check.
 """
 
 from __future__ import annotations
@@ -194,6 +195,57 @@ def avi_xvid_packed(folder: Path) -> Path | None:
     return path if done.returncode == 0 else None
 
 
+# MPEG-4 Part 2 whose packets are not one frame each. FFmpeg's encoder writes
+# vop_time_increment_resolution = 24 at 24 fps: a 5-bit vop_time_increment.
+INCREMENT_BITS = 5
+
+
+def not_coded_vop(increment: int) -> bytes:
+    """A P-VOP with vop_coded = 0 (an N-VOP), stuffed to a byte boundary (ISO/IEC 14496-2)."""
+    bits = "01" + "0" + "1" + format(increment, f"0{INCREMENT_BITS}b") + "1" + "0"
+    bits += "0" + "1" * ((7 - len(bits)) % 8)  # next_start_code() stuffing: 0 then 1s
+    return b"\x00\x00\x01\xb6" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def _rewrite(source: Path, path: Path, change) -> Path:
+    """Remux ``source`` into ``path`` with ``change(index, data)`` applied to each packet."""
+    with av.open(str(source)) as src, av.open(str(path), "w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for index, packet in enumerate(src.demux(src.streams.video[0])):
+            if packet.size == 0:
+                continue
+            new = av.Packet(change(index, bytes(packet)))
+            new.pts, new.dts, new.time_base = packet.pts, packet.dts, packet.time_base
+            new.is_keyframe = packet.is_keyframe
+            new.stream = stream
+            out.mux(new)
+    return path
+
+
+def avi_mpeg4_nvops(folder: Path) -> Path:
+    """Every sixth P-VOP not coded, as encoders write dropped frames: no picture for those."""
+    source = encode(folder / "mpeg4_ipp.avi", codec="mpeg4", options={"g": "12"})
+
+    def change(index: int, data: bytes) -> bytes:
+        return not_coded_vop(index % 24) if index % 6 == 5 and index % 12 else data
+
+    return _rewrite(source, folder / "mpeg4_nvops.avi", change)
+
+
+def ts_mpeg4_mid_gop(folder: Path) -> Path:
+    """MPEG-4 with B-frames in MPEG-TS, cut after its first I-VOP: B-VOPs before two references."""
+    data = encode(folder / "mpeg4_bframes.ts", codec="mpeg4", options={"bf": "2", "g": "12"})
+    data = data.read_bytes()
+    path = folder / "ts_mpeg4_mid_gop.ts"
+    path.write_bytes(data[188 * (len(data) // 188 // 3) :])
+    return path
+
+
+def m4v_elementary(folder: Path) -> Path:
+    """A raw MPEG-4 elementary stream (no container timestamps) with B-frames."""
+    return encode(folder / "mpeg4_bframes.m4v", codec="mpeg4", options={"bf": "2"})
+
+
 BUILDERS: dict[str, Callable[[Path], Path | None]] = {
     "truncated_mdat": truncated_mdat,
     "samples_past_eof": samples_past_eof,
@@ -206,6 +258,9 @@ BUILDERS: dict[str, Callable[[Path], Path | None]] = {
     "avi_h264_bframes": avi_h264_bframes,
     "avi_mpeg4_bframes": avi_mpeg4_bframes,
     "avi_xvid_packed": avi_xvid_packed,
+    "avi_mpeg4_nvops": avi_mpeg4_nvops,
+    "ts_mpeg4_mid_gop": ts_mpeg4_mid_gop,
+    "m4v_elementary": m4v_elementary,
 }
 
 

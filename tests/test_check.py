@@ -198,3 +198,25 @@ def test_generated_broken_files_match_live_ffmpeg(tmp_path):
         if ours["ok"] != (not ref) or ours_muxer != muxer:
             differ[path.name] = (ours["error_lines"][:3], ref[:3])
     assert differ == {}
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg command")
+def test_mpeg4_cut_mid_gop_gets_ffmpegs_lines(tmp_path):
+    """MPEG-4 Part 2 in MPEG-TS cut at several points: 5.1's frame-threaded decoder logs one
+    "Context scratch buffers" line per packet that follows a picture-less start (Note [mpeg4
+    scratch]); every line, in order, equals the live CLI's."""
+    from media_broken import encode
+
+    data = encode(tmp_path / "mpeg4.ts", codec="mpeg4", options={"bf": "2", "g": "12"})
+    data = data.read_bytes()
+    packets = len(data) // 188
+    scratch = 0
+    for k in range(2, 12):
+        path = tmp_path / f"cut{k}.ts"
+        path.write_bytes(data[188 * (packets * k // 13) :])
+        ref = _normalise(_ffmpeg_stderr(str(path))).splitlines()
+        ours = check_file(str(path))["error_lines"]
+        assert ours == ref, path.name
+        scratch += sum("Context scratch buffers" in line for line in ours)
+    if (os.cpu_count() or 1) > 1:
+        assert scratch > 0  # the cuts do start on B-VOPs

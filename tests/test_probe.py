@@ -115,9 +115,9 @@ def test_methods_by_container(real_dir):
     assert (frag.method, frag.num_frames) == ("demux", 30)
     assert probe_video(str(real_dir / "decord/flipping_a_pancake.mkv")).method == "demux"
     assert probe_video(str(real_dir / "androidx_media/ts__sample_h264.ts")).method == "demux"
-    # MPEG-4 part 2 in AVI: header says 98, two packets decode to nothing.
+    # MPEG-4 part 2 in AVI: the index says 98; 96 packets, each one coded VOP, are 96 frames.
     avi = probe_video(str(real_dir / "androidx_media/avi__sample.avi"))
-    assert (avi.method, avi.num_frames) == ("decode", 96)
+    assert (avi.method, avi.num_frames) == ("demux", 96)
     # Edit list: one sample is discarded, the header's 13 is not what decodes.
     edit = probe_video(str(real_dir / "androidx_media/mp4__iibbibb_editlist_videoonly.mp4"))
     assert (edit.method, edit.num_frames) == ("header", 12)
@@ -343,3 +343,18 @@ def test_ts_start_checks(broken, real_dir):
     assert probe_video(str(broken["ts_starting_mid_gop"])).method == "decode"
     assert probe_video(str(broken["ts_without_aud"])).method == "decode"
     assert probe_video(str(real_dir / "androidx_media/ts__sample_h265.ts")).method == "demux"
+
+
+def test_mpeg4_packets_stand_for_frames_only_when_each_is_one_coded_vop(broken):
+    """Counted from packets where they map one to one, decoded where they do not; the counts
+    equal the reference either way (test_opensora_info runs it on every generated file)."""
+    methods = {name: probe_video(str(broken[name])).method for name in broken}
+    assert methods["avi_mpeg4_bframes"] == methods["m4v_elementary"] == "demux"
+    # N-VOPs give no picture, B-VOPs before two references are skipped by FFmpeg
+    assert methods["avi_mpeg4_nvops"] == methods["ts_mpeg4_mid_gop"] == "decode"
+    packets = 0
+    with av.open(str(broken["avi_mpeg4_nvops"])) as container:
+        packets = sum(1 for p in container.demux(container.streams.video[0]) if p.size)
+    assert probe_video(str(broken["avi_mpeg4_nvops"])).num_frames < packets
+    if "avi_xvid_packed" in broken:  # packed B-frames: two VOPs in one packet
+        assert methods["avi_xvid_packed"] == "decode"

@@ -7,7 +7,8 @@ Mirrors what the ffmpeg 5.1 command line does with that command, in-process thro
    (+5e6 for the default disposition, attached pictures score 1, a score of 0 never wins) and the
    audio stream with the most channels (same default bonus), first one on ties;
 3. demux every packet (other streams discarded), decode the picked streams, flush at EOF;
-4. check the timestamps the null muxer would receive (timestamps.py, "the model").
+4. check the timestamps the null muxer would receive (timestamps.py, "the model"), and write
+   the lines 5.1's frame-threaded MPEG-4 decoder logs that FFmpeg 8 does not (mpeg4_scratch.py).
 
 Every FFmpeg library line at level ERROR or worse is captured, and the messages the ffmpeg tool
 itself prints at that level are synthesised with the same wording ("Error while decoding stream
@@ -28,6 +29,7 @@ from typing import Any
 import av
 
 from pyvidfast.curation.ffmpeg_log import capture_errors, format_line
+from pyvidfast.curation.mpeg4_scratch import scratch_lines
 from pyvidfast.curation.timestamps import AudioTimestamps, VideoTimestamps, demuxed_pts, rescale
 
 AV_TIME_BASE = Fraction(1, 1_000_000)
@@ -226,6 +228,7 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
     log.drain("demux")
 
     counts = {st.index: 0 for st in picked}
+    scratch = scratch_lines(video)
     packets = container.demux(picked)
     captured = log.captured
     while True:
@@ -249,6 +252,8 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
             packet = None
         elif st.type == "video":
             packet.pts = demuxed_pts(container.format.name, packet.pts, packet.dts)
+            if scratch.active and (line := scratch.packet(bytes(packet))) is not None:
+                log.add("decode", line)
         _decode(st, packet, trackers[st.index], counts, log)
 
     for st in picked:
