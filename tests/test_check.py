@@ -204,7 +204,8 @@ def test_generated_broken_files_match_live_ffmpeg(tmp_path):
 def test_mpeg4_cut_mid_gop_gets_ffmpegs_lines(tmp_path):
     """MPEG-4 Part 2 in MPEG-TS cut at several points: 5.1's frame-threaded decoder logs one
     "Context scratch buffers" line per packet that follows a picture-less start (Note [mpeg4
-    scratch]); every line, in order, equals the live CLI's."""
+    scratch]); every line, in order, equals the live CLI's. Xvid's B-frames in MPEG-TS end on a
+    not-coded VOP, where 5.1 stamps the flushed frame differently (Note [mpeg4 flush pts])."""
     from media_broken import encode
 
     data = encode(tmp_path / "mpeg4.ts", codec="mpeg4", options={"bf": "2", "g": "12"})
@@ -220,3 +221,17 @@ def test_mpeg4_cut_mid_gop_gets_ffmpegs_lines(tmp_path):
         scratch += sum("Context scratch buffers" in line for line in ours)
     if (os.cpu_count() or 1) > 1:
         assert scratch > 0  # the cuts do start on B-VOPs
+    xvid = tmp_path / "xvid.ts"
+    command = [FFMPEG, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=24"]
+    command += ["-t", "2", "-c:v", "libxvid", "-bf", "2", str(xvid)]
+    if subprocess.run(command, capture_output=True).returncode == 0:  # needs libxvid
+        ref = _normalise(_ffmpeg_stderr(str(xvid))).splitlines()
+        assert check_file(str(xvid))["error_lines"] == ref != []
+    # without B-frames, a final N-VOP: FFmpeg 8 repeats the last picture at EOF, 5.1 does not
+    from media_broken import avi_mpeg4_nvops
+
+    nvops = str(avi_mpeg4_nvops(tmp_path))
+    probe = [shutil.which("ffprobe") or "ffprobe", "-v", "error", "-count_frames", nvops]
+    probe += ["-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"]
+    frames = int(subprocess.run(probe, capture_output=True, text=True).stdout)
+    assert check_file(nvops)["decoded_frames"] == frames == 40

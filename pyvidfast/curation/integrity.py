@@ -8,7 +8,7 @@ Mirrors what the ffmpeg 5.1 command line does with that command, in-process thro
    audio stream with the most channels (same default bonus), first one on ties;
 3. demux every packet (other streams discarded), decode the picked streams, flush at EOF;
 4. check the timestamps the null muxer would receive (timestamps.py, "the model"), and write
-   the lines 5.1's frame-threaded MPEG-4 decoder logs that FFmpeg 8 does not (mpeg4_scratch.py).
+   the lines and the EOF pts where 5.1's MPEG-4 decoder differs from FFmpeg 8's (mpeg4_quirks.py).
 
 Every FFmpeg library line at level ERROR or worse is captured, and the messages the ffmpeg tool
 itself prints at that level are synthesised with the same wording ("Error while decoding stream
@@ -29,7 +29,7 @@ from typing import Any
 import av
 
 from pyvidfast.curation.ffmpeg_log import capture_errors, format_line
-from pyvidfast.curation.mpeg4_scratch import scratch_lines
+from pyvidfast.curation.mpeg4_quirks import Mpeg4Quirks, mpeg4_quirks
 from pyvidfast.curation.timestamps import AudioTimestamps, VideoTimestamps, demuxed_pts, rescale
 
 AV_TIME_BASE = Fraction(1, 1_000_000)
@@ -228,7 +228,7 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
     log.drain("demux")
 
     counts = {st.index: 0 for st in picked}
-    scratch = scratch_lines(video)
+    quirks = mpeg4_quirks(video)
     packets = container.demux(picked)
     captured = log.captured
     while True:
@@ -241,7 +241,7 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
             log.drain("demux")
             log.add("demux", f"{path}: {strerror(exc)}")
             for st in picked:
-                _decode(st, None, trackers[st.index], counts, log)
+                _decode(st, None, trackers[st.index], counts, log, quirks)
             break
         if captured:
             log.drain("demux")
@@ -252,9 +252,9 @@ def _check_container(container, path: str, threads: int, log: ErrorLog) -> dict:
             packet = None
         elif st.type == "video":
             packet.pts = demuxed_pts(container.format.name, packet.pts, packet.dts)
-            if scratch.active and (line := scratch.packet(bytes(packet))) is not None:
+            if quirks.active and (line := quirks.packet(bytes(packet), packet.pts)) is not None:
                 log.add("decode", line)
-        _decode(st, packet, trackers[st.index], counts, log)
+        _decode(st, packet, trackers[st.index], counts, log, quirks)
 
     for st in picked:
         if counts[st.index] == 0 and not format_known[st.index]:
@@ -293,7 +293,9 @@ def _open_decoders(container, picked, threads: int, log: ErrorLog) -> dict | Non
     return trackers
 
 
-def _decode(st, packet, tracker, counts: dict, log: ErrorLog) -> None:
+def _decode(st, packet, tracker, counts: dict, log: ErrorLog, quirks: Mpeg4Quirks) -> None:
+    """Decode one packet (None: flush at EOF) and check its frames' timestamps; the video
+    frames flushed at EOF are 5.1's (Note [mpeg4 flush pts])."""
     try:
         frames = st.codec_context.decode(packet)
     except Exception as exc:  # any decoder error is a line of the log
@@ -303,6 +305,8 @@ def _decode(st, packet, tracker, counts: dict, log: ErrorLog) -> None:
         return
     if log.captured:
         log.drain("decode")
+    if packet is None and st.type == "video":
+        frames = quirks.flushed(list(frames), st.codec_context.has_b_frames)
     if not frames:
         return
     counts[st.index] += len(frames)

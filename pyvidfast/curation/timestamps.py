@@ -30,9 +30,9 @@ Note [AVI pts]
     frames of x264 B-pyramids collide ("89 >= 89"). ``demuxed_pts`` gives the 5.1 value, and the
     checker feeds the decoder that.
 
-    Not modelled: MPEG-4 part 2 with *packed* B-frames in MPEG-TS, where 5.1's decoder stamps the
-    frame flushed at EOF with a pts one frame too early (5.1 prints "58 >= 57", we print nothing).
-    Every other container gives the same packet timestamps in both versions.
+    Every other container gives the same packet timestamps in both versions. Xvid's B-frames in
+    MPEG-TS (5.1 prints "58 >= 57") differ in the decoder, not here: Note [mpeg4 flush pts] in
+    ``pyvidfast/curation/mpeg4_quirks.py``.
 """
 
 from __future__ import annotations
