@@ -4,6 +4,22 @@
 indices, the range) and sorts the distinct ones, as torchcodec's ``getFramesAtIndices`` does: a
 reader decodes ``distinct`` once, in file order, whatever transform follows works on those
 frames, and ``FrameIndices.expand`` puts the repeats and the order back at the very end.
+
+Note [padded count]
+    decord 0.6.0 counts every packet of the stream, including those the MP4 demuxer marks as
+    discarded (the samples before an edit list's start, which FFmpeg's decoder never outputs:
+    ``ffmpeg -ss T -i in.mp4 -c copy`` cuts, pre-roll pictures of B-frame streams). Its
+    ``len()`` is then the pictures that decode plus the discarded packets; read in order, frame
+    ``i`` is the ``i``-th picture that decodes, and every index past the last picture gives a
+    copy of the last picture (decord's end-of-file fallback). Its timestamps are those of all
+    packets, the discarded ones first (negative), so they run ahead of the pictures returned.
+    pyvidfast follows that in-order reading: ``num_pictures`` pictures, the indices up to
+    ``num_frames`` repeat the last one. After a seek decord contradicts itself on these files
+    (it numbers the decoded picture by packet timestamps that include the discarded packets:
+    a closed-GOP cut gives the frame the edit list hid, an edit list inside a B-frame group
+    one frame later still); CogVideoX's procedure reads one contiguous range, which decord
+    reads in order unless the range starts past the second keyframe in decode order.
+    Measured in tests/test_decord_parity.py; files without discarded packets are unchanged.
 """
 
 from __future__ import annotations
@@ -42,12 +58,17 @@ class FrameIndices:
 
 
 def frame_indices(
-    indices: int | Sequence[int] | np.ndarray | torch.Tensor, num_frames: int, path: object = ""
+    indices: int | Sequence[int] | np.ndarray | torch.Tensor,
+    num_frames: int,
+    path: object = "",
+    num_pictures: int | None = None,
 ) -> FrameIndices:
     """Check ``indices`` against a stream of ``num_frames`` frames and plan their decode.
 
-    Negative indices count from the end (as decord). Raises ``TypeError`` for non-integers and
-    ``FrameIndexError`` (an ``IndexError``) naming ``path`` for an index out of range.
+    Negative indices count from the end (as decord). Indices from ``num_pictures`` (when given)
+    to ``num_frames - 1`` are repeats of picture ``num_pictures - 1`` (Note [padded count]).
+    Raises ``TypeError`` for non-integers and ``FrameIndexError`` (an ``IndexError``) naming
+    ``path`` for an index out of range.
     """
     if isinstance(indices, torch.Tensor):
         indices = indices.detach().cpu().numpy()
@@ -63,6 +84,8 @@ def frame_indices(
         raise FrameIndexError(
             path, f"frame index {int(bad[0])} out of range for {num_frames} frames"
         )
+    if num_pictures is not None and 0 < num_pictures < num_frames:
+        idx = np.minimum(idx, num_pictures - 1)
     distinct, order = np.unique(idx, return_inverse=True)
     if distinct.size == idx.size and (idx.size < 2 or bool(np.all(idx[1:] > idx[:-1]))):
         return FrameIndices(distinct.tolist(), None, scalar)
