@@ -142,7 +142,7 @@ class VideoReader(FFmpegDecoder):
         if wanted[-1] >= self.num_pictures:  # a padded index is planned as the last picture
             raise FrameIndexError(
                 self.path,
-                f"frame {wanted[-1]} does not decode: only {self.num_pictures} pictures decode",
+                f"frame {wanted[-1]} does not decode: only {self.num_pictures} frames decode",
             )
         try:
             return torch.from_numpy(self._decode(wanted))
