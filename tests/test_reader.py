@@ -415,17 +415,6 @@ def test_frame_indices_checks_and_plans_once():
         frame_indices([1.5], 10)
 
 
-def test_frame_indices_past_the_pictures_repeat_the_last():
-    # a count padded as decord's (Note [padded count]): 7 pictures, 10 frames
-    plan = frame_indices([9, 0, 6, -2, 7], 10, "x.mp4", 7)
-    assert plan.distinct == [0, 6]
-    assert plan.expand(torch.tensor([100, 106])).tolist() == [106, 100, 106, 106, 106]
-    assert frame_indices([9, 8], 10, num_pictures=7).distinct == [6]
-    assert frame_indices([3], 10, num_pictures=10).order is None  # nothing padded
-    with pytest.raises(FrameIndexError):
-        frame_indices([10], 10, "x.mp4", 7)  # the range is still len()'s
-
-
 def test_get_batch_decodes_each_distinct_frame_once(clips):
     path, n = clips["h264_bframes"]
     with VideoReader(path) as vr:
