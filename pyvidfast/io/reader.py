@@ -209,8 +209,9 @@ class VideoReader(FFmpegDecoder):
 
     @property
     def frame_pts(self) -> list[int] | None:
-        """Frame ``i``'s presentation timestamp (Note [frame index]); None when the stream has
-        no usable timestamps and frames are counted. The NVDEC reader numbers frames by it."""
+        """Picture ``i``'s presentation timestamp (Note [frame index]; ``num_pictures`` of them,
+        Note [padded count]); None when the stream has no usable timestamps and frames are
+        counted. The NVDEC reader numbers frames by it."""
         return None if self._pts is None else list(self._pts)
 
     @property
