@@ -1,5 +1,6 @@
 """pyvidfast against decord 0.6.0 itself (the CogVideoX reader): the reader on every MP4/MOV of
-the dev corpus that decord opens and on generated rotated files, and the SFTDataset procedure.
+the dev corpus that decord opens and on generated rotated and edit-list-cut files, and the
+SFTDataset procedure.
 
 Each comparison runs decord; the tests skip only when decord cannot be imported. Frames must be
 within 2 levels on >= 99.9% of pixels. A few frames per file keep the module fast.
@@ -11,9 +12,12 @@ import io
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
+from media import frame_number
+from media_editlist import CUTS, make_cut
 from media_rotation import ROTATED, make_rotated
 from test_sampling import reference_sft
 from tolerance import fraction_within, pixels_agree
@@ -35,8 +39,6 @@ KNOWN_DIFFERENCES = {
     "mp4__hlg10-color-test.mp4": "10-bit to RGB conversion (98%)",
     # FFmpeg 4.1's HEVC decoder output differs slightly from FFmpeg 8's on this clip
     "h265_video.mp4": "HEVC decoding, FFmpeg 4.1 vs 8 (98% from frame 3 on)",
-    # decord counts a frame the edit list drops (13 frames, pyvidfast 12): indices shift
-    "mp4__iibbibb_editlist_videoonly.mp4": "edit-list frame count (13 vs 12)",
 }
 
 
@@ -59,9 +61,24 @@ def rotated(tmp_path_factory) -> dict[str, Path]:
     return {name: make_rotated(folder, name) for name in ROTATED}
 
 
+@pytest.fixture(scope="module")
+def cuts(tmp_path_factory) -> dict[str, Path]:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg CLI not found")
+    folder = tmp_path_factory.mktemp("cuts")
+    return {name: make_cut(folder, name) for name in CUTS}
+
+
 def corpus(real_dir: Path) -> list[Path]:
     files = sorted(real_dir.glob("*/*.mp4")) + sorted(real_dir.glob("*/*.mov"))
     return [p for p in files if p.name not in KNOWN_DIFFERENCES]
+
+
+def decord_in_order(path: Path, idx: list[int]) -> np.ndarray:
+    """decord's frames ``idx`` (sorted) read in order from frame 0 by a fresh reader, as
+    ``get_batch(range(...))`` does: on a file whose count includes discarded packets the one
+    reading decord agrees with itself on (Note [padded count] in pyvidfast/io/indices.py)."""
+    return decord.VideoReader(str(path)).get_batch(list(range(idx[-1] + 1))).asnumpy()[idx]
 
 
 def check_reader(path: Path, ref) -> bool:
@@ -69,6 +86,9 @@ def check_reader(path: Path, ref) -> bool:
     with VideoReader(path) as vr:
         n = len(ref)
         assert len(vr) == n, path
+        # decord's first timestamp is negative when it counts packets the edit list discards
+        padded = float(ref.get_frame_timestamp(0)[0]) < 0
+        assert padded == (vr.padded_from is not None), path
         assert vr.frame_shape == tuple(ref[0].shape), path
         assert vr.get_batch([]).shape == (0, *vr.frame_shape)
         # a forward batch, then a seek back to an earlier frame (decord reads one at a time)
@@ -82,12 +102,13 @@ def check_reader(path: Path, ref) -> bool:
             idx = sorted({0, 1 % n, n // 2, vr.num_decodable - 1})
             ours = vr.get_batch(idx).numpy()
         try:
-            theirs = ref.get_batch(idx).asnumpy()
+            theirs = decord_in_order(path, idx) if padded else ref.get_batch(idx).asnumpy()
         except decord.DECORDError:  # decord opens the file but cannot decode these frames
             return False
         assert close_enough(ours, theirs) >= 0.999, path
         back = vr[idx[1]].numpy()
-        assert close_enough(back, ref[idx[1]].asnumpy()) >= 0.999, path
+        expected = theirs[1] if padded else ref[idx[1]].asnumpy()
+        assert close_enough(back, expected) >= 0.999, path
     return True
 
 
@@ -120,6 +141,42 @@ def test_generated_files_cover_every_rotation(rotated):
             seen[name] = vr.rotation
     assert set(seen.values()) == {0, 90, 180, 270}
     assert seen["mkv_tag_rot450"] == 90 and seen["mp4_matrix45"] == seen["mkv_tag_rot45"] == 0
+
+
+def numbers(frames) -> list[int]:
+    return [frame_number(f) for f in np.asarray(frames)]
+
+
+@pytest.mark.parametrize("name", sorted(CUTS))
+def test_reader_matches_decord_on_edit_list_cuts(cuts, name):
+    path = cuts[name]
+    ref = decord.VideoReader(str(path))
+    assert check_reader(path, ref)
+    n = len(ref)
+    in_order = numbers(decord.VideoReader(str(path)).get_batch(list(range(n))).asnumpy())
+    with av.open(str(path)) as container:  # FFmpeg with the edit list: the pictures
+        pictures = [frame_number(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    # decord counts every packet, gives the pictures in order, then copies of the last one
+    assert len(pictures) < n and in_order == pictures + [pictures[-1]] * (n - len(pictures))
+    with VideoReader(path) as vr:
+        assert vr.padded_from == len(pictures) and vr.num_decodable == n
+        assert numbers(vr.get_batch(range(n))) == in_order
+        assert numbers(vr.get_batch([n - 1, 0, n - 2])) == [in_order[-1], in_order[0], in_order[-2]]
+        assert vr.get_avg_fps() == pytest.approx(ref.get_avg_fps())
+        every = list(range(n))  # decord's timestamps: of every packet, the discarded first
+        ours, theirs = vr.get_frame_timestamp(every), ref.get_frame_timestamp(every)
+        np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+def test_decord_disagrees_with_itself_after_a_seek_on_edit_list_cuts(cuts):
+    # why the parity above takes decord's in-order reading (Note [padded count]): after a seek
+    # decord numbers the picture by timestamps that include the discarded packets
+    path = cuts["mp4_cut_closed_gop"]
+    n = len(decord.VideoReader(str(path)))
+    in_order = numbers(decord.VideoReader(str(path)).get_batch(list(range(n))).asnumpy())
+    after_seek = [frame_number(decord.VideoReader(str(path))[i].asnumpy()) for i in (12, 24)]
+    assert after_seek != [in_order[12], in_order[24]]
+    assert after_seek == [12, 24] and in_order[12] == 18  # 6 frames discarded
 
 
 def test_rotation_is_read_from_bytes_and_file_objects(rotated):
@@ -182,24 +239,28 @@ def reference_sample(path: Path, size: tuple[int, int], fps: float, m: int, skip
     torchvision-equivalent resize (pyvidfast.transform.reference)."""
     vr = decord.VideoReader(str(path))
     idx, num = reference_sft(len(vr), vr.get_avg_fps(), fps, m, skip)
-    # the reference reads the whole range np.arange(start, end) and picks from it; decord gives
-    # the same frames for the picked indices alone, in less time
-    frames = torch.from_numpy(vr.get_batch(idx).asnumpy()).permute(0, 3, 1, 2)
+    # the reference reads the whole range np.arange(start, end) and picks from it: decord gives
+    # other frames for the picked indices alone on some files (Note [padded count]); the range
+    # past the last picked index changes nothing before it
+    first = int(idx[0])
+    span = vr.get_batch(list(range(first, int(idx[-1]) + 1))).asnumpy()
+    picked = span[np.asarray(idx, dtype=np.int64) - first]
+    frames = torch.from_numpy(picked).permute(0, 3, 1, 2)
     resize_hw = rectangle_resize_size(frames.shape[2], frames.shape[3], size)
     top, left = crop_offsets(*resize_hw, size)
     out = resize_crop_normalize_reference(frames, resize_hw, top, left, size, torch.float32, "TCHW")
     return out, num
 
 
-def sft_clips(real_dir: Path, rotated: dict[str, Path]) -> list[Path]:
+def sft_clips(real_dir: Path, generated: list[Path]) -> list[Path]:
     clips = [p for p in corpus(real_dir) if open_decord(p) is not None]
-    return clips + list(rotated.values())
+    return clips + generated
 
 
-def test_sft_dataset_matches_the_decord_procedure(real_dir, rotated, tmp_path):
+def test_sft_dataset_matches_the_decord_procedure(real_dir, rotated, cuts, tmp_path):
     size, fps, m, skip = (32, 48), 8, 5, 3
     compared = 0
-    for k, path in enumerate(sft_clips(real_dir, rotated)):
+    for k, path in enumerate(sft_clips(real_dir, [*rotated.values(), *cuts.values()])):
         folder = tmp_path / f"c{k}"
         folder.mkdir()
         (folder / "clip.mp4").symlink_to(path)  # the reference only scans *.mp4
@@ -223,3 +284,19 @@ def test_file_object_at_an_offset_gets_the_rotation(rotated):
     with VideoReader(f) as vr:
         assert vr.frame_shape == expected.shape
         assert close_enough(vr[2].numpy(), expected) >= 0.999
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Note [padded count]: a range that starts at or past decord's second keyframe (in "
+    "decode order) makes decord seek, and after a seek it misnumbers the pictures of a file "
+    "whose count includes discarded packets; pyvidfast gives the in-order frames",
+)
+@pytest.mark.parametrize("clip, fps, skip", [("iibbibb", 1, 3), ("mp4_cut_closed_gop", 8, 12)])
+def test_sft_on_edit_list_files_where_decord_seeks(real_dir, cuts, tmp_path, clip, fps, skip):
+    path = cuts.get(clip, real_dir / "androidx_media" / "mp4__iibbibb_editlist_videoonly.mp4")
+    (tmp_path / "clip.mp4").symlink_to(path)
+    expected, num = reference_sample(path, (32, 48), fps, 5, skip)
+    item = SFTDataset(str(tmp_path), [32, 48], fps, 5, skip)[0]
+    assert item["num_frames"] == num  # the same indices: only the frames differ
+    assert pixels_agree(item["mp4"], expected, normalised=True)

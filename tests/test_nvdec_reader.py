@@ -11,6 +11,7 @@ import av
 import pytest
 import torch
 from media import frame_number, make_clip
+from media_editlist import make_cut
 from tolerance import LEVELS as COLOUR_TOLERANCE
 from tolerance import pixels_agree
 
@@ -110,6 +111,19 @@ def test_bframe_clip_stays_on_the_gpu_path_with_exact_numbers(bframes: Path):
         assert lumas[0] is lumas[2] and lumas[0].shape == (64, 96)
         assert chromas[1].shape == (32, 48, 2)
     assert pool.created == 1 and pool.reused == 1  # one decoder served both calls
+
+
+def test_edit_list_cut_has_the_cpu_count_and_frames(tmp_path: Path):
+    # decord's count of a file whose edit list discards packets (Note [padded count]): the
+    # indices past the last picture repeat it on either path. The discarded packets hold the
+    # first GOP's keyframe, which the packet feed leaves out, so this file reads on the CPU.
+    path = make_cut(tmp_path, "mp4_cut_closed_gop")
+    with open_video(path, "cpu", pool=standin_pool(1)) as r, VideoReader(path) as cpu:
+        n = len(cpu)
+        assert len(r) == n == cpu.padded_from + 6 and r.num_decodable == n
+        idx = [n - 1, 0, cpu.padded_from, 13, cpu.padded_from - 1]
+        assert [frame_number(f) for f in r.get_batch(idx).numpy()] == [47, 6, 47, 19, 47]
+        assert r.get_batch_resized(idx, (16, 16)).shape == (5, 3, 16, 16)
 
 
 def test_nasa_after_a_seek_into_the_later_gop(real_dir: Path):

@@ -7,12 +7,13 @@ Note [frame index]
     On open the video stream is demuxed without decoding: the presentation timestamps (pts) of its
     packets, sorted, give frame ``i``'s pts, and the keyframe flags say where decoding can start.
     Packets the demuxer marks as discarded (outside an MP4 edit list) and empty packets (AVI
-    "dropped frames") are left out, because FFmpeg's decoder never outputs them. This matches the
-    decoded frames for well-formed files at a fraction of the cost. A packet the demuxer flags as
-    corrupt (one cut short by a truncated file), a demux error, missing or repeated pts make the
-    index untrusted: then every frame is decoded on open (a rescan) and the index holds exactly
-    the frames that decode. Streams without usable timestamps (raw H.264) are read by counting
-    frames from the start after that rescan.
+    "dropped frames") are not pictures: FFmpeg's decoder never outputs them (decord counts the
+    discarded ones: Note [padded count] in io/indices.py). This matches the decoded frames for
+    well-formed files at a fraction of the cost. A packet the demuxer flags as corrupt (one cut
+    short by a truncated file), a demux error, missing or repeated pts make the index untrusted:
+    then every frame is decoded on open (a rescan) and the index holds exactly the frames that
+    decode. Streams without usable timestamps (raw H.264) are read by counting frames from the
+    start after that rescan.
 
     The frame count is settled there, at open (``num_frames``). It is exact except for a file
     whose packets demux cleanly but do not all decode (an invalid NAL unit): decoding checks that
@@ -43,7 +44,7 @@ from pyvidfast.io.errors import (
     ffmpeg_text,
 )
 from pyvidfast.io.orientation import decord_rotation, rotated_shape
-from pyvidfast.io.scaler import DecordScaler
+from pyvidfast.io.scaler import DecordScaler, plain_rgb
 from pyvidfast.io.source import Source, as_seekable, source_name
 
 __all__ = ["FFmpegDecoder"]
@@ -91,7 +92,9 @@ class FFmpegDecoder:
         self.time_base = stream.time_base
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         self.sample_aspect_ratio: Fraction | None = Fraction(sar) if sar else None
-        self._avg_fps = self._stream_fps(stream)
+        # decord reports the stream's average frame rate; fall back to FFmpeg's guess
+        rates = (stream.average_rate, stream.guessed_rate, stream.base_rate)
+        self._avg_fps = next((float(r) for r in rates if r is not None and r > 0), 0.0)
         # turning and resizing run as decord runs them: one FFmpeg filter graph (transposing the
         # YUV planes costs about nothing; a strided copy of RGB rows costs 10x the conversion)
         self._use_graph = self.rotation != 0 or max(size) >= 1
@@ -103,12 +106,20 @@ class FFmpegDecoder:
             raise VideoDecodeError(
                 self.path, f"cannot index the stream: {ffmpeg_text(exc)}"
             ) from exc
+        self._open_pictures = self.num_pictures
         self.num_frames = self.num_decodable
 
     @property
-    def num_decodable(self) -> int:
-        """Frames known to decode: ``num_frames`` until a read finds fewer (Note [frame index])."""
+    def num_pictures(self) -> int:
+        """Distinct pictures that decode, in presentation order."""
         return self._count if self._pts is None else len(self._pts)
+
+    @property
+    def num_decodable(self) -> int:
+        """Frames known to decode: ``num_frames`` until a read finds fewer pictures (Note [frame
+        index]); those plus decord's discarded packets (Note [padded count], io/indices.py)."""
+        n = self.num_pictures
+        return n + len(self._discarded) if n >= self._open_pictures else n
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -148,25 +159,18 @@ class FFmpegDecoder:
         self._container, self._stream = container, stream
         self._gen, self._pos = None, -1
 
-    def _stream_fps(self, stream) -> float:
-        # decord reports the stream's average frame rate; fall back to FFmpeg's guess.
-        for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-            if rate is not None and rate > 0:
-                return float(rate)
-        return 0.0
-
     def _build_index(self) -> None:
-        pts, durations, keys = [], {}, []
+        pts, durations, keys, self._discarded = [], {}, [], []
         trusted = True
         try:
             for packet in self._container.demux(self._stream):
-                if packet.size == 0 or packet.is_discard:
+                if packet.size == 0:
                     continue
                 if packet.pts is None or packet.is_corrupt:
                     trusted = False
                     break
-                pts.append(packet.pts)
                 durations[packet.pts] = packet.duration or 0
+                (self._discarded if packet.is_discard else pts).append(packet.pts)
                 if packet.is_keyframe:
                     keys.append(packet.pts)
         except Exception:  # a broken container part-way: decoding will tell what is there
@@ -175,6 +179,7 @@ class FFmpegDecoder:
         if trusted and pts and len(set(pts)) == len(pts) and keys:
             self._set_index(sorted(pts), durations, keys)
         else:
+            self._discarded = []
             self._rescan()
 
     def _set_index(self, pts: list[int] | None, durations: dict, keys: list[int]) -> None:
@@ -342,20 +347,12 @@ class FFmpegDecoder:
         return not any(i in want for i in range(start, stop))
 
     def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray) -> None:
-        """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot) with a single copy."""
-        h, w = out.shape[:2]
-        if self._use_graph:
-            if self._scaler is None:
-                self._scaler = DecordScaler(self.rotation, w, h)
-            out[...] = self._scaler(frame)  # turned and/or resized: decord's own filter graph
-            return
-        if frame.width != w or frame.height != h:  # a mid-stream size change, scaled as decord
-            rgb = frame.reformat(width=w, height=h, format="rgb24")
-        else:
-            rgb = frame.reformat(format="rgb24")
-        plane = rgb.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)
-        out[...] = rows[:, : w * 3].reshape(h, w, 3)
+        """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot)."""
+        if not self._use_graph:
+            return plain_rgb(frame, out)
+        if self._scaler is None:
+            self._scaler = DecordScaler(self.rotation, out.shape[1], out.shape[0])
+        out[...] = self._scaler(frame)  # turned and/or resized: decord's own filter graph
 
     def _decode(self, wanted: list[int]) -> np.ndarray:
         """RGB frames ``wanted`` (sorted, distinct) as uint8 ``[len(wanted), H, W, 3]``."""

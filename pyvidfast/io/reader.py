@@ -71,7 +71,10 @@ class VideoReader(FFmpegDecoder):
 
     ``len()`` is the frame count settled on open (see ``pyvidfast.io.decoder``, Note [frame
     index]); ``num_decodable`` drops below it only for a file found, while reading, to hold
-    packets that do not decode. ``rotation`` is the clockwise turn applied (0, 90, 180, 270).
+    packets that do not decode. Like decord, it counts the packets an MP4 edit list discards,
+    and the indices past the last picture (``padded_from`` on) give that picture (Note [padded
+    count] in ``pyvidfast.io.indices``). ``rotation`` is the clockwise turn applied (0, 90, 180,
+    270).
 
     Raises:
         VideoOpenError: the container cannot be opened (missing, empty, unknown format).
@@ -109,6 +112,12 @@ class VideoReader(FFmpegDecoder):
         return self.num_frames
 
     @property
+    def padded_from(self) -> int | None:
+        """First index that repeats the last picture, on a file whose count includes discarded
+        packets as decord's does (Note [padded count] in pyvidfast/io/indices.py); else None."""
+        return self.num_pictures if self.num_decodable > self.num_pictures else None
+
+    @property
     def width(self) -> int:
         """Width of the frames returned (after rotation and resizing)."""
         return self.frame_shape[1]
@@ -130,10 +139,10 @@ class VideoReader(FFmpegDecoder):
         wanted = request.distinct
         if not wanted:
             return torch.empty((0, *self.frame_shape), dtype=torch.uint8)
-        if wanted[-1] >= self.num_decodable:
+        if wanted[-1] >= self.num_pictures:  # a padded index is planned as the last picture
             raise FrameIndexError(
                 self.path,
-                f"frame {wanted[-1]} does not decode: only {self.num_decodable} frames decode",
+                f"frame {wanted[-1]} does not decode: only {self.num_pictures} frames decode",
             )
         try:
             return torch.from_numpy(self._decode(wanted))
@@ -143,7 +152,7 @@ class VideoReader(FFmpegDecoder):
 
     def get_batch(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Frames ``indices`` (any order, repeats allowed) as uint8 ``[N, H, W, 3]`` RGB."""
-        request = frame_indices(indices, len(self), self.path)
+        request = frame_indices(indices, len(self), self.path, self.padded_from)
         return request.expand(self.get_frames(request))
 
     def __getitem__(self, key: int | slice | Sequence[int]) -> torch.Tensor:
@@ -155,7 +164,8 @@ class VideoReader(FFmpegDecoder):
 
     def get_frame_timestamp(self, indices: int | Sequence[int]) -> np.ndarray:
         """``[start, end]`` seconds of each frame from the stream's start (float32 ``[N, 2]``, or
-        ``[2]`` for an int), as decord."""
+        ``[2]`` for an int), as decord: on a file with a padded count, of every packet, the
+        discarded ones first (Note [padded count] in io/indices.py)."""
         request = frame_indices(indices, self.num_decodable, self.path)
         idx = np.asarray(request.distinct, dtype=np.int64)
         if self._pts is None:
@@ -163,8 +173,9 @@ class VideoReader(FFmpegDecoder):
             start, end = idx / fps, (idx + 1) / fps
         else:
             tb = float(self.time_base)
-            pts = np.asarray(self._pts, dtype=np.float64)
-            last = pts[-1] + self._durations[self._pts[-1]]
+            padded = self.padded_from is not None
+            pts = np.sort(np.asarray(self._pts + self._discarded if padded else self._pts, float))
+            last = pts[-1] + self._durations[int(pts[-1])]
             nxt = np.append(pts[1:], last)[idx]
             # decord measures from the stream's start time (an edit list's shift is not counted)
             origin = self._stream.start_time if self._stream.start_time is not None else pts[0]
@@ -191,15 +202,16 @@ class VideoReader(FFmpegDecoder):
         decoded and resized once (the same call as ``NvdecVideoReader.get_batch_resized``)."""
         from pyvidfast.transform import resize_crop_normalize  # io sits below transform
 
-        request = frame_indices(indices, len(self), self.path)
+        request = frame_indices(indices, len(self), self.path, self.padded_from)
         options = dict(crop=crop, out_dtype=out_dtype, layout=layout, generator=generator)
         out = resize_crop_normalize(self.get_frames(request), size, **options)
         return request.expand(out, 0 if layout == "TCHW" else 1)
 
     @property
     def frame_pts(self) -> list[int] | None:
-        """Frame ``i``'s presentation timestamp (Note [frame index]); None when the stream has
-        no usable timestamps and frames are counted. The NVDEC reader numbers frames by it."""
+        """Picture ``i``'s presentation timestamp (Note [frame index]; ``num_pictures`` of them,
+        Note [padded count]); None when the stream has no usable timestamps and frames are
+        counted. The NVDEC reader numbers frames by it."""
         return None if self._pts is None else list(self._pts)
 
     @property

@@ -16,7 +16,7 @@ import av
 import av.filter
 import numpy as np
 
-__all__ = ["DecordScaler"]
+__all__ = ["DecordScaler", "plain_rgb"]
 
 _TRANSPOSE = {0: [], 90: ["1"], 180: ["1", "1"], 270: ["2"]}
 
@@ -57,3 +57,16 @@ class DecordScaler:
         plane = rgb.planes[0]
         rows = np.frombuffer(plane, dtype=np.uint8).reshape(rgb.height, plane.line_size)
         return rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3)
+
+
+def plain_rgb(frame: av.VideoFrame, out: np.ndarray) -> None:
+    """Convert ``frame`` into ``out`` (``[H, W, 3]`` uint8) with a single copy, unturned; a
+    frame of another size (a mid-stream change) is scaled to ``out``'s, as decord does."""
+    h, w = out.shape[:2]
+    if frame.width != w or frame.height != h:
+        rgb = frame.reformat(width=w, height=h, format="rgb24")
+    else:
+        rgb = frame.reformat(format="rgb24")
+    plane = rgb.planes[0]
+    rows = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)
+    out[...] = rows[:, : w * 3].reshape(h, w, 3)

@@ -96,13 +96,16 @@ class FrameOrder:
         return index
 
 
-def plan_indices(indices, length: int, path: str = "<video>") -> tuple[list[int], list[int]]:
+def plan_indices(
+    indices, length: int, path: str = "<video>", padded_from: int | None = None
+) -> tuple[list[int], list[int]]:
     """``(distinct, rows)``: the sorted distinct frames to decode, and for every requested
     index its row in ``distinct``. Negative indices count from the end (as decord); any index
-    outside ``[-length, length)`` raises ``FrameIndexError``; non-integers raise ``TypeError``.
+    outside ``[-length, length)`` raises ``FrameIndexError``; non-integers raise ``TypeError``;
+    indices from ``padded_from`` on are the picture before it (``VideoReader.padded_from``).
     Repeats are restored from ``rows``, never asked of the decoder twice.
     """
-    request = frame_indices(indices, length, path)  # the one index check (io/indices.py)
+    request = frame_indices(indices, length, path, padded_from)  # the one check (io/indices.py)
     if request.order is None:
         return request.distinct, list(range(len(request.distinct)))
     return request.distinct, request.order.tolist()

@@ -166,7 +166,7 @@ class NvdecVideoReader:
 
     def get_batch(self, indices) -> torch.Tensor:
         """Frames ``indices`` (any order, repeats allowed) as uint8 ``[N, H, W, 3]``."""
-        distinct, rows = plan_indices(indices, len(self), self.path)
+        distinct, rows = plan_indices(indices, len(self), self.path, self._cpu.padded_from)
         if not distinct:
             return torch.empty((0, *self.frame_shape), dtype=torch.uint8, device=self.device)
         fmt = self.format
@@ -186,7 +186,7 @@ class NvdecVideoReader:
         """Frames ``indices`` as ``(luma, chroma)`` lists of owned tensors (NV12: uint8, P016:
         uint16 with the sample in the high bits); repeats share a tensor. Raises
         ``NvdecUnavailableError`` when this file is read on the CPU."""
-        distinct, rows = plan_indices(indices, len(self), self.path)
+        distinct, rows = plan_indices(indices, len(self), self.path, self._cpu.padded_from)
 
         def on_cpu():
             raise NvdecUnavailableError(f"{self.path}: read on the CPU ({self.fallback_reason})")
@@ -210,7 +210,7 @@ class NvdecVideoReader:
         kernel (``yuv_resize_crop_normalize``); each distinct frame once."""
         from pyvidfast.transform import resize_crop_normalize, yuv_resize_crop_normalize
 
-        distinct, rows = plan_indices(indices, len(self), self.path)
+        distinct, rows = plan_indices(indices, len(self), self.path, self._cpu.padded_from)
         if not distinct:
             raise FrameIndexError(self.path, "no frame indices given")
         fmt = self.format
