@@ -22,7 +22,8 @@ Note [frame index]
 
 Note [orientation]
     Frames come out upright as decord 0.6.0 turns them (rotation read on open, ``io.orientation``);
-    turned or resized frames go through decord's own filter graph (``io.scaler``).
+    turned or resized frames, and frames other than 8-bit 4:2:0 (10-bit ones, for instance), go
+    through decord's own filter graph (``io.scaler``, Note [decord chroma rows]).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from pyvidfast.io.errors import (
     ffmpeg_text,
 )
 from pyvidfast.io.orientation import decord_rotation, rotated_shape
-from pyvidfast.io.scaler import DecordScaler
+from pyvidfast.io.scaler import DecordScaler, plain_conversion_matches
 from pyvidfast.io.source import Source, as_seekable, source_name
 
 __all__ = ["FFmpegDecoder"]
@@ -344,10 +345,10 @@ class FFmpegDecoder:
     def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray) -> None:
         """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot) with a single copy."""
         h, w = out.shape[:2]
-        if self._use_graph:
+        if self._use_graph or not plain_conversion_matches(frame):
             if self._scaler is None:
                 self._scaler = DecordScaler(self.rotation, w, h)
-            out[...] = self._scaler(frame)  # turned and/or resized: decord's own filter graph
+            self._scaler(frame, out)  # decord's own filter graph
             return
         if frame.width != w or frame.height != h:  # a mid-stream size change, scaled as decord
             rgb = frame.reformat(width=w, height=h, format="rgb24")
