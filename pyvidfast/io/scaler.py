@@ -87,12 +87,15 @@ class DecordScaler:
             time_base=frame.time_base or 1,
         )
         last = _chain(graph, last, [("transpose", t) for t in _TRANSPOSE[self.rotation]])
-        rows = frame.width if self.rotation in (90, 270) else frame.height  # after the turn
+        rows, cols = frame.height, frame.width
+        if self.rotation in (90, 270):
+            rows, cols = cols, rows
+        # Note [decord chroma rows]: the height kept, half as many chroma rows, and not the
+        # unscaled 8-bit conversion (the same in both FFmpeg versions)
+        unscaled = (cols, rows) == (self.width, self.height) and plain_conversion_matches(frame)
+        halved = rows == self.height and rows % 2 == 0 and not unscaled
+        halved = halved and frame.format.chroma_height(rows) == rows // 2
         size = f"{self.width}:{self.height}:flags=bilinear"
-        # Note [decord chroma rows]: the height kept, with half as many chroma rows
-        halved = (
-            rows == self.height and rows % 2 == 0 and frame.format.chroma_height(rows) == rows // 2
-        )
         main = [("scale", f"{size}:in_v_chr_pos=256" if halved else size), ("format", "rgb24")]
         if halved and rows >= 8 and self.width % 2 == 0:
             split = _chain(graph, last, [("split", "2")])
