@@ -22,8 +22,7 @@ Note [frame index]
 
 Note [orientation]
     Frames come out upright as decord 0.6.0 turns them (rotation read on open, ``io.orientation``);
-    turned or resized frames, and frames other than 8-bit 4:2:0 (10-bit ones, for instance), go
-    through decord's own filter graph (``io.scaler``, Note [decord chroma rows]).
+    turned or resized frames and all but 8-bit 4:2:0 ones go through decord's graph (``io.scaler``).
 """
 
 from __future__ import annotations
