@@ -23,7 +23,7 @@ Note [frame index]
 
 Note [orientation]
     Frames come out upright as decord 0.6.0 turns them (rotation read on open, ``io.orientation``);
-    turned or resized frames go through decord's own filter graph (``io.scaler``).
+    turned or resized frames and all but 8-bit 4:2:0 ones go through decord's graph (``io.scaler``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from pyvidfast.io.errors import (
     ffmpeg_text,
 )
 from pyvidfast.io.orientation import decord_rotation, rotated_shape
-from pyvidfast.io.scaler import DecordScaler, plain_rgb
+from pyvidfast.io.scaler import DecordScaler, plain_conversion_matches, plain_rgb
 from pyvidfast.io.source import Source, as_seekable, source_name
 
 __all__ = ["FFmpegDecoder"]
@@ -347,12 +347,13 @@ class FFmpegDecoder:
         return not any(i in want for i in range(start, stop))
 
     def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray) -> None:
-        """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot)."""
-        if not self._use_graph:
-            return plain_rgb(frame, out)
-        if self._scaler is None:
-            self._scaler = DecordScaler(self.rotation, out.shape[1], out.shape[0])
-        out[...] = self._scaler(frame)  # turned and/or resized: decord's own filter graph
+        """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot) with a single copy."""
+        if self._use_graph or not plain_conversion_matches(frame):
+            if self._scaler is None:
+                self._scaler = DecordScaler(self.rotation, out.shape[1], out.shape[0])
+            self._scaler(frame, out)  # decord's own filter graph (Note [decord chroma rows])
+            return
+        plain_rgb(frame, out)
 
     def _decode(self, wanted: list[int]) -> np.ndarray:
         """RGB frames ``wanted`` (sorted, distinct) as uint8 ``[len(wanted), H, W, 3]``."""

@@ -1,4 +1,4 @@
-"""decord's rotation and ``width``/``height`` resize: the filter graph decord 0.6.0 runs.
+"""decord's rotation, ``width``/``height`` resize and RGB conversion: the graph decord 0.6.0 runs.
 
 decord turns the frame upright and scales it in one FFmpeg filter graph (``transpose=1`` for 90
 degrees, twice for 180, ``transpose=2`` for 270, then ``scale=W:H``, whose default swscale flags
@@ -8,6 +8,25 @@ while the same graph run through ``av.filter`` gives decord's exactly (measured 
 in tests/test_decord_parity.py), so resized frames go through that graph. Turned frames too:
 transposing the YUV planes there is cheaper than writing RGB rows through a rotated view (on a
 4K frame the graph costs what ``reformat`` alone does; the strided RGB copy 10x more).
+
+Note [decord chroma rows]
+    decord's wheel bundles FFmpeg 4.1.6. Where its scale keeps the frame's height and the chroma
+    has half as many rows (4:2:0), its swscale writes each RGB row from one chroma row or the
+    plain average of two (the ``yuv2packed1`` path rounds the bilinear weight to 0 or 1/2), and
+    fills the last row with the average of the last two; FFmpeg 8's swscale (PyAV's) weights
+    them 1/4 and 3/4. The decoded YUV planes are identical (PyAV's against the ffmpeg 5.1 CLI),
+    and decord's swscale run on PyAV's planes gives decord's frames bit for bit, so the
+    conversion is the whole difference: 83-86% of values within 2 levels on the 10-bit clips of
+    the corpus (decord's FFmpeg takes this path for 10-bit even without a resize), 98% on HLG,
+    78% on a width-only resize of 8-bit video. Moving the source chroma a row down
+    (``in_v_chr_pos=256``; the default, 128, is halfway) makes FFmpeg 8's weights exactly 0 and
+    1/2, which gives decord's rows; its last row is the first row of the bottom eight flipped,
+    with the chroma a row up (``in_v_chr_pos=-256``). Together: bit-identical to decord on those
+    clips. Not reproduced: an odd output width (swscale then interpolates chroma across each row
+    and decord's last row is neither; the other rows match) and an odd height (chroma rows off
+    the half rows: 75-84% within 2 levels on noise; neither is in the corpus). 8-bit 4:2:0 at
+    its own size takes swscale's unscaled converter in both versions, with identical output, and
+    stays on ``VideoFrame.reformat`` (``plain_conversion_matches``).
 """
 
 from __future__ import annotations
@@ -16,9 +35,38 @@ import av
 import av.filter
 import numpy as np
 
-__all__ = ["DecordScaler", "plain_rgb"]
+__all__ = ["DecordScaler", "plain_conversion_matches", "plain_rgb"]
 
 _TRANSPOSE = {0: [], 90: ["1"], 180: ["1", "1"], 270: ["2"]}
+# Formats whose rgb24 conversion at the frame's own size is the same in FFmpeg 8 as in decord's
+# FFmpeg 4.1 (swscale's unscaled yuv420p converter; Note [decord chroma rows]).
+_PLAIN_FORMATS = frozenset({"yuv420p", "yuvj420p"})
+
+
+def plain_conversion_matches(frame: av.VideoFrame) -> bool:
+    """Does ``VideoFrame.reformat(format="rgb24")`` give decord's pixels for ``frame``?"""
+    return frame.format.name in _PLAIN_FORMATS
+
+
+def _chain(graph: av.filter.Graph, last, steps) -> av.filter.context.FilterContext:
+    """Link ``steps`` (``(filter, args)``) after ``last``; the last one is returned."""
+    for name, args in steps:
+        node = graph.add(name, args)
+        last.link_to(node)
+        last = node
+    return last
+
+
+def _sink(graph: av.filter.Graph, last, output: int = 0) -> av.filter.context.FilterContext:
+    sink = graph.add("buffersink")
+    last.link_to(sink, output, 0)
+    return sink
+
+
+def _rgb_rows(frame: av.VideoFrame) -> np.ndarray:
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, dtype=np.uint8).reshape(frame.height, plane.line_size)
+    return rows[:, : frame.width * 3].reshape(frame.height, frame.width, 3)
 
 
 class DecordScaler:
@@ -27,6 +75,7 @@ class DecordScaler:
     def __init__(self, rotation: int, width: int, height: int):
         self.rotation, self.width, self.height = rotation, width, height
         self._graph = None
+        self._sinks = ()
         self._key = None
 
     def _build(self, frame: av.VideoFrame) -> None:
@@ -37,26 +86,40 @@ class DecordScaler:
             format=frame.format.name,
             time_base=frame.time_base or 1,
         )
-        chain = [("transpose", t) for t in _TRANSPOSE[self.rotation]]
-        chain += [("scale", f"{self.width}:{self.height}:flags=bilinear"), ("format", "rgb24")]
-        for name, args in chain:
-            node = graph.add(name, args)
-            last.link_to(node)
-            last = node
-        sink = graph.add("buffersink")
-        last.link_to(sink)
+        last = _chain(graph, last, [("transpose", t) for t in _TRANSPOSE[self.rotation]])
+        rows, cols = frame.height, frame.width
+        if self.rotation in (90, 270):
+            rows, cols = cols, rows
+        # Note [decord chroma rows]: the height kept, half as many chroma rows, and not the
+        # unscaled 8-bit conversion (the same in both FFmpeg versions)
+        unscaled = (cols, rows) == (self.width, self.height) and plain_conversion_matches(frame)
+        halved = rows == self.height and rows % 2 == 0 and not unscaled
+        halved = halved and frame.format.chroma_height(rows) == rows // 2
+        size = f"{self.width}:{self.height}:flags=bilinear"
+        main = [("scale", f"{size}:in_v_chr_pos=256" if halved else size), ("format", "rgb24")]
+        if halved and rows >= 8 and self.width % 2 == 0:
+            split = _chain(graph, last, [("split", "2")])
+            self._sinks = (_sink(graph, _chain(graph, split, main)),)
+            # decord's last row: the first row of the flipped bottom, its chroma a row higher
+            scale = f"{self.width}:8:flags=bilinear:in_v_chr_pos=-256"
+            node = graph.add("null")
+            split.link_to(node, 1, 0)
+            steps = [("vflip", None), ("crop", "iw:8:0:0"), ("scale", scale), ("format", "rgb24")]
+            self._sinks += (_sink(graph, _chain(graph, node, steps)),)
+        else:
+            self._sinks = (_sink(graph, _chain(graph, last, main)),)
         graph.configure()
         self._graph = graph
         self._key = (frame.width, frame.height, frame.format.name)
 
-    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+    def __call__(self, frame: av.VideoFrame, out: np.ndarray) -> None:
+        """Convert ``frame`` into ``out`` (``[height, width, 3]`` uint8)."""
         if self._key != (frame.width, frame.height, frame.format.name):
             self._build(frame)  # the first frame, or a mid-stream change of size or format
         self._graph.push(frame)
-        rgb = self._graph.pull()
-        plane = rgb.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(rgb.height, plane.line_size)
-        return rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3)
+        out[...] = _rgb_rows(self._sinks[0].pull())
+        if len(self._sinks) == 2:
+            out[-1] = _rgb_rows(self._sinks[1].pull())[0]
 
 
 def plain_rgb(frame: av.VideoFrame, out: np.ndarray) -> None:
@@ -67,6 +130,4 @@ def plain_rgb(frame: av.VideoFrame, out: np.ndarray) -> None:
         rgb = frame.reformat(width=w, height=h, format="rgb24")
     else:
         rgb = frame.reformat(format="rgb24")
-    plane = rgb.planes[0]
-    rows = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)
-    out[...] = rows[:, : w * 3].reshape(h, w, 3)
+    out[...] = _rgb_rows(rgb)
