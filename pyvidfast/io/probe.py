@@ -86,6 +86,11 @@ PACKET_PER_FRAME = frozenset(
     }
 )
 
+# Passed to avformat_find_stream_info's probe decoders too (PyAV hands the open options to each
+# stream it already knows): deblocking changes no parameter it looks for (size, pixel format,
+# decode delay), and skipping it makes the frames it decodes cheaper.
+_PROBE_OPTIONS = {"skip_loop_filter": "all"}
+
 # Formats whose header frame count is a per-sample index (FFmpeg demuxer names).
 _INDEXED_FORMATS = frozenset({"mov", "mp4"})
 
@@ -343,7 +348,7 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
         if found is not None:
             return found
     try:
-        container = av.open(path, metadata_errors="ignore")
+        container = av.open(path, metadata_errors="ignore", options=_PROBE_OPTIONS)
     except Exception as exc:
         return failed(f"cannot open: {_short(exc)}")
     with container:
