@@ -195,6 +195,50 @@ def avi_xvid_packed(folder: Path) -> Path | None:
     return path if done.returncode == 0 else None
 
 
+def _h264_gop12(folder: Path) -> bytearray:
+    return bytearray(encode(folder / "h264_gop12.mp4", options={"bf": "3", "g": "12"}).read_bytes())
+
+
+def _bad_nal_length(data: bytearray, sample: int, name: str, folder: Path) -> Path:
+    offset, _ = sample_ranges(data)[sample]
+    data[offset : offset + 4] = b"\xff\xff\xff\xff"  # a NAL length past the sample
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def h264_bad_nal_mid_stream(folder: Path) -> Path:
+    """An invalid NAL size in sample 29 of 48 (B-frames, GOPs of 12): FFmpeg fails there."""
+    return _bad_nal_length(_h264_gop12(folder), 29, "h264_bad_nal_29.mp4", folder)
+
+
+def h264_bad_nal_second_frame(folder: Path) -> Path:
+    """The same in sample 1: no frame leaves the reorder buffer before the error."""
+    return _bad_nal_length(_h264_gop12(folder), 1, "h264_bad_nal_1.mp4", folder)
+
+
+def h264_bad_nal_without_vui(folder: Path) -> Path | None:
+    """Sample 29 broken in a stream whose SPS has no VUI, hence no declared reorder depth: the
+    flag's bit position comes from the ffmpeg CLI's trace_headers (needs the CLI)."""
+    data = _h264_gop12(folder)
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return None
+    command = [ffmpeg, "-v", "info", "-i", str(folder / "h264_gop12.mp4"), "-c", "copy"]
+    command += ["-bsf:v", "trace_headers", "-frames:v", "1", "-f", "null", "-"]
+    log = subprocess.run(command, capture_output=True, text=True).stderr
+    bit = int(log.split("vui_parameters_present_flag")[0].split("]")[-1].split()[0])
+    a, b = find_box(data, "moov/trak/mdia/minf/stbl/stsd")
+    sps = data.index(b"avcC", a, b) + 4 + 8  # avcC payload: 6 bytes, SPS length, the SPS
+    end = sps + int.from_bytes(data[sps - 2 : sps], "big")
+    if b"\x00\x00\x03" in data[sps : sps + bit // 8 + 1]:
+        return None  # emulation prevention before the flag would shift its bit position
+    bits = format(int.from_bytes(data[sps:end], "big"), f"0{8 * (end - sps)}b")
+    bits = bits[:bit] + "01" + "0" * (len(bits) - bit - 2)  # no VUI, then rbsp_stop_one_bit
+    data[sps:end] = int(bits, 2).to_bytes(end - sps, "big")
+    return _bad_nal_length(data, 29, "h264_bad_nal_29_no_vui.mp4", folder)
+
+
 # MPEG-4 Part 2 whose packets are not one frame each. FFmpeg's encoder writes
 # vop_time_increment_resolution = 24 at 24 fps: a 5-bit vop_time_increment.
 INCREMENT_BITS = 5
@@ -258,6 +302,9 @@ BUILDERS: dict[str, Callable[[Path], Path | None]] = {
     "avi_h264_bframes": avi_h264_bframes,
     "avi_mpeg4_bframes": avi_mpeg4_bframes,
     "avi_xvid_packed": avi_xvid_packed,
+    "h264_bad_nal_mid_stream": h264_bad_nal_mid_stream,
+    "h264_bad_nal_second_frame": h264_bad_nal_second_frame,
+    "h264_bad_nal_without_vui": h264_bad_nal_without_vui,
     "avi_mpeg4_nvops": avi_mpeg4_nvops,
     "ts_mpeg4_mid_gop": ts_mpeg4_mid_gop,
     "m4v_elementary": m4v_elementary,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import shutil
+import subprocess
 from fractions import Fraction
 
 import av
@@ -14,8 +16,9 @@ import pytest
 from conftest import REAL_DIR
 from media_broken import make_broken_corpus, reference_row
 
+from pyvidfast.io.h264_sps import avcc_parameter_sets, reorder_declared
 from pyvidfast.io.mp4 import children, find_box, is_iso_bmff, moov_info, read_moov, video_trak
-from pyvidfast.io.mp4_trust import header_problem, sample_ranges
+from pyvidfast.io.mp4_trust import header_distrust, header_problem, sample_ranges
 from pyvidfast.io.probe import (
     MAX_NUM_FRAMES,
     annexb_nal_types,
@@ -29,11 +32,16 @@ from pyvidfast.io.probe import (
 from pyvidfast.opensora.reference import reference_info
 
 # Files whose bitstream breaks mid-stream (header 30 and 50 samples; the reference stops at the
-# first decode error: 26 and 28). Their NAL lengths do not walk the bad sample, so the default
-# path decodes them (io/mp4_trust.py).
+# first decode error: 26 and 28). Their NAL lengths do not walk the bad sample (io/mp4_trust.py);
+# the default path counts what decodes before it (Note [first bad NAL] in io/bad_nal.py).
 CORRUPT_BITSTREAM = {
     "androidx_media/mp4__sample_with_invalid_nalu.mp4": 26,
     "decord/corrupted.mp4": 28,
+}
+# their first sample with an invalid NAL size
+CORRUPT_SAMPLES = {
+    "androidx_media/mp4__sample_with_invalid_nalu.mp4": 28,
+    "decord/corrupted.mp4": 30,
 }
 
 
@@ -83,7 +91,7 @@ def test_default_path_matches_reference(real_dir, reference, name):
     want = reference(name)
     assert _same(_values(got), want), (got, want)
     if name in CORRUPT_BITSTREAM:
-        assert (got.method, got.num_frames) == ("decode", CORRUPT_BITSTREAM[name])
+        assert (got.method, got.num_frames) == ("bad_nal", CORRUPT_BITSTREAM[name])
     assert (got.error is None) == (want[0] > 0)
 
 
@@ -358,3 +366,44 @@ def test_mpeg4_packets_stand_for_frames_only_when_each_is_one_coded_vop(broken):
     assert probe_video(str(broken["avi_mpeg4_nvops"])).num_frames < packets
     if "avi_xvid_packed" in broken:  # packed B-frames: two VOPs in one packet
         assert methods["avi_xvid_packed"] == "decode"
+
+
+def test_a_bad_nal_is_counted_where_the_reorder_depth_is_declared(broken, real_dir):
+    """Note [first bad NAL]: counted without decoding where every SPS declares its reorder
+    depth, decoded where it does not; the rows equal the reference's either way
+    (test_opensora_info runs it on every generated file)."""
+    assert probe_video(str(broken["h264_bad_nal_mid_stream"])).method == "bad_nal"
+    assert probe_video(str(broken["h264_bad_nal_second_frame"])).error == "no decodable frame"
+    if "h264_bad_nal_without_vui" in broken:
+        assert probe_video(str(broken["h264_bad_nal_without_vui"])).method == "decode"
+    for name, sample in CORRUPT_SAMPLES.items():
+        found = header_distrust(str(real_dir / name))
+        assert found.bad_sample == sample, name
+        got = probe_video(str(real_dir / name))
+        assert got.method == "bad_nal" and got.num_frames == reference_row(str(real_dir / name))[0]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command")
+def test_sps_reorder_depth_as_ffmpeg_reads_it(real_dir):
+    """``reorder_declared`` on the first SPS of every real H.264 MP4/MOV equals what the ffmpeg
+    CLI's trace_headers bitstream filter reads (present with its value, or absent)."""
+    seen = set()
+    for path in sorted(real_dir.glob("*/*.mp4")) + sorted(real_dir.glob("*/*.mov")):
+        try:
+            with av.open(str(path)) as container:
+                cc = container.streams.video[0].codec_context
+                extradata = bytes(cc.extradata or b"") if cc is not None else b""
+                if cc is None or cc.name != "h264" or extradata[:1] != b"\x01":
+                    continue
+        except (av.FFmpegError, IndexError):
+            continue
+        command = ["ffmpeg", "-v", "info", "-i", str(path), "-c", "copy", "-bsf:v"]
+        command += ["trace_headers", "-frames:v", "1", "-f", "null", "-"]
+        log = subprocess.run(command, capture_output=True, text=True).stderr
+        sps = log.split("Sequence Parameter Set")[1].split("Picture Parameter Set")[0]
+        flag = re.search(r"bitstream_restriction_flag\s+\S+ = (\d)", sps)
+        depth = re.search(r"max_num_reorder_frames\s+\S+ = (\d+)", sps)
+        want = int(depth.group(1)) if flag and flag.group(1) == "1" else None
+        assert reorder_declared(avcc_parameter_sets(extradata)[0]) == want, path.name
+        seen.add(want)
+    assert None in seen and len(seen) >= 3  # absent, and at least two declared depths

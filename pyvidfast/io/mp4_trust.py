@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import mmap
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
+from pyvidfast.io.h264_sps import avcc_parameter_sets
 from pyvidfast.io.mp4 import children, find_box, read_moov, u32, video_trak
 
 # sample-entry fourcc -> the box holding its NAL length size (lengthSizeMinusOne) and its offset
@@ -92,38 +94,70 @@ def sample_ranges(moov: memoryview, boxes: dict) -> tuple[np.ndarray, np.ndarray
     return offsets, sizes
 
 
-def _nal_length_size(moov: memoryview, stsd: tuple[int, int]) -> int | None:
+def _decoder_config(moov: memoryview, stsd: tuple[int, int]) -> tuple[bytes, bytes] | None:
+    """``(fourcc, avcC/hvcC payload)`` of the first sample entry, ``(fourcc, b"")`` when it has
+    no such box, None for entries that are not length-prefixed H.264/HEVC."""
     entry = stsd[0] + 8
-    config = _NAL_CONFIG.get(bytes(moov[entry + 4 : entry + 8]))
+    fourcc = bytes(moov[entry + 4 : entry + 8])
+    config = _NAL_CONFIG.get(fourcc)
     if config is None:
         return None
-    kind, at = config
     entry_end = entry + u32(moov, entry)
-    box = find_box(moov, entry + _VISUAL_ENTRY_HEADER, min(entry_end, stsd[1]), kind)
-    if box is None or box[0] + at >= box[1]:
+    box = find_box(moov, entry + _VISUAL_ENTRY_HEADER, min(entry_end, stsd[1]), config[0])
+    return fourcc, bytes(moov[box[0] : box[1]]) if box is not None else b""
+
+
+def _nal_length_size(fourcc: bytes, config: bytes) -> int:
+    at = _NAL_CONFIG[fourcc][1]
+    if at >= len(config):
         return 0  # no decoder configuration: not length-prefixed as far as we know
-    return (moov[box[0] + at] & 3) + 1
+    return (config[at] & 3) + 1
 
 
-def nal_problem(path: str, offsets: np.ndarray, sizes: np.ndarray, length_size: int) -> str | None:
-    """The first sample whose NAL lengths do not tile it exactly, or None."""
-    if length_size not in (1, 2, 4):
-        return "invalid NAL length size"
+def first_bad_nal(
+    path: str, offsets: np.ndarray, sizes: np.ndarray, length_size: int
+) -> tuple[int | None, str] | None:
+    """``(sample index, reason)`` of the first sample whose NAL lengths do not tile it.
+
+    The index is given only where FFmpeg's H.264 decoder fails on that sample (Note [first bad
+    NAL] in io/bad_nal.py), else None: a length of 0 or one that runs past the sample (its
+    ``get_nalsize`` rejects both), in a packet FFmpeg does not take for annex-B (first four
+    bytes 00 00 00 01, the start code its per-packet check looks for) after none such before.
+    """
+    annexb_seen = False
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         for index, (pos, size) in enumerate(zip(offsets.tolist(), sizes.tolist())):
             end = pos + size
+            annexb_seen |= length_size == 4 and data[pos : pos + 4] == b"\x00\x00\x00\x01"
             while pos < end:
                 if pos + length_size > end:
-                    return f"sample {index}: NAL length runs past the sample"
+                    return None, f"sample {index}: NAL length runs past the sample"
                 length = int.from_bytes(data[pos : pos + length_size], "big")
                 pos += length_size + length
                 if length == 0 or pos > end:
-                    return f"sample {index}: invalid NAL unit size {length}"
+                    reason = f"sample {index}: invalid NAL unit size {length}"
+                    return (None if annexb_seen else index), reason
     return None
 
 
+@dataclass(frozen=True)
+class HeaderProblem:
+    """Why the sample tables cannot replace a decode. For a NAL problem, ``bad_sample`` is the
+    first sample whose NAL lengths do not walk it and ``parameter_sets`` the avcC's SPS."""
+
+    reason: str
+    bad_sample: int | None = None
+    parameter_sets: tuple[bytes, ...] = ()
+
+
 def header_problem(path: str) -> str | None:
-    """Why the first video track's sample tables cannot replace a decode, or None.
+    """Why the first video track's sample tables cannot replace a decode, or None."""
+    found = header_distrust(path)
+    return found.reason if found is not None else None
+
+
+def header_distrust(path: str) -> HeaderProblem | None:
+    """``header_problem`` with what the caller can still use (``HeaderProblem``).
 
     None also when there is nothing to judge here (no moov, fragments, no video track): the
     caller's other paths handle those files.
@@ -140,21 +174,29 @@ def header_problem(path: str) -> str | None:
     if mdhd is None or stbl is None:
         return None
     if u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12)) == 0:
-        return "invalid mdhd timescale 0"
+        return HeaderProblem("invalid mdhd timescale 0")
     boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
     count = u32(moov, boxes[b"stsz"][0] + 8) if b"stsz" in boxes else None
     if count == 0:
         return None  # no samples (init segment): the caller's failure row
     if count is not None and count > os.path.getsize(path):
         # checked before any table is expanded: 8 bytes a sample (found by tests/test_fuzz.py)
-        return f"stsz declares {count} samples, more than the file has bytes"
+        return HeaderProblem(f"stsz declares {count} samples, more than the file has bytes")
     ranges = sample_ranges(moov, boxes)
     if isinstance(ranges, str):
-        return ranges
+        return HeaderProblem(ranges)
     offsets, sizes = ranges
     if len(sizes) and int((offsets + sizes).max()) > os.path.getsize(path):
-        return "samples run past the end of the file"
-    length_size = _nal_length_size(moov, boxes[b"stsd"]) if b"stsd" in boxes else None
-    if length_size is None or not len(sizes):
+        return HeaderProblem("samples run past the end of the file")
+    config = _decoder_config(moov, boxes[b"stsd"]) if b"stsd" in boxes else None
+    if config is None or not len(sizes):
         return None
-    return nal_problem(path, offsets, sizes, length_size)
+    length_size = _nal_length_size(*config)
+    if length_size not in (1, 2, 4):
+        return HeaderProblem("invalid NAL length size")
+    bad = first_bad_nal(path, offsets, sizes, length_size)
+    if bad is None:
+        return None
+    fourcc, payload = config
+    parameter_sets = tuple(avcc_parameter_sets(payload)) if fourcc == b"avc1" else ()
+    return HeaderProblem(bad[1], bad[0], parameter_sets)

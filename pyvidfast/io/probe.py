@@ -14,6 +14,8 @@ Note [frame count]
       the end of the file, contradictory or empty STSC, a zero ``mdhd`` timescale, NAL lengths
       that do not walk a sample, e.g. annex-B H.264 or a corrupt NAL size) is decoded, see
       ``pyvidfast/io/mp4_trust.py``. About 1 ms a healthy file (it reads only NAL headers).
+      An invalid NAL size in H.264 whose SPS declares its reorder depth is counted without
+      decoding (``bad_nal``): Note [first bad NAL] in ``pyvidfast/io/bad_nal.py``.
     * ``moov``: plain MP4/MOV (one sample description of a common codec, no fragments, no edit
       list or one that cuts nothing, no negative presentation time) is read by ``moov_info``
       from the moov box alone, without FFmpeg: sample count, sample-entry size, FFmpeg's
@@ -54,10 +56,12 @@ from dataclasses import dataclass
 
 import av
 
+from pyvidfast.io.bad_nal import count_before_bad_nal
 from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.mp4 import is_iso_bmff, moov_info
-from pyvidfast.io.mp4_trust import header_problem
+from pyvidfast.io.mp4_trust import HeaderProblem, header_distrust
 from pyvidfast.io.mpeg4 import VopCounter
+from pyvidfast.io.vpx import vp8_shown_frames, vp9_shown_frames
 
 # Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
 MAX_NUM_FRAMES = 2500
@@ -99,8 +103,8 @@ _INDEXED_FORMATS = frozenset({"mov", "mp4"})
 class VideoProbe:
     """What ``probe_video`` found.
 
-    ``method`` says where ``num_frames`` came from: ``moov``, ``header``, ``demux``, ``decode``,
-    ``image`` or ``failed``. ``error`` is a short reason when the row is a failure (``num_frames == 0``),
+    ``method`` says where ``num_frames`` came from: ``moov``, ``header``, ``demux``, ``bad_nal``,
+    ``decode``, ``image`` or ``failed``. ``error`` is a short reason when the row is a failure (``num_frames == 0``),
     else None.
     """
 
@@ -168,55 +172,8 @@ def header_count(container, stream) -> int | None:
     return sum(1 for e in entries if not e.is_discard)
 
 
-def _vp9_shown(frame: memoryview) -> int:
-    """1 when a VP9 frame is shown (show_frame or show_existing_frame), from its first byte."""
-    if not frame:
-        return 0
-    b = frame[0]
-    if b >> 6 != 2:  # frame_marker
-        return 0
-    profile = ((b >> 5) & 1) | (((b >> 4) & 1) << 1)
-    bit = 3 if profile < 3 else 2  # profile 3 has one reserved bit
-    if (b >> bit) & 1:  # show_existing_frame
-        return 1
-    return (b >> (bit - 2)) & 1 if bit >= 2 else 0  # skip frame_type, read show_frame
-
-
-def vp9_shown_frames(data: memoryview) -> int:
-    """Shown frames in one VP9 packet, walking its superframe index when it has one.
-
-    libvpx writes hidden alt-ref frames either packed in a superframe with the next shown frame
-    or (older WebM files, e.g. vp9__roadtrip-vp92-10bit.webm: 80 packets, 72 frames) as
-    packets of their own; FFmpeg outputs no picture for them.
-    """
-    if not data:
-        return 0
-    last = data[-1]
-    if last & 0xE0 == 0xC0:
-        n = (last & 7) + 1
-        size_bytes = ((last >> 3) & 3) + 1
-        index_size = 2 + size_bytes * n
-        if len(data) >= index_size and data[-index_size] == last:
-            shown = 0
-            offset = 0
-            pos = len(data) - index_size + 1
-            for _ in range(n):
-                size = int.from_bytes(data[pos : pos + size_bytes], "little")
-                pos += size_bytes
-                shown += _vp9_shown(data[offset : offset + size])
-                offset += size
-            return shown
-    return _vp9_shown(data)
-
-
-def vp8_shown_frames(data: memoryview) -> int:
-    """1 when a VP8 frame is shown (show_frame bit of the frame tag): FFmpeg drops hidden ones."""
-    return (data[0] >> 4) & 1 if data else 0
-
-
 _SHOWN_FRAMES = {"vp9": vp9_shown_frames, "libvpx-vp9": vp9_shown_frames}
 _SHOWN_FRAMES.update({"vp8": vp8_shown_frames, "libvpx": vp8_shown_frames})
-
 
 # Annex-B NAL unit type from its first header byte; the access unit delimiter type; the
 # parameter sets a decoder needs before the first picture.
@@ -313,12 +270,12 @@ def decode_count(container, stream, cap: int, threads: bool = True) -> tuple[int
     return total - leading_negative, height, width
 
 
-def _header_untrusted(path: str) -> bool:
-    """True when an MP4/MOV's sample tables cannot stand in for a decode (io/mp4_trust.py)."""
+def _header_distrust(path: str) -> HeaderProblem | None:
+    """Why an MP4/MOV's sample tables cannot stand in for a decode (io/mp4_trust.py), or None."""
     try:
-        return header_problem(path) is not None
+        return header_distrust(path)
     except (ValueError, IndexError, OSError):
-        return True  # sample tables we cannot read: count by decoding
+        return HeaderProblem("sample tables that cannot be read")  # count by decoding
 
 
 def _moov_probe(path: str) -> VideoProbe | None:
@@ -342,8 +299,10 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
         return failed(f"missing file: {path}")
     if os.path.isdir(path):
         return failed(f"not a file: {path}")
+    problem = None
     if not exact_frames and is_iso_bmff(path):
-        exact_frames = _header_untrusted(path)
+        problem = _header_distrust(path)
+        exact_frames = problem is not None
         found = None if exact_frames else _moov_probe(path)
         if found is not None:
             return found
@@ -352,7 +311,22 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
     except Exception as exc:
         return failed(f"cannot open: {_short(exc)}")
     with container:
+        if problem is not None and container.streams.video:
+            return _bad_nal_probe(container, problem) or _container_probe(container, path, True)
         return _container_probe(container, path, exact_frames)
+
+
+def _bad_nal_probe(container, problem: HeaderProblem) -> VideoProbe | None:
+    """The row counted from the first bad NAL (Note [first bad NAL]), or None to decode."""
+    stream = container.streams.video[0]
+    count = count_before_bad_nal(stream, problem)
+    if count is None:
+        return None
+    info = {"codec": "h264", "container": container.format.name}
+    if count == 0:
+        return failed("no decodable frame", **info)
+    cc = stream.codec_context
+    return VideoProbe(count, cc.height, cc.width, _fps(stream), "bad_nal", None, **info)
 
 
 def _container_probe(container, path: str, exact_frames: bool) -> VideoProbe:

@@ -1,0 +1,153 @@
+"""H.264 sequence parameter sets: does the stream declare its reorder depth?
+
+``reorder_declared(sps)`` reads one SPS NAL unit (ITU-T H.264 7.3.2.1.1 and E.1.1) far enough to
+find ``bitstream_restriction_flag`` and ``max_num_reorder_frames``. FFmpeg's decoder grows its
+reorder buffer by a POC heuristic only when that flag is absent ("Increasing reorder buffer",
+``h264_select_output_frame``); with it, the depth found when the file is opened holds for the
+whole stream, which ``pyvidfast.io.probe`` relies on (Note [first bad NAL]).
+"""
+
+from __future__ import annotations
+
+_HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
+_EXTENDED_SAR = 255
+
+
+class _Reader:
+    """Exp-Golomb bit reader over an RBSP; reading past the end raises ``EOFError``."""
+
+    def __init__(self, rbsp: bytes) -> None:
+        self.value = int.from_bytes(rbsp, "big")
+        self.left = 8 * len(rbsp)
+
+    def u(self, n: int) -> int:
+        if n > self.left:
+            raise EOFError
+        self.left -= n
+        return (self.value >> self.left) & ((1 << n) - 1)
+
+    def ue(self) -> int:
+        zeros = 0
+        while not self.u(1):
+            zeros += 1
+            if zeros > 31:
+                raise EOFError
+        return (1 << zeros) - 1 + self.u(zeros)
+
+    def se(self) -> int:
+        k = self.ue()
+        return (k + 1) // 2 if k & 1 else -(k // 2)
+
+
+def rbsp(nal: bytes) -> bytes:
+    """The NAL unit's payload without its header byte and emulation prevention bytes."""
+    return nal[1:].replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+def _scaling_lists(r: _Reader, count: int) -> None:
+    for i in range(count):
+        if r.u(1):  # seq_scaling_list_present_flag
+            last = nxt = 8
+            for _ in range(16 if i < 6 else 64):
+                if nxt:
+                    nxt = (last + r.se() + 256) % 256
+                last = nxt or last
+
+
+def _hrd(r: _Reader) -> None:
+    cpb_count = r.ue() + 1
+    r.u(4 + 4)  # bit_rate_scale, cpb_size_scale
+    for _ in range(cpb_count):
+        r.ue()
+        r.ue()
+        r.u(1)
+    r.u(5 + 5 + 5 + 5)
+
+
+def _vui_restriction(r: _Reader) -> int | None:
+    """``max_num_reorder_frames`` when the VUI has a bitstream restriction, else None."""
+    if r.u(1) and r.u(8) == _EXTENDED_SAR:  # aspect_ratio_info_present_flag, aspect_ratio_idc
+        r.u(32)
+    if r.u(1):  # overscan_info_present_flag
+        r.u(1)
+    if r.u(1):  # video_signal_type_present_flag
+        r.u(3 + 1)
+        if r.u(1):  # colour_description_present_flag
+            r.u(24)
+    if r.u(1):  # chroma_loc_info_present_flag
+        r.ue()
+        r.ue()
+    if r.u(1):  # timing_info_present_flag
+        r.u(32 + 32 + 1)
+    hrd = False
+    for _ in range(2):  # nal_hrd_parameters_present_flag, vcl_hrd_parameters_present_flag
+        if r.u(1):
+            _hrd(r)
+            hrd = True
+    if hrd:
+        r.u(1)  # low_delay_hrd_flag
+    r.u(1)  # pic_struct_present_flag
+    if not r.u(1):  # bitstream_restriction_flag
+        return None
+    r.u(1)
+    for _ in range(4):  # max_bytes_per_pic_denom .. log2_max_mv_length_vertical
+        r.ue()
+    return r.ue()  # max_num_reorder_frames
+
+
+def reorder_declared(nal: bytes) -> int | None:
+    """``max_num_reorder_frames`` of an SPS NAL unit that carries a bitstream restriction;
+    None when it has none, or when the SPS cannot be read."""
+    if not nal or nal[0] & 0x1F != 7:
+        return None
+    r = _Reader(rbsp(nal))
+    try:
+        profile = r.u(8)
+        r.u(16)  # constraint flags, level_idc
+        r.ue()  # seq_parameter_set_id
+        if profile in _HIGH_PROFILES:
+            chroma = r.ue()
+            if chroma == 3:
+                r.u(1)
+            r.ue()
+            r.ue()
+            r.u(1)
+            if r.u(1):  # seq_scaling_matrix_present_flag
+                _scaling_lists(r, 12 if chroma == 3 else 8)
+        r.ue()  # log2_max_frame_num_minus4
+        poc_type = r.ue()
+        if poc_type == 0:
+            r.ue()
+        elif poc_type == 1:
+            r.u(1)
+            r.se()
+            r.se()
+            for _ in range(r.ue()):
+                r.se()
+        r.ue()  # max_num_ref_frames
+        r.u(1)
+        r.ue()
+        r.ue()
+        if not r.u(1):  # frame_mbs_only_flag
+            r.u(1)
+        r.u(1)
+        if r.u(1):  # frame_cropping_flag
+            for _ in range(4):
+                r.ue()
+        return _vui_restriction(r) if r.u(1) else None
+    except EOFError:
+        return None
+
+
+def avcc_parameter_sets(avcc: bytes) -> list[bytes]:
+    """The SPS NAL units of an ``avcC`` box payload (AVCDecoderConfigurationRecord)."""
+    if len(avcc) < 6:
+        return []
+    out, pos = [], 6
+    for _ in range(avcc[5] & 0x1F):
+        if pos + 2 > len(avcc):
+            return []
+        size = int.from_bytes(avcc[pos : pos + 2], "big")
+        out.append(bytes(avcc[pos + 2 : pos + 2 + size]))
+        pos += 2 + size
+    return out
