@@ -9,34 +9,10 @@ whole stream, which ``pyvidfast.io.probe`` relies on (Note [first bad NAL]).
 
 from __future__ import annotations
 
+from pyvidfast.io.bits import BitReader
+
 _HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 _EXTENDED_SAR = 255
-
-
-class _Reader:
-    """Exp-Golomb bit reader over an RBSP; reading past the end raises ``EOFError``."""
-
-    def __init__(self, rbsp: bytes) -> None:
-        self.value = int.from_bytes(rbsp, "big")
-        self.left = 8 * len(rbsp)
-
-    def u(self, n: int) -> int:
-        if n > self.left:
-            raise EOFError
-        self.left -= n
-        return (self.value >> self.left) & ((1 << n) - 1)
-
-    def ue(self) -> int:
-        zeros = 0
-        while not self.u(1):
-            zeros += 1
-            if zeros > 31:
-                raise EOFError
-        return (1 << zeros) - 1 + self.u(zeros)
-
-    def se(self) -> int:
-        k = self.ue()
-        return (k + 1) // 2 if k & 1 else -(k // 2)
 
 
 def rbsp(nal: bytes) -> bytes:
@@ -44,7 +20,7 @@ def rbsp(nal: bytes) -> bytes:
     return nal[1:].replace(b"\x00\x00\x03", b"\x00\x00")
 
 
-def _scaling_lists(r: _Reader, count: int) -> None:
+def _scaling_lists(r: BitReader, count: int) -> None:
     for i in range(count):
         if r.u(1):  # seq_scaling_list_present_flag
             last = nxt = 8
@@ -54,7 +30,7 @@ def _scaling_lists(r: _Reader, count: int) -> None:
                 last = nxt or last
 
 
-def _hrd(r: _Reader) -> None:
+def _hrd(r: BitReader) -> None:
     cpb_count = r.ue() + 1
     r.u(4 + 4)  # bit_rate_scale, cpb_size_scale
     for _ in range(cpb_count):
@@ -64,7 +40,7 @@ def _hrd(r: _Reader) -> None:
     r.u(5 + 5 + 5 + 5)
 
 
-def _vui_restriction(r: _Reader) -> int | None:
+def _vui_restriction(r: BitReader) -> int | None:
     """``max_num_reorder_frames`` when the VUI has a bitstream restriction, else None."""
     if r.u(1) and r.u(8) == _EXTENDED_SAR:  # aspect_ratio_info_present_flag, aspect_ratio_idc
         r.u(32)
@@ -100,7 +76,7 @@ def reorder_declared(nal: bytes) -> int | None:
     None when it has none, or when the SPS cannot be read."""
     if not nal or nal[0] & 0x1F != 7:
         return None
-    r = _Reader(rbsp(nal))
+    r = BitReader(rbsp(nal))
     try:
         profile = r.u(8)
         r.u(16)  # constraint flags, level_idc

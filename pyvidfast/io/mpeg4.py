@@ -12,25 +12,13 @@ cannot read) returns None and the caller decodes. Syntax: ISO/IEC 14496-2, 6.2.3
 
 from __future__ import annotations
 
+from pyvidfast.io.bits import BitReader
+
 _START = b"\x00\x00\x01"
 _VOP = 0xB6
 _EXTENDED_PAR = 15
 _RECTANGULAR = 0
 B_VOP = 2
-
-
-class _Bits:
-    """A big-endian bit reader over ``data``; reading past the end raises ``EOFError``."""
-
-    def __init__(self, data: bytes) -> None:
-        self.value = int.from_bytes(data, "big")
-        self.left = 8 * len(data)
-
-    def read(self, n: int) -> int:
-        if n > self.left:
-            raise EOFError
-        self.left -= n
-        return (self.value >> self.left) & ((1 << n) - 1)
 
 
 def _start_codes(data: bytes):
@@ -50,45 +38,45 @@ def time_increment_bits(data: bytes) -> int | None:
     for code, at in _start_codes(data):
         if 0x20 <= code <= 0x2F:
             try:
-                return _vol_bits(_Bits(data[at : at + 24]))
+                return _vol_bits(BitReader(data[at : at + 24]))
             except EOFError:
                 return None
     return None
 
 
-def _vol_bits(bits: _Bits) -> int | None:
-    bits.read(1 + 8)  # random_accessible_vol, video_object_type_indication
-    if bits.read(1):  # is_object_layer_identifier: verid, priority
-        bits.read(4 + 3)
-    if bits.read(4) == _EXTENDED_PAR:
-        bits.read(16)
-    if bits.read(1):  # vol_control_parameters
-        bits.read(2 + 1)  # chroma_format, low_delay
-        if bits.read(1):  # vbv_parameters: 79 bits with five markers
-            bits.read(79)
-    if bits.read(2) != _RECTANGULAR:  # video_object_layer_shape
+def _vol_bits(bits: BitReader) -> int | None:
+    bits.u(1 + 8)  # random_accessible_vol, video_object_type_indication
+    if bits.u(1):  # is_object_layer_identifier: verid, priority
+        bits.u(4 + 3)
+    if bits.u(4) == _EXTENDED_PAR:
+        bits.u(16)
+    if bits.u(1):  # vol_control_parameters
+        bits.u(2 + 1)  # chroma_format, low_delay
+        if bits.u(1):  # vbv_parameters: 79 bits with five markers
+            bits.u(79)
+    if bits.u(2) != _RECTANGULAR:  # video_object_layer_shape
         return None
-    if not bits.read(1):
+    if not bits.u(1):
         return None
-    resolution = bits.read(16)
-    if not bits.read(1) or resolution == 0:
+    resolution = bits.u(16)
+    if not bits.u(1) or resolution == 0:
         return None
     return max((resolution - 1).bit_length(), 1)
 
 
 def vop_header(data: bytes, at: int, increment_bits: int) -> tuple[int, bool] | None:
     """``(vop_coding_type, vop_coded)`` of the VOP whose payload starts at ``at``, or None."""
-    bits = _Bits(data[at : at + 8 + increment_bits // 8])
+    bits = BitReader(data[at : at + 8 + increment_bits // 8])
     try:
-        coding_type = bits.read(2)
-        while bits.read(1):  # modulo_time_base
+        coding_type = bits.u(2)
+        while bits.u(1):  # modulo_time_base
             pass
-        if not bits.read(1):
+        if not bits.u(1):
             return None
-        bits.read(increment_bits)
-        if not bits.read(1):
+        bits.u(increment_bits)
+        if not bits.u(1):
             return None
-        return coding_type, bool(bits.read(1))
+        return coding_type, bool(bits.u(1))
     except EOFError:
         return None
 
