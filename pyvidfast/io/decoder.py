@@ -53,6 +53,11 @@ __all__ = ["FFmpegDecoder"]
 _SKIP_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video", "vp9"})
 
 
+# Demuxers whose seek goes by a sample index (MP4/MOV, Matroska/WebM): a seek to the first
+# packet lands there, so the first GOP needs no reopening (which would probe the file again).
+_INDEXED_FORMATS = frozenset({"mov", "matroska"})
+
+
 class _IndexMismatch(Exception):
     """Decoded frames disagree with the demuxed index (internal; triggers a rescan)."""
 
@@ -78,8 +83,9 @@ class FFmpegDecoder:
         self._pos: int | None = -1  # index of the last frame self._gen produced (None: unknown)
         self._verified = False  # True once every frame has been decoded and indexed
         self._skip_pts: set[int] | None = None  # see _iter_frames
+        self._skip_below = 0  # ... and only packets with a pts below this one are skipped
         self._can_skip = True
-        self._gen_skips = False  # the current generator was started with skipping
+        self.frames_decoded = 0  # pictures the decoder has output (each frame once: Note [cursor])
         self._size = size
         self.decode_errors = 0
         self._open()
@@ -226,9 +232,11 @@ class FFmpegDecoder:
         """Frames from the container's current position; packets that fail to decode are counted
         and skipped (what FFmpeg's command line does), never raised.
 
-        While ``self._skip_pts`` is a set, a packet whose pts is not in it is decoded with
-        ``skip_frame=NONREF``: a frame nothing else refers to and nobody asked for is not decoded
-        at all (the decoder drops it; the frames that do come out are bit-identical)."""
+        While ``self._skip_pts`` is a set, a packet whose pts is not in it and lies below the
+        last wanted frame's is decoded with ``skip_frame=NONREF``: a frame nothing else refers to
+        and nobody asked for is not decoded at all (the decoder drops it; the frames that do come
+        out are bit-identical). Packets past the last wanted frame are decoded in full, so a later
+        request can go on from here (Note [cursor])."""
         ctx = self._stream.codec_context
         packets = self._container.demux(self._stream)
         while True:
@@ -239,40 +247,60 @@ class FFmpegDecoder:
             except (av.error.FFmpegError, OSError):  # a broken container: its end, for us
                 self.decode_errors += 1
                 return
-            keep = self._skip_pts
-            ctx.skip_frame = "DEFAULT" if keep is None or packet.pts in keep else "NONREF"
+            keep, pts = self._skip_pts, packet.pts
+            full = keep is None or pts is None or pts >= self._skip_below or pts in keep
+            ctx.skip_frame = "DEFAULT" if full else "NONREF"
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
                 self.decode_errors += 1
                 continue
+            self.frames_decoded += len(frames)
             yield from frames
 
     def _restart(self) -> None:
         """New frame generator at the container's current position (index unknown until the
         first frame comes out, except when counting from the start)."""
         self._gen = self._iter_frames()
-        self._gen_skips = self._skip_pts is not None
         self._pos = None if self._pts is not None else -1
 
     def _can_continue(self, first: int) -> bool:
-        """Is decoding on from the current position no more work than seeking? Not after a pass
-        that skipped frames: packets already in the decoder were skipped for that pass's set."""
-        if self._gen is None or self._pos is None or first <= self._pos or self._gen_skips:
+        """Is decoding on from the current position no more work than seeking (Note [cursor])?"""
+        if self._gen is None or self._pos is None or first <= self._pos:
             return False
         return self._pts is None or self._pos >= self._keyframe_before(first) - 1
 
     def _start_at(self, first: int) -> None:
-        """Position the decoder so that the next frames lead up to frame ``first``."""
-        if self._pts is None or self._keyframe_before(first) == 0:
+        """Position the decoder so that the next frames lead up to frame ``first``: a seek (to
+        the stream's first packet for the first GOP: reopening would probe the file again)."""
+        if self._pts is None:
             self._open()
+        elif self._keyframe_before(first) == 0:
+            if self._container.format.name.split(",")[0] in _INDEXED_FORMATS:
+                self._seek(min([self._pts[0], *self._discarded]))
+            else:  # a timestamp seek in MPEG-TS, AVI, FLV, ... may land past the start
+                self._open()
         else:
             self._seek(self._pts[self._keyframe_before(first)])
         self._restart()
 
+    def _runs(self, wanted: list[int]) -> list[list[int]]:
+        """``wanted`` cut wherever a keyframe lies past one wanted frame and at or before the
+        next: each run starts from its own keyframe (Note [cursor])."""
+        if self._pts is None:
+            return [wanted]
+        runs = [[wanted[0]]]
+        for i in wanted[1:]:
+            if self._keyframe_before(i) > runs[-1][-1] + 1:
+                runs.append([i])
+            else:
+                runs[-1].append(i)
+        return runs
+
     def _keyframe_before(self, index: int) -> int:
+        """The last keyframe at or before ``index``; 0 (the start) before the first keyframe."""
         pos = int(np.searchsorted(self._keys, index, side="right")) - 1
-        return int(self._keys[max(pos, 0)])
+        return int(self._keys[pos]) if pos >= 0 else 0
 
     def _seek(self, pts: int) -> None:
         try:
@@ -287,17 +315,11 @@ class FFmpegDecoder:
         want = set(wanted)
         errors = self.decode_errors
         continuing = not from_start and self._can_continue(first)
-        # Skipping unwanted non-reference frames pays for batches from a fresh position. It needs
-        # frames identified by pts (not counted) and a decoder that reads skip_frame per frame;
-        # a reader that ever mismatched stops skipping.
-        skip = (
-            not continuing
-            and len(want) > 1
-            and self._pts is not None
-            and self._can_skip
-            and self.codec in _SKIP_CODECS
-        )
+        # Skipping unwanted non-reference frames needs frames identified by pts (not counted)
+        # and a decoder that reads skip_frame per frame; a reader that ever mismatched stops.
+        skip = self._pts is not None and self._can_skip and self.codec in _SKIP_CODECS
         self._skip_pts = {self._pts[i] for i in want} if skip else None
+        self._skip_below = self._pts[last] if skip else 0
         if from_start:
             self._open()
             self._restart()
@@ -363,7 +385,8 @@ class FFmpegDecoder:
         out = {k: buf[j] for j, k in enumerate(wanted)}
         for attempt in range(3):
             try:
-                self._decode_pass(wanted, out, from_start=attempt == 2)
+                for run in [wanted] if attempt == 2 else self._runs(wanted):
+                    self._decode_pass(run, out, from_start=attempt == 2)
                 return buf
             except _IndexMismatch as exc:
                 self._can_skip = False

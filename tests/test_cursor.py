@@ -1,0 +1,110 @@
+"""The decoder's cursor (Note [cursor] in pyvidfast/io/decoder.py): one reader never decodes a
+frame twice, and every way of reaching frame N gives the bytes of a pass from frame 0."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from media import frame_number, make_clip
+
+from pyvidfast.io.errors import VideoReadError
+from pyvidfast.io.reader import VideoReader
+
+# Long GOPs with B-frames (three pyramids per GOP), as training clips have; several GOPs.
+GOP_CLIPS = {
+    "h264_bframes": ("h264.mp4", dict(options={"bf": "3", "g": "24", "b-pyramid": "normal"})),
+    "h264_mkv": ("h264.mkv", dict(options={"bf": "2", "g": "30"})),
+    "hevc": (
+        "hevc.mp4",
+        dict(codec="libx265", options={"x265-params": "log-level=error:keyint=24"}),
+    ),
+    "vp9": ("vp9.webm", dict(codec="libvpx-vp9", options={"g": "24", "deadline": "realtime"})),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(GOP_CLIPS))
+def gop_clip(request, tmp_path_factory):
+    name, kw = GOP_CLIPS[request.param]
+    path = tmp_path_factory.mktemp(request.param) / name
+    return str(make_clip(path, 120, 24, size=(96, 64), **kw))
+
+
+def _decoded_after_open(reader: VideoReader) -> int:
+    return reader.frames_decoded
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 32])
+def test_consecutive_chunks_decode_each_frame_once(gop_clip, chunk):
+    reader = VideoReader(gop_clip)
+    n, at_open = len(reader), reader.frames_decoded
+    got = [reader.get_batch(list(range(s, min(n, s + chunk)))) for s in range(0, n, chunk)]
+    frames = np.concatenate([g.numpy() for g in got])
+    assert [frame_number(f) for f in frames] == list(range(n))
+    assert reader.frames_decoded - at_open == n  # each frame once, none twice
+
+
+def test_chunks_with_gaps_continue_within_a_gop_and_seek_past_one(gop_clip):
+    reader = VideoReader(gop_clip)
+    keys = reader.get_key_indices()
+    late_key = keys[-1]
+    requests = [[0, 1, 2], [5, 9], [10], [late_key + 1, late_key + 2]]
+    for indices in requests:
+        assert [frame_number(f) for f in reader.get_batch(indices).numpy()] == indices
+    # the last request seeks past the frames between 10 and the last keyframe: they are never
+    # decoded, so the reader decoded fewer frames than the span it delivered
+    assert reader.frames_decoded < late_key + 3
+
+
+def test_sorted_random_indices_skip_the_gops_between_them(gop_clip):
+    reader = VideoReader(gop_clip)
+    keys = reader.get_key_indices()
+    if len(keys) < 3:
+        pytest.skip("the encoder made fewer than three GOPs")
+    wanted = [keys[0] + 1, keys[-1] + 1]
+    assert [frame_number(f) for f in reader.get_batch(wanted).numpy()] == wanted
+    # one sweep from frame 0 to the last GOP would decode every frame up to keys[-1]
+    assert reader.frames_decoded < keys[-1]
+
+
+def _window(n: int, rng: random.Random) -> list[int]:
+    start = rng.randrange(max(1, n - 16))
+    return list(range(start, min(n, start + 16)))
+
+
+def _exact_after_seeks(path: str, limit: int = 120) -> list[str]:
+    """Differences between fresh readers' random and window reads (each done twice) and one
+    pass from frame 0; an empty list when every byte agrees."""
+    try:
+        reader = VideoReader(path)
+        n = min(reader.num_decodable, limit)
+        if n == 0:
+            return []
+        rng = random.Random(path)
+        asks = [sorted(rng.sample(range(n), min(8, n))), _window(n, rng)]
+        top = max(max(a) for a in asks)
+        full = reader.get_batch(list(range(top + 1))).numpy()
+    except VideoReadError:
+        return []  # broken files: tests/test_reader.py proves their errors
+    problems = []
+    for ask in asks:
+        reads = [VideoReader(path).get_batch(ask).numpy() for _ in range(2)]
+        if not np.array_equal(reads[0], reads[1]):
+            problems.append(f"{ask}: two identical reads differ")
+        differ = [i for j, i in enumerate(ask) if not np.array_equal(reads[0][j], full[i])]
+        if differ:
+            problems.append(f"frames {differ} differ from the pass from frame 0")
+    return problems
+
+
+def test_random_access_equals_a_pass_from_the_start_on_real_files(real_dir):
+    files = sorted(p for p in real_dir.rglob("*") if p.suffix not in {".csv", ".md"})
+    files = [p for p in files if p.is_file() and p.stat().st_size < 40 << 20]
+    assert len(files) > 60
+    problems = {str(p.relative_to(real_dir)): _exact_after_seeks(str(p)) for p in files}
+    assert {k: v for k, v in problems.items() if v} == {}
+
+
+def test_random_access_equals_a_pass_from_the_start_on_generated_clips(gop_clip):
+    assert _exact_after_seeks(gop_clip) == []
