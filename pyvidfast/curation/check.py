@@ -310,10 +310,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     device = getattr(args, "device", "cpu")
     if device == "cuda":
-        from pyvidfast.io.nvdec import NvdecUnavailableError, nvdec_module
+        from pyvidfast.io.nvdec import NvdecUnavailableError, require_nvdec
 
         try:
-            nvdec_module()
+            require_nvdec()  # the check open_video(device="cuda") makes: the same one line
         except NvdecUnavailableError as exc:
             print(f"check: --device cuda: {exc}", file=sys.stderr)
             return 2
