@@ -178,6 +178,35 @@ def test_cli_on_a_csv_writes_columns_and_err_files(tmp_path: Path, real_dir: Pat
     assert "3 files: 1 ok, 2 failed" in capsys.readouterr().err
 
 
+def test_err_dir_keeps_the_video_folder_clean(tmp_path: Path, real_dir: Path, capsys):
+    """--write-err writes P.err beside each video, as Open-Sora's script does; --err-dir DIR
+    writes them under DIR at each video's absolute path, and the filter reads them there."""
+    from pyvidfast.cli import main
+    from pyvidfast.opensora.ffmpeg_filter_without_errors import main as filter_main
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    good, bad = videos / "good.mp4", videos / "bad.mp4"
+    good.write_bytes((real_dir / "torchcodec/nasa_13013.mp4").read_bytes())
+    bad.write_bytes((real_dir / "androidx_media/mp4__sample_with_invalid_nalu.mp4").read_bytes())
+    table = tmp_path / "in.csv"
+    table.write_text(f"path,text\n{good},a\n{bad},b\n")
+    errs = tmp_path / "errs"
+    argv = ["check", str(table), "--err-dir", str(errs), "--no-progress", "--workers", "1"]
+    assert main(argv) == 0
+    assert sorted(os.listdir(videos)) == ["bad.mp4", "good.mp4"]  # nothing written beside them
+    mirrored = errs / str(videos).lstrip(os.sep)
+    assert (mirrored / "good.mp4.err").read_text() == ""
+    assert "Error splitting the input into NAL units" in (mirrored / "bad.mp4.err").read_text()
+    assert filter_main([str(table), "--err-dir", str(errs)]) == 0
+    kept = pd.read_csv(tmp_path / "in_withouterror.csv")
+    assert kept["path"].tolist() == [str(good)]
+    capsys.readouterr()
+    assert filter_main([str(table)]) == 0  # beside the videos there is no .err: both unchecked
+    assert pd.read_csv(tmp_path / "in_withouterror.csv").empty
+    assert "2 rows have no .err file" in capsys.readouterr().err
+
+
 def _ffmpeg_stderr(path: str) -> str:
     return subprocess.run(
         [FFMPEG, "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"],
