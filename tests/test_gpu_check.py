@@ -305,7 +305,7 @@ def test_the_command_writes_the_cpu_checks_output(
     NVDEC's, its verdict and kind the CPU's), .err files, and a journal that resumes."""
     import pandas as pd
 
-    monkeypatch.setattr(nvdec, "nvdec_module", lambda: None)  # check.run's library check
+    monkeypatch.setattr(nvdec, "require_nvdec", lambda: None)  # check.run's device check
     monkeypatch.setattr(nvdec, "decoder_pool", lambda device, size: standin_pool()())
     files = [clips["a"], clips["hevc"], str(real_dir / ROADTRIP), str(real_dir / VP9_ODD)]
     files.append(str(real_dir / "decord/corrupted.mp4"))
