@@ -37,3 +37,13 @@ def real_dir() -> Path:
     if not REAL_DIR.is_dir():
         pytest.skip(f"real test videos not found at {REAL_DIR}")
     return REAL_DIR
+
+
+@pytest.fixture
+def stalled_fifo(tmp_path):
+    """A file whose reader never finishes until the test ends (tests/hang.py)."""
+    from hang import StalledFifo
+
+    fifo = StalledFifo(tmp_path / "stalled.mp4")
+    yield fifo
+    fifo.close()

@@ -21,6 +21,7 @@ from pyvidfast.bench.output import PLOT_HINT, markdown, write_outputs
 from pyvidfast.bench.results import Budget, Measurement
 from pyvidfast.bench.runner import SCHEMA, BenchOptions, default_workers, run_bench
 from pyvidfast.bench.sources import load_sample
+from pyvidfast.bench.verdict import verdict_lines
 from pyvidfast.cli import main
 from pyvidfast.cogvideox import SFTDataset
 
@@ -189,11 +190,98 @@ def test_outputs_without_matplotlib(report, tmp_path):
     assert PLOT_HINT in (out / "bench.md").read_text()
 
 
-def test_markdown_names_skipped_tools(report):
+def test_skipped_tools_are_a_sentence_not_rows(report):
     text = markdown(report, [])
-    for r in report["results"]:
-        if r["skipped"]:
-            assert f"skipped: {r['skipped']}" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    not_measured = [line for line in text.splitlines() if line.startswith("- Not measured: ")]
+    skipped = [r for r in report["results"] if r["skipped"]]
+    assert len(rows) == 1 + sum(not r["skipped"] for r in report["results"])  # header + ran
+    assert len(not_measured) == (1 if skipped else 0)
+    for r in skipped:
+        assert f"({r['skipped']})" in not_measured[0]
+        assert r["skipped"] not in "".join(rows)
+
+
+def _row(group, tool, rate, files, workers=1, unit="files/s", skipped=None):
+    return {
+        "group": group,
+        "tool": tool,
+        "unit": unit,
+        "workers": workers,
+        "files": files,
+        "rate": None if skipped else rate,
+        "same_files": None if skipped else files,
+        "same_files_rate": None if skipped else rate,
+        "skipped": skipped,
+        "note": "",
+    }
+
+
+def test_verdict_names_the_fastest_option_per_task_and_by_how_much():
+    many = verdict_lines(
+        {
+            "results": [
+                _row("decode", "decord", 300.0, 40, unit="frames/s"),
+                _row("decode", "pyvidfast VideoReader (CPU)", 600.0, 40, unit="frames/s"),
+                _row("decode", "torchcodec", None, 0, skipped="torchcodec is not installed"),
+                _row("sample", "pyvidfast SFTDataset", 2.0, 30, 0, "clips/s"),
+                _row("sample", "pyvidfast SFTDataset", 5.0, 30, 2, "clips/s"),
+                _row("sample", "reference (decord + torch)", 4.8, 30, 0, "clips/s"),
+                _row("check", "pyvidfast check", 10.0, 12, 2),
+            ],
+            "log": "out/bench.log",
+            "log_lines": 7,
+        }
+    )
+    assert many == [
+        "CogVideoX training clips: pyvidfast SFTDataset with 2 DataLoader workers is the fastest "
+        "here, 1.04x reference (decord + torch) (5 vs 4.8 clips/s, over the same 30 files); that "
+        "is too close to call: rerun, or on a quieter machine.",
+        "Decoding: pyvidfast VideoReader (CPU) is the fastest here, 2.00x decord (600 vs 300 "
+        "frames/s, over the same 40 files).",
+        "Integrity check: only pyvidfast check was measured (10 files/s over 12 files), so there "
+        "is nothing to compare it with.",
+        "Not measured: torchcodec (torchcodec is not installed).",
+        "What the measured tools printed themselves (FFmpeg's and decord's messages among them): "
+        "7 lines in out/bench.log.",
+    ]
+    few = verdict_lines({"results": [_row("check", "a", 4.0, 3), _row("check", "b", 1.0, 9)]})
+    assert few[0].startswith("Integrity check: a is the fastest here, 4.00x b (4 vs 1 files/s, ")
+    assert few[1] == (
+        "Too few files to mean anything (under 10): Integrity check (3 files); measure more "
+        "files (a larger sample or --seconds) before choosing."
+    )
+    assert len(few) == 2
+
+
+def _noisy_stream_mix(paths, budget):
+    """What FFmpeg or decord does in a measuring process: write to file descriptor 2 itself."""
+    os.write(2, b"[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5565] moov atom not found\n")
+    return REAL_STREAM_MIX(paths, budget)
+
+
+REAL_STREAM_MIX = measures.stream_mix
+
+
+def test_cli_ends_with_the_verdict_and_keeps_tool_messages_in_a_log(
+    clips, tmp_path, capfd, monkeypatch
+):
+    monkeypatch.setattr(measures, "stream_mix", _noisy_stream_mix)  # forked children inherit it
+    out = tmp_path / "out"
+    argv = ["bench", str(clips), "-o", str(out), "--seconds", "12", "--workers", "0"]
+    assert main([*argv, "--no-progress"]) == 0
+    terminal = capfd.readouterr()
+    assert "moov atom" not in terminal.out + terminal.err
+    log = out / "bench.log"
+    assert "moov atom not found" in log.read_text()
+    assert f"wrote log: {log}" in terminal.out
+    lines = terminal.out.rstrip("\n").splitlines()
+    verdict = lines[lines.index("## Verdict") + 2 :]
+    report = json.loads((out / "bench.json").read_text())
+    assert verdict == [f"- {line}" for line in verdict_lines(report)]
+    assert verdict[-1].endswith(f"lines in {log}.") and report["log"] == str(log)
+    measured = any(r["rate"] for r in report["results"])  # 3 files: too few, if any ran
+    assert any(line.startswith("- Too few files to mean anything") for line in verdict) == measured
 
 
 def test_sources(clips, tmp_path):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from media_broken import make_broken_corpus
 
-from pyvidfast.curation import check_file, check_files, err_text
+from pyvidfast.curation import check_file, check_files, err_text, tasks
 from pyvidfast.curation.check import CHECK_COLUMNS
 from pyvidfast.curation.sample_data import Clip, make_clip
 
@@ -86,14 +86,22 @@ def test_unreadable_file(tmp_path: Path, real_dir: Path):
     assert not r["ok"] and r["error_kind"] == "unreadable"
 
 
-def test_timeout_kills_the_decode(real_dir: Path):
-    big = str(real_dir / "androidx_media/mp4__portrait_4k60.mp4")
+def test_timeout_kills_the_decode(real_dir: Path, stalled_fifo, monkeypatch):
+    """A decode that never ends (tests/hang.py) is killed at its limit, and the replacement
+    worker gives the next file its verdict well within the same limit."""
+    real_check = tasks.check_file
+
+    def check_or_stall(path: str, threads: int = 1) -> dict:
+        if path == stalled_fifo.path:
+            stalled_fifo.wait()  # in the forked worker: returns only after the test
+        return real_check(path, threads=threads)
+
+    monkeypatch.setattr(tasks, "check_file", check_or_stall)
     small = str(real_dir / "androidx_media/mp4__sample_12_5fps_720p_1s.mp4")
-    table = check_files([big, small], workers=1, timeout=0.05)
+    table = check_files([stalled_fifo.path, small], workers=1, timeout=5)
     assert table["error_kind"][0] == "timeout" and not table["ok"][0]
-    assert "no verdict within 0.05s" in table["error"][0]
-    # the worker was replaced: the next file still gets its verdict (or its own timeout)
-    assert table["error_kind"][1] in ("", "timeout")
+    assert "no verdict within 5s" in table["error"][0]
+    assert table["ok"][1] and table["decoded_frames"][1] == 13
 
 
 def test_err_text_folds_repeats_like_ffmpeg():
@@ -168,6 +176,35 @@ def test_cli_on_a_csv_writes_columns_and_err_files(tmp_path: Path, real_dir: Pat
     assert "Error splitting the input into NAL units" in (tmp_path / "bad.mp4.err").read_text()
     assert (tmp_path / "in_checked.csv.journal.jsonl").exists()
     assert "3 files: 1 ok, 2 failed" in capsys.readouterr().err
+
+
+def test_err_dir_keeps_the_video_folder_clean(tmp_path: Path, real_dir: Path, capsys):
+    """--write-err writes P.err beside each video, as Open-Sora's script does; --err-dir DIR
+    writes them under DIR at each video's absolute path, and the filter reads them there."""
+    from pyvidfast.cli import main
+    from pyvidfast.opensora.ffmpeg_filter_without_errors import main as filter_main
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    good, bad = videos / "good.mp4", videos / "bad.mp4"
+    good.write_bytes((real_dir / "torchcodec/nasa_13013.mp4").read_bytes())
+    bad.write_bytes((real_dir / "androidx_media/mp4__sample_with_invalid_nalu.mp4").read_bytes())
+    table = tmp_path / "in.csv"
+    table.write_text(f"path,text\n{good},a\n{bad},b\n")
+    errs = tmp_path / "errs"
+    argv = ["check", str(table), "--err-dir", str(errs), "--no-progress", "--workers", "1"]
+    assert main(argv) == 0
+    assert sorted(os.listdir(videos)) == ["bad.mp4", "good.mp4"]  # nothing written beside them
+    mirrored = errs / str(videos).lstrip(os.sep)
+    assert (mirrored / "good.mp4.err").read_text() == ""
+    assert "Error splitting the input into NAL units" in (mirrored / "bad.mp4.err").read_text()
+    assert filter_main([str(table), "--err-dir", str(errs)]) == 0
+    kept = pd.read_csv(tmp_path / "in_withouterror.csv")
+    assert kept["path"].tolist() == [str(good)]
+    capsys.readouterr()
+    assert filter_main([str(table)]) == 0  # beside the videos there is no .err: both unchecked
+    assert pd.read_csv(tmp_path / "in_withouterror.csv").empty
+    assert "2 rows have no .err file" in capsys.readouterr().err
 
 
 def _ffmpeg_stderr(path: str) -> str:

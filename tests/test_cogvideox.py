@@ -14,7 +14,7 @@ import torch
 from media import frame_number, make_clip
 from test_sampling import reference_sft
 
-from pyvidfast.cogvideox import SFTDataset, VideoDataset
+from pyvidfast.cogvideox import SFTDataset, VideoDataset, webvideo
 from pyvidfast.cogvideox.shard import ShardWriter, write_shards
 from pyvidfast.cogvideox.skips import NoUsableSampleError, SkipLog
 from pyvidfast.io.errors import VideoOpenError, VideoReadError, VideoTooShortError
@@ -409,7 +409,9 @@ def test_errors_stay_typed_across_dataloader_workers(tmp_path):
     assert "broken.mp4" in str(info.value)
 
 
-def test_video_dataset_decode_timeout_skips(shard_dir, caplog):
+def test_video_dataset_decode_timeout_skips(shard_dir, caplog, stalled_fifo, monkeypatch):
+    # Every decode blocks until the test ends (tests/hang.py): each sample must time out.
+    monkeypatch.setattr(webvideo, "open_and_load", lambda *args, **kwargs: stalled_fifo.wait())
     ds = VideoDataset(
         str(shard_dir / "shard-000000.tar"), [H, W], 16, 8, nshards=1, decode_timeout=1e-4
     )

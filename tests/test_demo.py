@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,17 @@ def test_demo_help_lists_flags(capsys):
         main(["demo", "--help"])
     assert exc.value.code == 0
     assert "--out" in capsys.readouterr().out
+
+
+def test_the_default_outputs_are_ignored_by_git():
+    """`pyvidfast demo` and `pyvidfast bench` run from the checkout leave their folders there."""
+    from pyvidfast.curation.demo import DEFAULT_FOLDER
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = [f"{DEFAULT_FOLDER}/sample/a.mp4", "pyvidfast-bench/bench.json"]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True
+    )
+    assert done.stdout.split() == names

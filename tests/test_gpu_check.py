@@ -13,13 +13,14 @@ from pathlib import Path
 
 import av
 import pytest
+import torch
 from media import make_clip
 
 from pyvidfast.curation import check, engines, integrity
 from pyvidfast.curation.gpu import check_paths_cuda, run_cuda
 from pyvidfast.curation.gpu.shown import ShownCounter
 from pyvidfast.curation.tasks import Task
-from pyvidfast.io import nvdec
+from pyvidfast.io import nvdec, open_video
 from pyvidfast.io.nvdec.standin import StandinDecoder
 
 ROADTRIP = "androidx_media/vp9__roadtrip-vp92-10bit.webm"
@@ -304,7 +305,7 @@ def test_the_command_writes_the_cpu_checks_output(
     NVDEC's, its verdict and kind the CPU's), .err files, and a journal that resumes."""
     import pandas as pd
 
-    monkeypatch.setattr(nvdec, "nvdec_module", lambda: None)  # check.run's library check
+    monkeypatch.setattr(nvdec, "require_nvdec", lambda: None)  # check.run's device check
     monkeypatch.setattr(nvdec, "decoder_pool", lambda device, size: standin_pool()())
     files = [clips["a"], clips["hevc"], str(real_dir / ROADTRIP), str(real_dir / VP9_ODD)]
     files.append(str(real_dir / "decord/corrupted.mp4"))
@@ -370,13 +371,45 @@ def test_ray_runs_one_chunk_per_gpu_task(clips, monkeypatch):
     assert [got[clips[n]]["error_kind"] for n in ("c", "hevc")] == ["crash", "crash"]
 
 
-def test_device_option_without_nvdec(tmp_path: Path, capsys, clips):
+def test_device_option_without_nvdec(tmp_path: Path, capsys, clips, monkeypatch):
     if not nvdec.missing_driver_libraries():
         pytest.skip("this machine has the NVDEC driver libraries")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU, but no libnvcuvid
     listing = tmp_path / "list.txt"
     listing.write_text(clips["a"] + "\n")
     assert check.main([str(listing), "--device", "cuda", "--no-progress"]) == 2
     assert "libnvcuvid.so.1" in capsys.readouterr().err
+
+
+def test_no_gpu_is_one_plain_line_from_the_cli_and_from_python(
+    tmp_path: Path, capsys, clips, monkeypatch
+):
+    """Issue 26: the cause nearest the user (a CPU build of torch), not the driver libraries,
+    in the same words from `check --device cuda` and from open_video(device="cuda")."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    want = f"no CUDA device: torch {torch.__version__} is a CPU build"
+    listing = tmp_path / "list.txt"
+    listing.write_text(clips["a"] + "\n")
+    assert check.main([str(listing), "--device", "cuda", "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"check: --device cuda: {want}\n"
+    with pytest.raises(nvdec.NvdecUnavailableError) as info:
+        open_video(clips["a"], device="cuda")
+    assert str(info.value) == want
+    monkeypatch.setattr(torch.version, "cuda", "12.8")  # a CUDA build that sees no GPU
+    with pytest.raises(nvdec.NvdecUnavailableError, match="built for CUDA 12.8 but sees no GPU"):
+        nvdec.require_nvdec()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine without a GPU")
+def test_no_gpu_line_from_the_pyvidfast_command(tmp_path: Path, clips):
+    listing = tmp_path / "list.txt"
+    listing.write_text(clips["a"] + "\n")
+    argv = [sys.executable, "-m", "pyvidfast", "check", str(listing), "--device", "cuda"]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"check: --device cuda: {nvdec.no_cuda_device()}\n"
+    assert "CPU build" in proc.stderr or "sees no GPU" in proc.stderr
 
 
 def test_the_gpu_checker_never_imports_the_engines():

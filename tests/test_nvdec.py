@@ -107,7 +107,7 @@ def test_importing_pyvidfast_does_not_import_pynvvideocodec():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
 def test_reader_without_a_gpu_says_so(real_dir: Path):
-    with pytest.raises(NvdecUnavailableError, match="torch sees no CUDA device"):
+    with pytest.raises(NvdecUnavailableError, match="^no CUDA device: torch "):
         nvdec.NvdecVideoReader(real_dir / "vpf" / "test.mp4", "cuda")
     with pytest.raises(NvdecUnavailableError):
         open_video(real_dir / "vpf" / "test.mp4", "cuda")

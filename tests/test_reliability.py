@@ -225,7 +225,7 @@ def test_err_file_that_cannot_be_written_fails_the_check(tmp_path, monkeypatch, 
         return create(path)
 
     # The folder passes the check up front, then the disk fills up during the run.
-    monkeypatch.setattr(check, "check_err_folders", lambda paths: None)
+    monkeypatch.setattr(check, "check_err_folders", lambda paths, err_dir=None: None)
     monkeypatch.setattr(outputs, "create_temp", no_space)
     (tmp_path / "list.txt").write_text(f"{video}\n")
     out = tmp_path / "out.csv"

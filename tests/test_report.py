@@ -16,7 +16,7 @@ import pytest
 from media import make_clip
 
 from pyvidfast.cli import main
-from pyvidfast.report import write_report
+from pyvidfast.report import charts, page, write_report
 from pyvidfast.report.page import SECTIONS
 from pyvidfast.report.tables import load_report_data, rejected_path_for
 
@@ -200,3 +200,22 @@ def test_page_in_a_headless_browser(prepared, tmp_path):
     assert ids == list(SECTIONS)
     assert images and all(done and width > 0 for done, width in images)
     assert (SCREENSHOT_DIR / "report.png").stat().st_size > 0
+
+
+def test_caption_length_histogram_has_whole_number_bins(monkeypatch):
+    """Issue 26: word counts are whole numbers; bins at 6, 6.15, 6.3 ... said otherwise."""
+    words = [6, 7, 7, 8, 9, 12, 26]  # 21 possible lengths, 20 bins: two lengths a bin
+    labels, counts = charts.histogram_bins(words, 20, integer=True)
+    assert labels[:3] == ["6-7", "8-9", "10-11"] and labels[-1] == "26-27"
+    assert counts[:4] == [3, 2, 0, 1] and sum(counts) == len(words)
+    labels, counts = charts.histogram_bins([6, 6, 7, 9], 20, integer=True)
+    assert (labels, counts) == (["6", "7", "8", "9"], [2, 1, 0, 1])
+    # the page's chart (the SVG drawn without matplotlib) labels its bins that way
+    monkeypatch.setattr(charts, "matplotlib_available", lambda: False)
+    short = [6, 7, 7, 8, 9]  # the issue's case: real bins started at 6, 6.15, 6.3 ...
+    section = page._captions(pd.DataFrame({"text": [" ".join(["w"] * n) for n in short]}))
+    uri = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', section).group(1)
+    svg = base64.b64decode(uri).decode()
+    ticks = re.findall(r'text-anchor="middle">([^<]*)</text>', svg)
+    assert {"6", "7", "8", "9"} <= set(ticks)
+    assert not [t for t in ticks if "." in t], ticks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["register", "run"]
@@ -18,8 +19,10 @@ mix of the sample. Writes OUTPUT/bench.json, OUTPUT/bench.md and, with matplotli
 (pip install 'pyvidfast[report]'), OUTPUT/bench_throughput.png and OUTPUT/bench_scaling.png.
 Each tool runs in its own process within its share of --seconds (the whole command, imports
 included, stays within it) and measures as many files of the shuffled sample as it finishes;
-a tool that crashes, is missing or finishes no file in its share is a row with its reason (on a
-busy machine, raise --seconds)."""
+a tool that crashes, is missing or finishes no file in its share is named with its reason (on a
+busy machine, raise --seconds). The output ends with a verdict: the fastest option per task on
+this sample and machine, by how much, and what was not measured and why. What FFmpeg and decord
+print themselves goes to OUTPUT/bench.log, not the terminal."""
 
 EPILOG = """\
 examples:
@@ -91,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
+    try:
+        os.makedirs(args.output, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"bench: cannot use {args.output!r} as the output folder: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    options.log = os.path.join(args.output, "bench.log")
     options.spent = process_age()  # the interpreter's start and imports count against --seconds
     try:
         report = run_bench(args.source, options)
@@ -98,10 +110,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"bench: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     paths = write_outputs(report, args.output)
-    with open(paths["markdown"]) as f:
-        print(f.read())
     for kind, path in paths.items():
         print(f"wrote {kind}: {path}")
+    print(f"wrote log: {options.log}")
+    with open(paths["markdown"]) as f:  # ends with the verdict
+        print()
+        print(f.read(), end="")
     if not report["results"]:
         print("bench: the source has no video file to measure", file=sys.stderr)
         return 1

@@ -10,6 +10,8 @@ import importlib.util
 import json
 import os
 
+from pyvidfast.bench.verdict import verdict_lines
+
 __all__ = ["markdown", "plots_available", "write_outputs", "write_plots"]
 
 PLOT_HINT = "plots need matplotlib: pip install 'pyvidfast[report]'"
@@ -37,8 +39,9 @@ def _results_table(results: list[dict]) -> list[str]:
     columns += ["seconds", "CPU s", "peak RSS MB", "note"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     order = ["info", "check", "decode", "sample"]
-    for r in sorted(results, key=lambda r: order.index(r["group"]) if r["group"] in order else 9):
-        note = f"skipped: {r['skipped']}" if r["skipped"] else r["note"]
+    measured = [r for r in results if not r["skipped"]]  # the verdict names the others
+    for r in sorted(measured, key=lambda r: order.index(r["group"]) if r["group"] in order else 9):
+        note = r["note"]
         cells = [
             r["group"],
             r["tool"],
@@ -79,7 +82,8 @@ def _overrun(report: dict) -> list[str]:
 
 
 def markdown(report: dict, plots: list[str]) -> str:
-    """The run as Markdown: source, machine, the results table, the stream mix, the plots."""
+    """The run as Markdown: source, machine, the results table of the tools that ran, the
+    stream mix, the plots, and last the verdict (``verdict.py``)."""
     m, src = report["machine"], report["source"]
     gpu = m["gpu"]["name"] + f" (driver {m['gpu']['driver']})" if m.get("gpu") else "none"
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
@@ -107,6 +111,7 @@ def markdown(report: dict, plots: list[str]) -> str:
         "",
     ]
     lines += [f"![{name}]({name})" for name in plots] or [PLOT_HINT]
+    lines += ["", "## Verdict", "", *(f"- {line}" for line in verdict_lines(report))]
     return "\n".join(lines) + "\n"
 
 

@@ -47,6 +47,7 @@ class BenchOptions:
     params: SampleParams = field(default_factory=SampleParams)
     progress: bool = True
     spent: float = 0.0  # seconds of the budget already used by the caller (imports)
+    log: str | None = None  # where the measuring processes' stdout/stderr go (None: inherited)
 
 
 @dataclass
@@ -139,8 +140,18 @@ def plan(paths: list[str], folder: str, options: BenchOptions) -> list[Step]:
     return steps
 
 
-def _measure(fn, args: tuple, budget: Budget):
-    """Every measure's signature: ``fn(paths_or_folder, budget, *options)``."""
+def _measure(fn, args: tuple, budget: Budget, log: str | None = None):
+    """Every measure's signature: ``fn(paths_or_folder, budget, *options)``, run in the child.
+
+    With ``log``, the child's file descriptors 1 and 2 go to that file first: FFmpeg and decord
+    write their own messages there (``moov atom not found``, decord's warnings), and so do the
+    processes the measurement starts, while the parent's progress bar keeps the terminal.
+    """
+    if log is not None:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
     return fn(args[0], budget, *args[1:])
 
 
@@ -157,7 +168,9 @@ def _outcome(step: Step, status: str, value: Any, partial: Any) -> Measurement:
     return Measurement(step.group, step.name, step.unit, step.workers, skipped=skipped)
 
 
-def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement], dict]:
+def _run_steps(
+    steps: list[Step], total: Budget, bar, log: str | None = None
+) -> tuple[list[Measurement], dict]:
     results: list[Measurement] = []
     mix: dict = {}
     for i, step in enumerate(steps):
@@ -179,7 +192,10 @@ def _run_steps(steps: list[Step], total: Budget, bar) -> tuple[list[Measurement]
         # the run then ends late by at most a few seconds a tool, and bench.md says so.
         share, limit = max(share, 1.0), max(limit, 2.5)
         budget = Budget(share)
-        status, value, partial = run_isolated(_measure, (step.fn, step.args, budget), limit)
+        args = (step.fn, step.args, budget, log)
+        sys.stdout.flush()  # or the forked child would write the parent's buffer to its log
+        sys.stderr.flush()
+        status, value, partial = run_isolated(_measure, args, limit)
         if step.fn is measures.stream_mix:
             mix = value if status == "ok" else partial or {"error": f"{status}: {value}"}
         else:
@@ -223,6 +239,8 @@ def run_bench(source: str, options: BenchOptions) -> dict:
     # The budget covers everything from here; some is kept for the outputs (drawing the plots).
     total = Budget(options.seconds - options.spent - max(4.0, 0.15 * options.seconds))
     _preload()
+    if options.log is not None:
+        open(options.log, "w").close()  # this run's messages only
     with tempfile.TemporaryDirectory(prefix="pyvidfast-bench-") as work:
         sample = load_sample(source, options.max_files, options.seed, work)
         folder = os.path.join(work, "sft")
@@ -235,7 +253,7 @@ def run_bench(source: str, options: BenchOptions) -> dict:
 
             bar = tqdm(total=len(steps), desc="bench", unit="step", file=sys.stderr)
         try:
-            results, mix = _run_steps(steps, total, bar)
+            results, mix = _run_steps(steps, total, bar, options.log)
         finally:
             if bar is not None:
                 bar.close()
@@ -253,4 +271,13 @@ def run_bench(source: str, options: BenchOptions) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "gpu_peak_mb": gpu_peak_mb(),
         "results": [m.to_dict() for m in results],
+        "log": options.log,
+        "log_lines": _count_lines(options.log),
     }
+
+
+def _count_lines(path: str | None) -> int:
+    if path is None:
+        return 0
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)

@@ -115,11 +115,11 @@ def load_sample(source: str, max_files: int | None, seed: int, workdir: str) -> 
     lower = source.lower()
     if lower.endswith((".csv", ".parquet", ".pq")):
         if not os.path.isfile(source):
-            raise FileNotFoundError(f"bench: no such table {source!r}")
+            raise FileNotFoundError(f"no such table {source!r}")
         return _from_table(source, max_files, seed)
     shards = _shards(source)
     if shards:
         return _from_shards(shards, max_files, seed, workdir)
     if os.path.isfile(source) and _is_video(source):
         return Sample(source, "folder", 1, [source])
-    raise FileNotFoundError(f"bench: {source!r} is not a folder, a table or WebDataset shards")
+    raise FileNotFoundError(f"{source!r} is not a folder, a table or WebDataset shards")

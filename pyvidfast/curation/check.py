@@ -19,6 +19,7 @@ import pandas as pd
 from pyvidfast.curation import engines
 from pyvidfast.curation.journal import Journal, file_key
 from pyvidfast.curation.tasks import Task
+from pyvidfast.opensora.ffmpeg_filter_without_errors import err_file
 from pyvidfast.parallel.interrupt import run_command
 from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
 from pyvidfast.parallel.outputs import (
@@ -56,17 +57,23 @@ def err_text(lines: Sequence[str]) -> str:
     return "".join(f"{line}\n" for line in out)
 
 
-def write_err_file(path: str, lines: Sequence[str]) -> None:
-    """Write ``path + ".err"`` atomically; raises ``OutputError`` when it cannot."""
-    write_text(path + ".err", err_text(lines))
+def write_err_file(path: str, lines: Sequence[str], err_dir: str | None = None) -> None:
+    """Write the ``.err`` of ``path`` (``err_file``: ``P.err``, or under ``err_dir``)
+    atomically; raises ``OutputError`` when it cannot."""
+    write_text(err_file(path, err_dir), err_text(lines))
 
 
-def check_err_folders(paths: Sequence[str]) -> None:
-    """Raise ``OutputError`` before any work if an existing video folder is not writable."""
+def check_err_folders(paths: Sequence[str], err_dir: str | None = None) -> None:
+    """Raise ``OutputError`` before any work if the ``.err`` files cannot be written: an
+    existing video folder that is read-only or, with ``err_dir``, that folder."""
+    if err_dir is not None:
+        if paths:
+            check_writable(err_file(paths[0], err_dir))
+        return
     folders = {os.path.dirname(os.path.abspath(p)): p for p in paths}
     for folder, path in folders.items():
         if os.path.isdir(folder):
-            check_writable(path + ".err")
+            check_writable(err_file(path))
 
 
 def err_failure_message(failures: dict[str, str]) -> str:
@@ -185,6 +192,7 @@ def check_files(
     write_err: bool = False,
     progress: bool = False,
     device: str = "cpu",
+    err_dir: str | None = None,
 ) -> pd.DataFrame:
     """Check every file as ``ffmpeg -v error -i P -f null -`` would, in parallel.
 
@@ -200,18 +208,21 @@ def check_files(
     ``write_err``: also write ``P.err`` beside each file, as the shell script does; raises
     ``OutputError`` before any work when a video folder is read-only, and after the run when any
     ``.err`` could not be written (the verdicts are journaled: a rerun writes the rest).
+    ``err_dir``: write the ``.err`` files under that folder instead (``err_file``; implies
+    ``write_err``), for read-only video folders or to keep them clean.
     ``device``: "cpu" (FFmpeg decodes everything) or "cuda" (video decoded on NVDEC, see
     ``pyvidfast.curation.gpu``; audio and codecs NVDEC cannot decode stay on the CPU).
     """
     paths = [os.fspath(p) for p in paths]
     err_failures: dict[str, str] = {}
+    write_err = write_err or err_dir is not None
     if write_err:
-        check_err_folders(paths)
+        check_err_folders(paths, err_dir)
 
     def on_result(path: str, result: dict) -> None:
         if write_err:
             try:
-                write_err_file(path, result.get("error_lines") or [])
+                write_err_file(path, result.get("error_lines") or [], err_dir)
             except OutputError as exc:
                 err_failures[path] = getattr(exc.__cause__, "strerror", None) or str(exc)
 
@@ -283,7 +294,16 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--write-err",
         action="store_true",
         help="also write P.err beside every file with what ffmpeg -v error would print "
-        "(empty = ok), for `ffmpeg_filter_without_errors`",
+        "(empty = ok), for `ffmpeg_filter_without_errors`, as Open-Sora's "
+        "ffmpeg_check_parallel.sh does (see --err-dir to keep the video folders clean)",
+    )
+    parser.add_argument(
+        "--err-dir",
+        default=None,
+        metavar="DIR",
+        help="write the .err files under DIR instead of beside the videos "
+        "(DIR/<absolute video path>.err; implies --write-err); read them with "
+        "`ffmpeg_filter_without_errors --err-dir DIR`",
     )
     add_engine_arguments(parser)
     parser.add_argument(
@@ -310,10 +330,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     device = getattr(args, "device", "cpu")
     if device == "cuda":
-        from pyvidfast.io.nvdec import NvdecUnavailableError, nvdec_module
+        from pyvidfast.io.nvdec import NvdecUnavailableError, require_nvdec
 
         try:
-            nvdec_module()
+            require_nvdec()  # the check open_video(device="cuda") makes: the same one line
         except NvdecUnavailableError as exc:
             print(f"check: --device cuda: {exc}", file=sys.stderr)
             return 2
@@ -323,6 +343,7 @@ def run(args: argparse.Namespace) -> int:
             **EngineOptions.from_args(args).as_kwargs(),
             journal=journal,
             write_err=args.write_err,
+            err_dir=args.err_dir,
             progress=not args.no_progress,
             device=device,
         )

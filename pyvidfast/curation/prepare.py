@@ -303,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             data = import_table(data, args.source, args.root, args.caption)
     except (OSError, KeyError, ValueError) as exc:
-        print(f"prepare: cannot read {args.input}: {exc}", file=sys.stderr)
+        print(f"prepare: cannot read {' '.join(args.input)}: {exc}", file=sys.stderr)
         return 2
     kept_path, rejected_path = output_names(inputs, args.max_size_mb, args.output_dir)
     journal = args.journal or kept_path + ".journal.jsonl"

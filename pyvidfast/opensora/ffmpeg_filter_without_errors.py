@@ -20,35 +20,49 @@ from pyvidfast.parallel.interrupt import run_command
 from pyvidfast.parallel.outputs import outputs_ready
 from pyvidfast.parallel.table import read_table, with_suffix, write_table
 
-__all__ = ["err_status", "filter_without_errors", "output_name", "main"]
+__all__ = ["err_file", "err_status", "filter_without_errors", "output_name", "main"]
 
 
-def err_status(path: str) -> str:
-    """``"ok"`` (``path.err`` empty), ``"errors"`` (not empty) or ``"unchecked"`` (no ``.err``)."""
+def err_file(path: str, err_dir: str | None = None) -> str:
+    """Where the ``.err`` of video ``path`` is: beside it (``P.err``, where Open-Sora's
+    ffmpeg_check_parallel.sh writes it) or, with ``err_dir``, under that folder at the video's
+    absolute path (``/data/v/a.mp4`` -> ``ERR_DIR/data/v/a.mp4.err``: no two videos share one)."""
+    if err_dir is None:
+        return f"{path}.err"
+    return os.path.join(err_dir, os.path.abspath(path).lstrip(os.sep) + ".err")
+
+
+def err_status(path: str, err_dir: str | None = None) -> str:
+    """``"ok"`` (``.err`` empty), ``"errors"`` (not empty) or ``"unchecked"`` (no ``.err``)."""
     try:
-        return "ok" if os.path.getsize(f"{path}.err") == 0 else "errors"
+        return "ok" if os.path.getsize(err_file(path, err_dir)) == 0 else "errors"
     except OSError:
         return "unchecked"
 
 
-def filter_without_errors(data: pd.DataFrame, keep_unchecked: bool = False) -> pd.DataFrame:
-    """Rows whose ``.err`` file is empty (or missing, with ``keep_unchecked``), in input order."""
+def filter_without_errors(
+    data: pd.DataFrame, keep_unchecked: bool = False, err_dir: str | None = None
+) -> pd.DataFrame:
+    """Rows whose ``.err`` file (``err_file``) is empty (or missing, with ``keep_unchecked``),
+    in input order."""
     if "path" not in data.columns:
         raise KeyError("ffmpeg_filter_without_errors needs a 'path' column")
     allowed = {"ok", "unchecked"} if keep_unchecked else {"ok"}
-    keep = [err_status(str(p)) in allowed for p in data["path"]]
+    keep = [err_status(str(p), err_dir) in allowed for p in data["path"]]
     return data[pd.Series(keep, index=data.index, dtype=bool)]
 
 
-def unchecked_warning(data: pd.DataFrame, keep_unchecked: bool) -> str | None:
+def unchecked_warning(
+    data: pd.DataFrame, keep_unchecked: bool, err_dir: str | None = None
+) -> str | None:
     """The line that says how many rows have no ``.err`` file, or None when all have one."""
-    missing = [str(p) for p in data["path"] if err_status(str(p)) == "unchecked"]
+    missing = [str(p) for p in data["path"] if err_status(str(p), err_dir) == "unchecked"]
     if not missing:
         return None
     verb = "kept (--keep-unchecked)" if keep_unchecked else "dropped"
     return (
         f"ffmpeg_filter_without_errors: {len(missing)} rows have no .err file (never checked), "
-        f"{verb}; e.g. {missing[0]}.err"
+        f"{verb}; e.g. {err_file(missing[0], err_dir)}"
     )
 
 
@@ -71,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keep rows whose .err file is missing, as the original script does (default: drop "
         "them, since no check recorded a verdict for them)",
     )
+    parser.add_argument(
+        "--err-dir",
+        default=None,
+        metavar="DIR",
+        help="read the .err files from DIR, where `pyvidfast check --err-dir DIR` writes them "
+        "(DIR/<absolute video path>.err), instead of beside the videos",
+    )
     args = parser.parse_args(argv)
     if not os.path.isfile(args.input):
         print(f"ffmpeg_filter_without_errors: no such file: {args.input}", file=sys.stderr)
@@ -80,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     data = read_table(args.input)
     try:
-        kept = filter_without_errors(data, args.keep_unchecked)
+        kept = filter_without_errors(data, args.keep_unchecked, args.err_dir)
     except KeyError as exc:
         print(f"ffmpeg_filter_without_errors: {exc.args[0]}", file=sys.stderr)
         return 2
-    warning = unchecked_warning(data, args.keep_unchecked)
+    warning = unchecked_warning(data, args.keep_unchecked, args.err_dir)
     if warning:
         print(warning, file=sys.stderr)
     write_table(kept, out)

@@ -47,19 +47,27 @@ class _Timeout(BaseException):
 
 
 @contextmanager
-def _alarm(seconds: float | None) -> Iterator[None]:
-    """Raise ``_Timeout`` after ``seconds`` (main thread only; elsewhere no limit is applied)."""
+def _alarm(seconds: float | None) -> Iterator[list[bool]]:
+    """Raise ``_Timeout`` after ``seconds`` (main thread only; elsewhere no limit is applied).
+
+    Yields a flag that is ``[True]`` once the alarm went off. FFmpeg can turn the interrupted
+    system call into an error of its own (``open`` of a file that never delivers data gives
+    ``InterruptedError``) that the probe reports as ``cannot open`` while ``_Timeout`` is lost;
+    the flag still says it was the timeout.
+    """
+    fired = [False]
     if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
+        yield fired
         return
 
     def _raise(signum, frame):
+        fired[0] = True
         raise _Timeout
 
     previous = signal.signal(signal.SIGALRM, _raise)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield fired
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -90,11 +98,13 @@ def video_info(path: str, exact_frames: bool = False, timeout: float | None = No
     """
     path = os.fspath(path)
     try:
-        with _alarm(timeout):
+        with _alarm(timeout) as fired:
             if is_image(path):
                 probe = probe_image(path, exact=exact_frames)
             else:
                 probe = probe_video(path, exact_frames=exact_frames)
+        if fired[0]:
+            raise _Timeout
     except _Timeout:
         probe = failed(f"timeout after {timeout:g}s")
     except Exception as exc:  # probe_video does not raise on bad files; this is a last guard

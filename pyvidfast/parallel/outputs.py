@@ -49,14 +49,32 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _file_in_the_way(folder: str) -> str | None:
+    """The nearest existing ancestor of ``folder`` (itself included) that is not a folder."""
+    while not os.path.exists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return None if os.path.isdir(folder) else folder
+
+
 def check_writable(path: str) -> None:
-    """Raise ``OutputError`` unless a file can be created beside ``path`` (folder made if needed)."""
+    """Raise ``OutputError`` unless a file can be created beside ``path`` (folder made if needed)
+    and ``path`` is not itself a folder."""
+    if os.path.isdir(path):
+        raise OutputError(f"cannot write {path}: Is a directory (give a file name for the output)")
     folder = _folder(path)
     try:
         os.makedirs(folder, exist_ok=True)
         os.unlink(create_temp(path))
     except OSError as exc:
-        raise OutputError(f"cannot write to {folder}: {_reason(exc)}") from exc
+        # makedirs reports a file where a folder should be as "File exists" (EEXIST).
+        blocker = _file_in_the_way(folder)
+        reason = "Not a directory" if blocker is not None else _reason(exc)
+        if blocker is not None and blocker != folder:
+            reason += f" ({blocker} is a file)"
+        raise OutputError(f"cannot write to {folder}: {reason}") from exc
 
 
 def _same_file(a: str, b: str) -> bool:

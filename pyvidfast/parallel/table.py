@@ -45,11 +45,17 @@ def read_table(path: str) -> pd.DataFrame:
 def read_tables(inputs: Iterable[str]) -> tuple[pd.DataFrame, list[str]]:
     """Read and concatenate every existing input; returns the table and the files read.
 
-    Raises ``FileNotFoundError`` when no input exists.
+    Raises ``FileNotFoundError`` when no input exists (saying so when an input is a folder).
     """
     inputs = list(inputs)
     paths = expand_inputs(inputs)
     if not paths:
+        folders = [p for p in inputs if os.path.isdir(p)]
+        if folders:
+            raise FileNotFoundError(
+                f"{folders[0]!r} is a folder; the inputs are CSV/Parquet tables with a 'path' "
+                f"column: give the files, or a glob such as {os.path.join(folders[0], '*.csv')!r}"
+            )
         raise FileNotFoundError(f"no input file found among {inputs}")
     frames = [read_table(p) for p in paths]
     data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

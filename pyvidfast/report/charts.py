@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["bar_chart", "histogram", "matplotlib_available"]
+__all__ = ["bar_chart", "histogram", "histogram_bins", "matplotlib_available"]
 
 WIDTH, HEIGHT = 420, 240
 COLOR = "#3a6ea5"
@@ -48,6 +48,32 @@ def _bins(values: Sequence[float], bins: int) -> tuple[list[float], list[int]]:
     for v in values:
         counts[max(0, min(int((v - lo) / (hi - lo) * bins), bins - 1))] += 1
     return edges, counts
+
+
+def _integer_bins(values: Sequence[float], bins: int) -> tuple[list[str], list[int]]:
+    """At most ``bins`` bins of whole numbers over ``_range``, each ``width`` integers wide and
+    labelled ``6`` or ``6-8`` (inclusive): a count of words or frames has no bin at 6.15."""
+    lo, hi, _ = _range(list(values))
+    lo, hi = math.floor(lo), math.ceil(hi)
+    width = max(1, math.ceil((hi - lo + 1) / bins))
+    n = (hi - lo) // width + 1
+    counts = [0] * n
+    for v in values:
+        counts[max(0, min(int((v - lo) // width), n - 1))] += 1
+    starts = [lo + width * i for i in range(n)]
+    labels = [str(s) if width == 1 else f"{s}-{s + width - 1}" for s in starts]
+    return labels, counts
+
+
+def histogram_bins(
+    values: Sequence[float], bins: int = 20, integer: bool = False
+) -> tuple[list[str], list[int]]:
+    """(bin labels, counts) of the finite ``values``: equal real bins labelled by their start,
+    or with ``integer`` whole-number bins (``_integer_bins``)."""
+    if integer:
+        return _integer_bins(values, bins)
+    edges, counts = _bins(values, bins)
+    return [_short(e) for e in edges[:-1]], counts
 
 
 def _short(x: float) -> str:
@@ -124,16 +150,19 @@ def bar_chart(labels: Sequence[str], counts: Sequence[int], title: str, xlabel: 
     return _svg(labels, counts, title, xlabel)
 
 
-def histogram(values: Sequence[float], title: str, xlabel: str, bins: int = 20) -> str | None:
-    """A data URI of the histogram of the finite ``values``; None when there are none."""
+def histogram(
+    values: Sequence[float], title: str, xlabel: str, bins: int = 20, integer: bool = False
+) -> str | None:
+    """A data URI of the histogram of the finite ``values``; None when there are none.
+    ``integer``: the values are counts (words, frames), binned in whole numbers."""
     finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not finite:
         return None
-    edges, counts = _bins(finite, bins)
-    labels = [_short(e) for e in edges[:-1]]
+    labels, counts = histogram_bins(finite, bins, integer)
     outliers = _range(finite)[2]
     if outliers:
         title = f"{title} ({outliers} outlier(s) in the end bins)"
+    xlabel = xlabel if integer else f"{xlabel} (bin start)"
     if matplotlib_available():
-        return _png(labels, counts, title, f"{xlabel} (bin start)", rotate=False)
-    return _svg(labels, counts, title, f"{xlabel} (bin start)")
+        return _png(labels, counts, title, xlabel, rotate=False)
+    return _svg(labels, counts, title, xlabel)

@@ -82,7 +82,10 @@ def _histograms(kept: pd.DataFrame) -> str:
     res = _resolutions(kept).most_common(15)
     images = [
         _img(charts.histogram(durations(kept), "duration", "seconds"), "duration"),
-        _img(charts.histogram(_column(kept, "num_frames"), "frames", "frames"), "frames"),
+        _img(
+            charts.histogram(_column(kept, "num_frames"), "frames", "frames", integer=True),
+            "frames",
+        ),
         _img(charts.histogram(_column(kept, "fps"), "frame rate", "fps"), "fps"),
         _img(
             charts.bar_chart(
@@ -139,7 +142,9 @@ def _captions(kept: pd.DataFrame) -> str:
         return "<p class='note'>No captions (no 'text' column).</p>"
     mean = sum(words) / len(words)
     text = f"<p>{len(words)} captions, {mean:.1f} words on average, {max(words)} at most.</p>"
-    return text + _img(charts.histogram(words, "caption length", "words"), "caption length")
+    return text + _img(
+        charts.histogram(words, "caption length", "words", integer=True), "caption length"
+    )
 
 
 def thumb_sample(data: ReportData, kept_count: int, seed: int = 0) -> tuple[list, list]:

@@ -73,10 +73,15 @@ def _split_check_table(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def load_report_data(table_path: str, progress: bool = False) -> ReportData:
     """Read ``table_path`` and its ``_rejected`` table (when present).
 
-    Raises FileNotFoundError when ``table_path`` does not exist.
+    Raises FileNotFoundError when ``table_path`` is not a file (missing, or a folder).
     """
+    if os.path.isdir(table_path):
+        raise FileNotFoundError(
+            f"{table_path!r} is a folder; report reads one table, a CSV/Parquet file such as "
+            "the one `pyvidfast prepare`, `check` or `datautil` wrote"
+        )
     if not os.path.isfile(table_path):
-        raise FileNotFoundError(f"report: no such table {table_path!r}")
+        raise FileNotFoundError(f"no such table {table_path!r}")
     kept = _read(table_path)
     rejected_path = rejected_path_for(table_path)
     if os.path.isfile(rejected_path):

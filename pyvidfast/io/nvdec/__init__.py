@@ -29,8 +29,10 @@ from pyvidfast.io.nvdec.library import (
     DRIVER_LIBRARIES,
     NvdecUnavailableError,
     missing_driver_libraries,
+    no_cuda_device,
     nvdec_available,
     nvdec_module,
+    require_nvdec,
 )
 from pyvidfast.io.nvdec.numbering import FrameNumbering, NumberingError, plan_indices
 from pyvidfast.io.nvdec.pool import DecoderKey, DecoderPool, decoder_pool
@@ -55,9 +57,11 @@ __all__ = [
     "engines_for_name",
     "gpu_decision",
     "missing_driver_libraries",
+    "no_cuda_device",
     "nvdec_available",
     "nvdec_module",
     "plan_indices",
+    "require_nvdec",
     "split_packed",
     "split_planes",
     "stream_color",

@@ -21,8 +21,10 @@ __all__ = [
     "DRIVER_LIBRARIES",
     "NvdecUnavailableError",
     "missing_driver_libraries",
+    "no_cuda_device",
     "nvdec_available",
     "nvdec_module",
+    "require_nvdec",
 ]
 
 log = logging.getLogger("pyvidfast.io.nvdec")
@@ -114,6 +116,29 @@ def nvdec_module(
         if error is not None:
             raise error
         return module
+
+
+def no_cuda_device() -> str | None:
+    """Why torch has no CUDA device here, as one line; None when it has one."""
+    if torch.cuda.is_available():
+        return None
+    if torch.version.cuda is None:
+        return f"no CUDA device: torch {torch.__version__} is a CPU build"
+    return (
+        f"no CUDA device: torch {torch.__version__} is built for CUDA {torch.version.cuda} but "
+        "sees no GPU (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides the GPUs)"
+    )
+
+
+def require_nvdec() -> Any:
+    """The check every ``device="cuda"`` entry point makes first (``check --device cuda``,
+    ``open_video``, the datasets): a CUDA device, then PyNvVideoCodec and its driver libraries.
+    Returns ``PyNvVideoCodec``; else ``NvdecUnavailableError`` whose message is one plain line,
+    the cause nearest the user first (a CPU build of torch before a missing ``libnvcuvid``)."""
+    problem = no_cuda_device()
+    if problem is not None:
+        raise NvdecUnavailableError(problem)
+    return nvdec_module()
 
 
 def nvdec_available() -> bool:

@@ -29,7 +29,7 @@ from pyvidfast.io.errors import FrameIndexError
 from pyvidfast.io.nvdec.caps import Decision, gpu_decision
 from pyvidfast.io.nvdec.decode import decode_frames
 from pyvidfast.io.nvdec.formats import stream_format_of
-from pyvidfast.io.nvdec.library import NvdecUnavailableError
+from pyvidfast.io.nvdec.library import NvdecUnavailableError, no_cuda_device
 from pyvidfast.io.nvdec.numbering import FrameNumbering, NumberingError, plan_indices
 from pyvidfast.io.nvdec.packets import PacketSource, first_packet_shift
 from pyvidfast.io.nvdec.pool import DecoderKey, DecoderPool, decoder_pool
@@ -60,11 +60,9 @@ def _target_device(device: str | torch.device, pool: DecoderPool | None) -> torc
         return dev
     if dev.type != "cuda":
         raise ValueError(f"NvdecVideoReader needs a CUDA device, got device={device!r}")
-    if not torch.cuda.is_available():
-        raise NvdecUnavailableError(
-            f"device={device!r} asked for NVDEC decoding but torch sees no CUDA device "
-            f"(torch {torch.__version__}, torch.version.cuda={torch.version.cuda})"
-        )
+    problem = no_cuda_device()  # the same line as `check --device cuda` gives
+    if problem is not None:
+        raise NvdecUnavailableError(problem)
     return dev if dev.index is not None else torch.device("cuda", torch.cuda.current_device())
 
 
