@@ -5,7 +5,7 @@ Runs in whichever interpreter has the tool (decord2 and torchcodec live in venvs
 Prints one JSON line: per pattern the frames delivered, the seconds taken (open included for the
 fresh-reader patterns) and a checksum of the frames, or the error the tool raised.
 
-    python decode_peers.py TOOL CLIP --threads 2 [--max-frames 300] [--patterns seq32,...]
+    python decode_peers.py TOOL CLIP --frames N --threads 2 [--patterns seq32,...]
 
 Patterns (indices drawn with a fixed seed, the same for every tool):
     seq32       frames 0..N-1 in consecutive calls of 32, one reader
@@ -149,12 +149,8 @@ TOOLS = {"pyvidfast": _pyvidfast, "decord": _decord, "decord2": _decord, "torchc
 TOOLS["pyav"] = _pyav
 
 
-def run(tool: str, path: str, threads: int, max_frames: int, patterns: list[str]) -> dict:
+def run(tool: str, path: str, threads: int, n: int, patterns: list[str]) -> dict:
     open_, read = TOOLS[tool]()
-    probe = open_(path, threads, None)
-    n = len(probe) if tool != "pyav" else probe.s.frames
-    n = min(n, max_frames)
-    del probe
     result = {"tool": tool, "clip": path, "frames": n, "patterns": {}}
     for name, calls in plans(n).items():
         if name not in patterns:
@@ -188,10 +184,10 @@ def main() -> None:
     parser.add_argument("tool", choices=sorted(TOOLS))
     parser.add_argument("clip")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-frames", type=int, default=300)
+    parser.add_argument("--frames", type=int, required=True, help="read frames 0..N-1")
     parser.add_argument("--patterns", default=",".join(PATTERNS))
     args = parser.parse_args()
-    out = run(args.tool, args.clip, args.threads, args.max_frames, args.patterns.split(","))
+    out = run(args.tool, args.clip, args.threads, args.frames, args.patterns.split(","))
     sys.stdout.write(json.dumps(out) + "\n")
 
 

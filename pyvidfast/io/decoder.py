@@ -4,26 +4,18 @@ The engine under ``pyvidfast.VideoReader`` (which adds decord's API). Frame ``i`
 *presented* frame (presentation-timestamp order) of the frames that actually decode.
 
 Note [frame index]
-    On open the video stream is demuxed without decoding: the presentation timestamps (pts) of its
-    packets, sorted, give frame ``i``'s pts, and the keyframe flags say where decoding can start.
-    Packets the demuxer marks as discarded (outside an MP4 edit list) and empty packets (AVI
-    "dropped frames") are not pictures: FFmpeg's decoder never outputs them (decord counts the
-    discarded ones: Note [padded count] in io/indices.py). This matches the decoded frames for
-    well-formed files at a fraction of the cost. A packet the demuxer flags as corrupt (one cut
-    short by a truncated file), a demux error, missing or repeated pts make the index untrusted:
-    then every frame is decoded on open (a rescan) and the index holds exactly the frames that
-    decode. Streams without usable timestamps (raw H.264) are read by counting frames from the
-    start after that rescan.
+    Frame ``i`` is the ``i``-th pts of the packets demuxed on open (discarded and empty packets
+    are not pictures); a corrupt packet, demux error, missing or repeated pts make the index
+    untrusted and every frame is decoded on open (a rescan). ``num_frames`` is settled on open;
+    ``num_decodable`` drops if frames turn out not to decode. Details: docs/notes.md.
 
-    The frame count is settled there, at open (``num_frames``). It is exact except for a file
-    whose packets demux cleanly but do not all decode (an invalid NAL unit): decoding checks that
-    frames come out with consecutive indices, and when they do not the reader rescans once, after
-    which ``num_decodable`` is the number of frames that decode and indices past it raise
-    ``FrameIndexError``; ``num_frames`` does not change.
+Note [cursor]
+    A reader decodes on from where its last call stopped when the next wanted frame's keyframe
+    is at or before that point (``io.keyframes.runs``), and seeks otherwise; frames past the last
+    wanted one are decoded in full, so nothing is decoded twice. docs/notes.md has the numbers.
 
-Note [orientation]
-    Frames come out upright as decord 0.6.0 turns them (rotation read on open, ``io.orientation``);
-    turned or resized frames and all but 8-bit 4:2:0 ones go through decord's graph (``io.scaler``).
+Frames come out upright as decord 0.6.0 turns them (``io.orientation``); turned or resized
+frames and all but 8-bit 4:2:0 ones go through decord's graph (``io.scaler``).
 """
 
 from __future__ import annotations
@@ -35,7 +27,9 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import torch
 
+from pyvidfast.io.buffers import Prefaulter, new_batch
 from pyvidfast.io.errors import (
     FrameIndexError,
     NoVideoStreamError,
@@ -43,9 +37,12 @@ from pyvidfast.io.errors import (
     VideoOpenError,
     ffmpeg_text,
 )
+from pyvidfast.io.forks import track
+from pyvidfast.io.keyframes import keyframe_before, runs
 from pyvidfast.io.orientation import decord_rotation, rotated_shape
 from pyvidfast.io.scaler import DecordScaler, plain_conversion_matches, plain_rgb
 from pyvidfast.io.source import Source, as_seekable, source_name
+from pyvidfast.io.stream_index import decoded_index, demuxed_index
 
 __all__ = ["FFmpegDecoder"]
 
@@ -85,6 +82,10 @@ class FFmpegDecoder:
         self._skip_pts: set[int] | None = None  # see _iter_frames
         self._skip_below = 0  # ... and only packets with a pts below this one are skipped
         self._can_skip = True
+        self._reopen = False  # set in a forked child (Note [fork])
+        track(self)
+        self._prefault: Prefaulter | None = None  # while a batch is being written
+        self._slot: dict[int, int] = {}  # frame index -> position in that batch
         self.frames_decoded = 0  # pictures the decoder has output (each frame once: Note [cursor])
         self._size = size
         self.decode_errors = 0
@@ -118,14 +119,14 @@ class FFmpegDecoder:
     @property
     def num_pictures(self) -> int:
         """Distinct pictures that decode, in presentation order."""
-        return self._count if self._pts is None else len(self._pts)
+        return self.index.count
 
     @property
     def num_decodable(self) -> int:
         """Frames known to decode: ``num_frames`` until a read finds fewer pictures (Note [frame
         index]); those plus decord's discarded packets (Note [padded count], io/indices.py)."""
         n = self.num_pictures
-        return n + len(self._discarded) if n >= self._open_pictures else n
+        return n + len(self.index.discarded) if n >= self._open_pictures else n
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -166,37 +167,12 @@ class FFmpegDecoder:
         self._gen, self._pos = None, -1
 
     def _build_index(self) -> None:
-        pts, durations, keys, self._discarded = [], {}, [], []
-        trusted = True
-        try:
-            for packet in self._container.demux(self._stream):
-                if packet.size == 0:
-                    continue
-                if packet.pts is None or packet.is_corrupt:
-                    trusted = False
-                    break
-                durations[packet.pts] = packet.duration or 0
-                (self._discarded if packet.is_discard else pts).append(packet.pts)
-                if packet.is_keyframe:
-                    keys.append(packet.pts)
-        except Exception:  # a broken container part-way: decoding will tell what is there
-            trusted = False
+        index = demuxed_index(self._container.demux(self._stream))
         self._gen, self._pos = None, -1
-        if trusted and pts and len(set(pts)) == len(pts) and keys:
-            self._set_index(sorted(pts), durations, keys)
-        else:
-            self._discarded = []
+        if index is None:
             self._rescan()
-
-    def _set_index(self, pts: list[int] | None, durations: dict, keys: list[int]) -> None:
-        self._pts = pts  # None: no usable timestamps, frames are counted from the start
-        self._durations = durations
-        if pts is None:
-            self._index_of = {}
-            self._keys = [0]
-            return
-        self._index_of = {p: i for i, p in enumerate(pts)}
-        self._keys = sorted(self._index_of[k] for k in keys if k in self._index_of) or [0]
+        else:
+            self.index = index
 
     def _rescan(self) -> None:
         """Decode every frame (no colour conversion) and index what actually comes out."""
@@ -217,12 +193,7 @@ class FFmpegDecoder:
             raise VideoDecodeError(
                 self.path, f"no frame decodes ({self.decode_errors} decode errors)"
             )
-        usable = None not in pts and all(a < b for a, b in zip(pts, pts[1:]))
-        if usable:
-            self._set_index(pts, durations, [pts[0]])
-        else:
-            self._set_index(None, {}, [])
-            self._count = len(pts)
+        self.index = decoded_index(pts, durations)
 
     def _note_frame(self, frame: av.VideoFrame) -> None:
         if not self.stored_width or not self.stored_height:
@@ -230,13 +201,9 @@ class FFmpegDecoder:
 
     def _iter_frames(self) -> Iterator[av.VideoFrame]:
         """Frames from the container's current position; packets that fail to decode are counted
-        and skipped (what FFmpeg's command line does), never raised.
-
-        While ``self._skip_pts`` is a set, a packet whose pts is not in it and lies below the
-        last wanted frame's is decoded with ``skip_frame=NONREF``: a frame nothing else refers to
-        and nobody asked for is not decoded at all (the decoder drops it; the frames that do come
-        out are bit-identical). Packets past the last wanted frame are decoded in full, so a later
-        request can go on from here (Note [cursor])."""
+        and skipped (what FFmpeg's command line does), never raised. Unwanted packets below the
+        last wanted pts go with ``skip_frame=NONREF`` (dropped if nothing refers to them; the
+        other frames are bit-identical); later ones decode in full (Note [cursor])."""
         ctx = self._stream.codec_context
         packets = self._container.demux(self._stream)
         while True:
@@ -262,45 +229,30 @@ class FFmpegDecoder:
         """New frame generator at the container's current position (index unknown until the
         first frame comes out, except when counting from the start)."""
         self._gen = self._iter_frames()
-        self._pos = None if self._pts is not None else -1
+        self._pos = None if self.index.pts is not None else -1
 
     def _can_continue(self, first: int) -> bool:
         """Is decoding on from the current position no more work than seeking (Note [cursor])?"""
         if self._gen is None or self._pos is None or first <= self._pos:
             return False
-        return self._pts is None or self._pos >= self._keyframe_before(first) - 1
+        return self.index.pts is None or self._pos >= self._keyframe_before(first) - 1
 
     def _start_at(self, first: int) -> None:
         """Position the decoder so that the next frames lead up to frame ``first``: a seek (to
         the stream's first packet for the first GOP: reopening would probe the file again)."""
-        if self._pts is None:
+        if self.index.pts is None:
             self._open()
         elif self._keyframe_before(first) == 0:
             if self._container.format.name.split(",")[0] in _INDEXED_FORMATS:
-                self._seek(min([self._pts[0], *self._discarded]))
+                self._seek(min([self.index.pts[0], *self.index.discarded]))
             else:  # a timestamp seek in MPEG-TS, AVI, FLV, ... may land past the start
                 self._open()
         else:
-            self._seek(self._pts[self._keyframe_before(first)])
+            self._seek(self.index.pts[self._keyframe_before(first)])
         self._restart()
 
-    def _runs(self, wanted: list[int]) -> list[list[int]]:
-        """``wanted`` cut wherever a keyframe lies past one wanted frame and at or before the
-        next: each run starts from its own keyframe (Note [cursor])."""
-        if self._pts is None:
-            return [wanted]
-        runs = [[wanted[0]]]
-        for i in wanted[1:]:
-            if self._keyframe_before(i) > runs[-1][-1] + 1:
-                runs.append([i])
-            else:
-                runs[-1].append(i)
-        return runs
-
     def _keyframe_before(self, index: int) -> int:
-        """The last keyframe at or before ``index``; 0 (the start) before the first keyframe."""
-        pos = int(np.searchsorted(self._keys, index, side="right")) - 1
-        return int(self._keys[pos]) if pos >= 0 else 0
+        return keyframe_before(self.index.keys, index)
 
     def _seek(self, pts: int) -> None:
         try:
@@ -317,9 +269,9 @@ class FFmpegDecoder:
         continuing = not from_start and self._can_continue(first)
         # Skipping unwanted non-reference frames needs frames identified by pts (not counted)
         # and a decoder that reads skip_frame per frame; a reader that ever mismatched stops.
-        skip = self._pts is not None and self._can_skip and self.codec in _SKIP_CODECS
-        self._skip_pts = {self._pts[i] for i in want} if skip else None
-        self._skip_below = self._pts[last] if skip else 0
+        skip = self.index.pts is not None and self._can_skip and self.codec in _SKIP_CODECS
+        self._skip_pts = {self.index.pts[i] for i in want} if skip else None
+        self._skip_below = self.index.pts[last] if skip else 0
         if from_start:
             self._open()
             self._restart()
@@ -329,10 +281,10 @@ class FFmpegDecoder:
         while True:
             late = None
             for frame in self._gen:
-                if self._pts is None:
+                if self.index.pts is None:
                     k = self._pos + 1
                 else:
-                    k = self._index_of.get(frame.pts)
+                    k = self.index.index_of.get(frame.pts)
                     if k is None:
                         raise _IndexMismatch(f"decoded pts {frame.pts} is not in the index")
                     if self._pos is None:  # first frame after repositioning
@@ -344,7 +296,7 @@ class FFmpegDecoder:
                 self._pos = k
                 self._note_frame(frame)
                 if k in want:
-                    self._to_rgb(frame, out[k])
+                    self._to_rgb(frame, out[k], k)
                 if k >= last:
                     return
             if late is None or from_start:
@@ -354,7 +306,7 @@ class FFmpegDecoder:
             # seek is approximate): try the keyframe before, then the very start.
             earlier = self._keyframe_before(min(first, late - 1))
             if tries == 0 and 0 < earlier < late:
-                self._seek(self._pts[earlier])
+                self._seek(self.index.pts[earlier])
             else:
                 self._open()
                 from_start = True
@@ -368,8 +320,10 @@ class FFmpegDecoder:
             return False
         return not any(i in want for i in range(start, stop))
 
-    def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray) -> None:
+    def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray, k: int) -> None:
         """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot) with a single copy."""
+        if self._prefault is not None:
+            self._prefault.before_write(self._slot[k])  # Note [fresh pages]
         if self._use_graph or not plain_conversion_matches(frame):
             if self._scaler is None:
                 self._scaler = DecordScaler(self.rotation, out.shape[1], out.shape[0])
@@ -377,17 +331,32 @@ class FFmpegDecoder:
             return
         plain_rgb(frame, out)
 
-    def _decode(self, wanted: list[int]) -> np.ndarray:
+    def _decode(self, wanted: list[int]) -> torch.Tensor:
         """RGB frames ``wanted`` (sorted, distinct) as uint8 ``[len(wanted), H, W, 3]``."""
+        if self._reopen:
+            self._open()  # inherited across a fork (Note [fork])
         if not self.stored_width or not self.stored_height:
             self._rescan()  # the container did not say; the first decoded frame does
-        buf = np.empty((len(wanted), *self.frame_shape), dtype=np.uint8)
+        batch, buf, self._prefault = new_batch((len(wanted), *self.frame_shape))
+        self._slot = {k: j for j, k in enumerate(wanted)}
         out = {k: buf[j] for j, k in enumerate(wanted)}
+        try:
+            return self._decode_into(wanted, out, batch)
+        finally:
+            if self._prefault is not None:
+                self._prefault.close()
+                self._prefault = None
+
+    def _decode_into(self, wanted: list[int], out: dict, batch: torch.Tensor) -> torch.Tensor:
         for attempt in range(3):
             try:
-                for run in [wanted] if attempt == 2 else self._runs(wanted):
+                for run in (
+                    [wanted]
+                    if attempt == 2 or self.index.pts is None
+                    else runs(self.index.keys, wanted)
+                ):
                     self._decode_pass(run, out, from_start=attempt == 2)
-                return buf
+                return batch
             except _IndexMismatch as exc:
                 self._can_skip = False
                 if attempt == 2:
@@ -404,7 +373,16 @@ class FFmpegDecoder:
                     ) from None
         raise AssertionError("unreachable")
 
+    def abandon_native(self) -> list:
+        """Drop the FFmpeg objects without freeing them (in a forked child, Note [fork]): the
+        next read reopens the file."""
+        kept = [self._container, self._gen, self._scaler]
+        self._container, self._gen, self._scaler = None, None, None
+        self._reopen = True
+        return kept
+
     def close(self) -> None:
+        self._reopen = False
         if self._container is not None:
             self._gen = None
             self._container.close()

@@ -145,7 +145,7 @@ class VideoReader(FFmpegDecoder):
                 f"frame {wanted[-1]} does not decode: only {self.num_pictures} frames decode",
             )
         try:
-            return torch.from_numpy(self._decode(wanted))
+            return self._decode(wanted)
         except (av.error.FFmpegError, OSError) as exc:  # e.g. a conversion FFmpeg refuses
             self._gen = None
             raise VideoDecodeError(self.path, f"decoding failed: {ffmpeg_text(exc)}") from exc
@@ -168,14 +168,18 @@ class VideoReader(FFmpegDecoder):
         discarded ones first (Note [padded count] in io/indices.py)."""
         request = frame_indices(indices, self.num_decodable, self.path)
         idx = np.asarray(request.distinct, dtype=np.int64)
-        if self._pts is None:
+        if self.index.pts is None:
             fps = self._avg_fps or 1.0
             start, end = idx / fps, (idx + 1) / fps
         else:
             tb = float(self.time_base)
             padded = self.padded_from is not None
-            pts = np.sort(np.asarray(self._pts + self._discarded if padded else self._pts, float))
-            last = pts[-1] + self._durations[int(pts[-1])]
+            pts = np.sort(
+                np.asarray(
+                    self.index.pts + self.index.discarded if padded else self.index.pts, float
+                )
+            )
+            last = pts[-1] + self.index.durations[int(pts[-1])]
             nxt = np.append(pts[1:], last)[idx]
             # decord measures from the stream's start time (an edit list's shift is not counted)
             origin = self._stream.start_time if self._stream.start_time is not None else pts[0]
@@ -186,7 +190,7 @@ class VideoReader(FFmpegDecoder):
 
     def get_key_indices(self) -> list[int]:
         """Indices of the keyframes decoding can start from."""
-        return list(self._keys)
+        return list(self.index.keys)
 
     def get_batch_resized(
         self,
@@ -212,7 +216,7 @@ class VideoReader(FFmpegDecoder):
         """Picture ``i``'s presentation timestamp (Note [frame index]; ``num_pictures`` of them,
         Note [padded count]); None when the stream has no usable timestamps and frames are
         counted. The NVDEC reader numbers frames by it."""
-        return None if self._pts is None else list(self._pts)
+        return None if self.index.pts is None else list(self.index.pts)
 
     @property
     def stream_index(self) -> int:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import torch
 
+from pyvidfast.io.keyframes import runs
 from pyvidfast.io.nvdec.numbering import FrameNumbering, FrameOrder, LateSeek, NumberingError
 from pyvidfast.io.nvdec.packets import Packet
 
@@ -38,14 +39,8 @@ class FrameDecoder(Protocol):
 
 
 def seek_runs(distinct: Sequence[int], numbering: FrameNumbering) -> list[list[int]]:
-    """``distinct`` cut into runs decoded from one seek each (see the module docstring)."""
-    runs: list[list[int]] = []
-    for k in distinct:
-        if runs and numbering.keyframe_before(k) <= runs[-1][-1]:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    return runs
+    """``distinct`` cut into runs decoded from one seek each (``io.keyframes.runs``)."""
+    return runs(numbering.keys, distinct)
 
 
 class _CopyOut:

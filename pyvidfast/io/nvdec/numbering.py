@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from pyvidfast.io.indices import frame_indices
+from pyvidfast.io.keyframes import keyframe_before
 
 __all__ = ["FrameNumbering", "FrameOrder", "LateSeek", "NumberingError", "plan_indices"]
 
@@ -68,8 +67,7 @@ class FrameNumbering:
 
     def keyframe_before(self, index: int) -> int:
         """The last keyframe at or before ``index`` (decoding of ``index`` starts there)."""
-        pos = int(np.searchsorted(np.asarray(self.keys), index, side="right")) - 1
-        return int(self.keys[max(pos, 0)]) if self.keys else 0
+        return keyframe_before(self.keys, index)
 
 
 class FrameOrder:
