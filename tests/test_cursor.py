@@ -3,13 +3,18 @@ frame twice, and every way of reaching frame N gives the bytes of a pass from fr
 
 from __future__ import annotations
 
+import gc
+import os
 import random
+import signal
+import time
 
 import numpy as np
 import pytest
 from media import frame_number, make_clip
 
 from pyvidfast.io.errors import VideoReadError
+from pyvidfast.io.keyframes import keyframe_before, runs
 from pyvidfast.io.reader import VideoReader
 
 # Long GOPs with B-frames (three pyramids per GOP), as training clips have; several GOPs.
@@ -108,3 +113,42 @@ def test_random_access_equals_a_pass_from_the_start_on_real_files(real_dir):
 
 def test_random_access_equals_a_pass_from_the_start_on_generated_clips(gop_clip):
     assert _exact_after_seeks(gop_clip) == []
+
+
+def test_keyframe_runs_rule():
+    keys = [0, 10, 20]
+    assert keyframe_before(keys, 9) == 0 and keyframe_before(keys, 10) == 10
+    assert keyframe_before([5, 10], 3) == 0  # before the first keyframe: the stream's start
+    # 11 joins [9] (its keyframe 10 is the frame after 9); 25 starts over at keyframe 20
+    assert runs(keys, [1, 9, 11, 25, 26]) == [[1, 9, 11], [25, 26]]
+    assert runs(keys, [1, 12]) == [[1], [12]]
+    assert runs(keys, []) == []
+
+
+def test_a_reader_inherited_by_a_forked_child_reads_and_frees_there(gop_clip):
+    """Note [fork]: freeing a decoder whose FFmpeg threads were not copied used to hang."""
+    reader = VideoReader(gop_clip, num_threads=2)
+    parent = reader.get_batch([3, 40]).numpy()
+    pid = os.fork()
+    if pid == 0:  # the child: read on, then drop the reader, then exit with what it found
+        code = 3
+        try:
+            same = np.array_equal(reader.get_batch([3, 40]).numpy(), parent)
+            del reader
+            gc.collect()
+            code = 0 if same else 4
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status) == 0
+    # the parent's reader goes on as before
+    assert [frame_number(f) for f in reader.get_batch([41, 42]).numpy()] == [41, 42]
