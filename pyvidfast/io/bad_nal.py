@@ -27,12 +27,17 @@ from pyvidfast.io.mp4_trust import HeaderProblem
 
 
 def count_before_bad_nal(stream, problem: HeaderProblem) -> int | None:
-    """Frames the reference decodes before ``problem.bad_sample``, or None to decode instead."""
-    k = problem.bad_sample
+    """Frames the reference decodes before ``problem.bad_sample``, or None to decode instead.
+
+    A file cut cleanly before ``problem.end_sample`` (Note [cut short] in io/mp4_trust.py) gives
+    that many: the stream ends there and the decoder flushes its reorder buffer.
+    """
+    k = problem.bad_sample if problem.end_sample is None else problem.end_sample
     cc = stream.codec_context
     if k is None or cc is None or cc.name != "h264" or not problem.parameter_sets:
         return None
-    if any(reorder_declared(sps) is None for sps in problem.parameter_sets):
+    cut_cleanly = problem.end_sample is not None
+    if not cut_cleanly and any(reorder_declared(sps) is None for sps in problem.parameter_sets):
         return None
     if stream.start_time is None or stream.start_time < 0:
         return None
@@ -41,4 +46,6 @@ def count_before_bad_nal(stream, problem: HeaderProblem) -> int | None:
         return None
     if any(entries[i].is_discard for i in range(k)):
         return None
+    if cut_cleanly:
+        return k
     return max(k - cc.reorder_depth, 0)

@@ -1,0 +1,125 @@
+"""A scraped-web mix (tests/media_mix.py): every ``--info`` row equals the reference's, every
+``check`` verdict the ffmpeg CLI's; the cut-short rule (Note [cut short] in io/mp4_trust.py)
+and the no-timescale / corrupt-NAL class, each against the reference on generated files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+from media_broken import reference_row, same_values
+from media_mix import make_mix_corpus
+
+from pyvidfast.curation import check_files
+from pyvidfast.io.mp4_trust import header_distrust
+from pyvidfast.io.probe import probe_video
+from pyvidfast.opensora.info import INFO_COLUMNS, video_info
+from pyvidfast.opensora.reference import reference_info
+
+FFMPEG = shutil.which("ffmpeg")
+pytestmark = pytest.mark.skipif(FFMPEG is None, reason="the mix is made with the ffmpeg command")
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory) -> dict[str, Path]:
+    return make_mix_corpus(tmp_path_factory.mktemp("mix"))
+
+
+def test_every_info_row_equals_the_reference(mix):
+    differ = {}
+    for name, path in mix.items():
+        row = video_info(str(path))
+        got = tuple(row[c] for c in INFO_COLUMNS)
+        want = reference_row(str(path))
+        if not same_values(got, want):
+            differ[name] = (got, want, row["info_error"])
+    assert differ == {}
+    assert len(mix) >= 50
+
+
+def test_every_check_verdict_equals_ffmpeg(mix):
+    paths = [str(p) for p in mix.values()]
+    table = check_files(paths, workers=2, timeout=120)
+    differ = {}
+    for path, ok in zip(table["path"], table["ok"]):
+        command = [FFMPEG, "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"]
+        stderr = subprocess.run(command, capture_output=True, text=True, timeout=120).stderr
+        if bool(ok) != (stderr == ""):
+            differ[Path(path).name] = (bool(ok), stderr[:200])
+    assert differ == {}
+
+
+def _encode(path: Path, x264: list[str]) -> bytes:
+    command = [FFMPEG, "-nostdin", "-v", "error", "-y", "-f", "lavfi"]
+    command += ["-i", "testsrc2=s=320x240:r=25:d=2", "-f", "lavfi", "-i", "sine=d=2"]
+    command += ["-c:a", "aac", "-vf", "noise=alls=10:allf=t", "-c:v", "libx264"]
+    command += ["-preset", "veryfast", *x264, "-movflags", "faststart", str(path)]
+    subprocess.run(command, check=True, capture_output=True)
+    return path.read_bytes()
+
+
+def _video_samples(path: Path) -> list[tuple[int, int]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [(p.pos, p.size) for p in container.demux(stream) if p.size]
+
+
+@pytest.mark.parametrize(
+    "x264",
+    [["-bf", "0"], ["-bf", "3", "-x264-params", "b-pyramid=normal:open-gop=1", "-g", "12"]],
+    ids=["no_bframes", "bframes_pyramid_open_gop"],
+)
+def test_cut_short_mp4_counts_equal_the_reference(tmp_path, x264):
+    """Moov-first H.264 MP4s (audio interleaved) cut at sample starts, one, three and five bytes
+    in, and at evenly spaced offsets: the count without decoding equals the reference's."""
+    data = _encode(tmp_path / "source.mp4", x264)
+    samples = _video_samples(tmp_path / "source.mp4")
+    starts = [pos for pos, _ in samples[1::4]]
+    cuts = {pos + d for pos in starts for d in (0, 1, 3, 5)}
+    first = samples[0][0]
+    cuts |= {first + (len(data) - first) * i // 17 for i in range(1, 17)}
+    methods = set()
+    for cut in sorted(cuts):
+        path = tmp_path / f"cut_{cut}.mp4"
+        path.write_bytes(data[:cut])
+        probe = probe_video(str(path))
+        want = reference_info(str(path), rgb=False)
+        got = (probe.num_frames, probe.height, probe.width)
+        assert got == want[:3], (cut, probe.method)
+        methods.add(probe.method)
+        path.unlink()
+    assert "bad_nal" in methods  # the rule was used, not only the decode fallback
+
+
+def test_cut_short_kinds(tmp_path):
+    """A cut at a sample's first byte ends the stream there; one inside its first NAL unit is a
+    bad sample; one that leaves a tail shorter than a NAL length field is left to decoding."""
+    data = _encode(tmp_path / "source.mp4", ["-bf", "2"])
+    pos, _ = _video_samples(tmp_path / "source.mp4")[10]
+    kinds = {}
+    for name, cut in (("end", pos), ("inside", pos + 9), ("short", pos + 2)):
+        path = tmp_path / f"{name}.mp4"
+        path.write_bytes(data[:cut])
+        kinds[name] = header_distrust(str(path))
+    assert kinds["end"].end_sample == 10 and kinds["end"].bad_sample is None
+    assert kinds["inside"].bad_sample == 10 and kinds["inside"].end_sample is None
+    assert kinds["short"].bad_sample is None and kinds["short"].end_sample is None
+
+
+def test_no_timescale_and_corrupt_nal_sizes_count_frames_before_the_error(mix):
+    """The reference of its era (a PyAV where Open-Sora's ``except av.AVError`` exists) keeps
+    the frames decoded before the first error; an MP4 without a usable ``mdhd`` timescale and
+    corrupt NAL sizes from sample 8 on gets that count, not the header's sample count."""
+    for name in ("mp4_no_timescale_bad_nal", "mp4_no_mdhd_bad_nal"):
+        path = str(mix[name])
+        problem = header_distrust(path)
+        assert problem is not None, name
+        got = video_info(path)
+        want = reference_row(path)
+        assert same_values(tuple(got[c] for c in INFO_COLUMNS), want), name
+        with av.open(path) as container:
+            header = container.streams.video[0].frames
+        assert 0 < want[0] < header, (name, want[0], header)
