@@ -190,10 +190,12 @@ def _annexb(source: Path, path: Path) -> Path:
     return path
 
 
-def make_mix_corpus(folder: Path) -> dict[str, Path]:
+def make_mix_corpus(folder: Path, seconds: float | None = None) -> dict[str, Path]:
     """Build every class into ``folder`` (kept when already there): ``{class name: path}``.
 
-    Needs the ffmpeg CLI (Debian's 5.1 has every encoder used); returns {} without it.
+    ``seconds`` sets the length of every clip given by duration (1-2 s by default; the few-frame
+    fragments keep their frame counts). Needs the ffmpeg CLI (Debian's 5.1 has every encoder
+    used); returns {} without it.
     """
     if _ffmpeg() is None:
         return {}
@@ -201,6 +203,8 @@ def make_mix_corpus(folder: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for name, (file_name, args, size, length, audio) in RECIPES.items():
         path = folder / file_name
+        if seconds is not None and length[0] == "d":
+            length = ("d", seconds)
         if not path.exists():
             encode(path.with_name("tmp_" + file_name), args, size, length, audio).rename(path)
         out[name] = path

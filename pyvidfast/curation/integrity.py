@@ -33,6 +33,10 @@ from pyvidfast.curation.mpeg4_quirks import Mpeg4Quirks, mpeg4_quirks
 from pyvidfast.curation.timestamps import AudioTimestamps, VideoTimestamps, demuxed_pts, rescale
 
 AV_TIME_BASE = Fraction(1, 1_000_000)
+# The in-loop deblocking filter only changes pixels: FFmpeg's H.264/HEVC filters have no error
+# path, so skipping it changes no line of ffmpeg's log, and saves about a fifth of a decode.
+# (Only the verdict and the log are kept here; no pixel leaves the check.)
+_VIDEO_OPTIONS = {"skip_loop_filter": "all"}
 _CODECS = frozenset(av.codecs_available) | {"NULL"}
 
 # error_kind values, roughly in the order a file meets them.
@@ -281,6 +285,8 @@ def _open_decoders(container, picked, threads: int, log: ErrorLog) -> dict | Non
         else:
             trackers[st.index] = AudioTimestamps(out_index, tb, cc.sample_rate or 0, offset)
         cc.thread_count = threads
+        if st.type == "video":
+            cc.options = dict(_VIDEO_OPTIONS)
         try:
             cc.open(strict=False)
         except Exception as exc:  # PyAV raises many types; all mean the decoder did not open
