@@ -177,7 +177,7 @@ def _no_mdhd_bad_nal(source: Path, path: Path, bad_sample: int) -> Path:
     return path
 
 
-def _annexb(source: Path, path: Path) -> Path:
+def annexb_copy(source: Path, path: Path) -> Path:
     """Every 4-byte NAL length replaced by a start code: annex-B H.264 inside MP4."""
     data = bytearray(source.read_bytes())
     for offset, size in sample_ranges(data):
@@ -220,7 +220,7 @@ def make_mix_corpus(folder: Path, seconds: float | None = None) -> dict[str, Pat
         "ts_hevc_4k_cut": lambda p: _cut(out["ts_hevc_4k_fragment"], p, 0.6),
         "mp4_no_timescale_bad_nal": lambda p: _timescale_and_nal(out["mp4_h264_720p"], p, 8),
         "mp4_no_mdhd_bad_nal": lambda p: _no_mdhd_bad_nal(out["mp4_h264_720p"], p, 8),
-        "mp4_annexb_h264": lambda p: _annexb(out["mp4_h264_moovlast"], p),
+        "mp4_annexb_h264": lambda p: annexb_copy(out["mp4_h264_moovlast"], p),
         "empty_file": lambda p: (p.write_bytes(b""), p)[1],
         "garbage_bytes": lambda p: (p.write_bytes(bytes(range(256)) * 64), p)[1],
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 from media_broken import reference_row, same_values
-from media_mix import make_mix_corpus
+from media_mix import annexb_copy, make_mix_corpus
 
 from pyvidfast.curation import check_files
 from pyvidfast.io.mp4_trust import header_distrust
@@ -123,3 +123,31 @@ def test_no_timescale_and_corrupt_nal_sizes_count_frames_before_the_error(mix):
         with av.open(path) as container:
             header = container.streams.video[0].frames
         assert 0 < want[0] < header, (name, want[0], header)
+
+
+@pytest.mark.parametrize(
+    "x264",
+    [
+        ["-bf", "0"],
+        ["-bf", "3", "-x264-params", "b-pyramid=normal"],
+        ["-bf", "2", "-slices", "4"],
+        ["-bf", "2", "-x264-params", "repeat-headers=1:open-gop=1", "-g", "12"],
+    ],
+    ids=["no_bframes", "bframes_pyramid", "four_slices", "repeated_headers_open_gop"],
+)
+def test_annexb_in_mp4_is_counted_from_its_sample_table(tmp_path, x264):
+    """Note [annex-B in MP4]: every sample framed by start codes; the reference decodes one
+    frame a sample, and we read the moov only. One length-prefixed sample among them: decoded."""
+    _encode(tmp_path / "source.mp4", x264)
+    path = annexb_copy(tmp_path / "source.mp4", tmp_path / "annexb.mp4")
+    probe = probe_video(str(path))
+    assert probe.method == "moov"
+    assert (probe.num_frames, probe.height, probe.width) == reference_info(str(path), False)[:3]
+    mixed = bytearray(path.read_bytes())
+    pos, size = _video_samples(tmp_path / "source.mp4")[5]
+    mixed[pos : pos + 4] = (0).to_bytes(4, "big")  # not a start code, nor a valid length
+    (tmp_path / "mixed.mp4").write_bytes(mixed)
+    probe = probe_video(str(tmp_path / "mixed.mp4"))
+    assert probe.method != "moov"
+    want = reference_info(str(tmp_path / "mixed.mp4"), False)
+    assert (probe.num_frames, probe.height, probe.width) == want[:3]

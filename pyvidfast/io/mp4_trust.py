@@ -13,7 +13,8 @@ fail. Checks (each one is a class of real broken files, issue 12):
 * every sample lies inside the file (downloads cut short, moov-first files truncated in mdat);
   Note [cut short] says when such a file is still counted without decoding;
 * H.264 / HEVC samples are length-prefixed NAL units whose lengths tile each sample exactly
-  (annex-B start codes inside MP4, invalid NAL sizes: FFmpeg's "Invalid NAL unit size").
+  (invalid NAL sizes: FFmpeg's "Invalid NAL unit size"), or H.264 samples that all start with
+  a start code (Note [annex-B in MP4]); a track where only some do is decoded.
 
 A bitstream error inside a well-formed NAL unit is not visible here; no such file was seen.
 
@@ -29,6 +30,15 @@ Note [cut short]
     Checked against the reference (tests/test_mix.py) on cuts of x264 files with 0, 2 and 3
     B-frames, B-pyramid, open GOPs of 12, audio interleaved, at 360p and 1080p: at every sample
     start, one, three and five bytes in, and at evenly spaced offsets; every count equal.
+
+Note [annex-B in MP4]
+    Some muxers store H.264 in MP4 with start codes instead of NAL lengths. FFmpeg's decoder
+    takes a packet that starts 00 00 00 01 as annex-B, so a track whose every sample does so
+    decodes one frame a sample, like a length-prefixed one: its sample tables are trusted (and
+    a bitstream error inside stays as invisible as in any trusted file). Checked against the
+    reference on x264 files with 0, 2 and 3 B-frames, B-pyramid, four slices a frame, headers
+    repeated at every keyframe, audio interleaved (tests/test_mix.py). A track where only some
+    samples do (mixed framing) is decoded, as before.
 """
 
 from __future__ import annotations
@@ -128,6 +138,12 @@ def _nal_length_size(fourcc: bytes, config: bytes) -> int:
     return (config[at] & 3) + 1
 
 
+def all_annexb(path: str, offsets: np.ndarray) -> bool:
+    """True when every sample starts with a 4-byte start code (Note [annex-B in MP4])."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return all(data[pos : pos + 4] == b"\x00\x00\x00\x01" for pos in offsets.tolist())
+
+
 def first_bad_nal(
     path: str, offsets: np.ndarray, sizes: np.ndarray, length_size: int
 ) -> tuple[int | None, str] | None:
@@ -218,6 +234,8 @@ def header_distrust(path: str) -> HeaderProblem | None:
     if length_size not in (1, 2, 4):
         return HeaderProblem("invalid NAL length size")
     fourcc, payload = config
+    if cut is None and fourcc in (b"avc1", b"avc3") and all_annexb(path, offsets):
+        return None  # Note [annex-B in MP4]
     parameter_sets = tuple(avcc_parameter_sets(payload)) if fourcc == b"avc1" else ()
     if cut is not None:  # Note [cut short]: walk up to the cut, the last sample as far as it goes
         if offsets[cut] >= file_size:
