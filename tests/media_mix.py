@@ -215,6 +215,7 @@ def make_mix_corpus(folder: Path, seconds: float | None = None) -> dict[str, Pat
         "mp4_hevc_cut_half": lambda p: _cut(out["mp4_hevc_8bit"], p, 0.55),
         "mkv_h264_cut_half": lambda p: _cut(out["mkv_h264"], p, 0.5),
         "webm_vp9_cut_half": lambda p: _cut(out["webm_vp9"], p, 0.5),
+        "flv_sorenson_cut": lambda p: _cut(out["flv_sorenson"], p, 0.61),
         "ts_h264_cut_mid_gop": lambda p: _cut(out["ts_h264"], p, 0.63),
         "ts_h264_starts_mid_gop": lambda p: _cut(out["ts_h264"], p, 1.0, head=188 * 300),
         "ts_hevc_4k_cut": lambda p: _cut(out["ts_hevc_4k_fragment"], p, 0.6),
@@ -224,7 +225,7 @@ def make_mix_corpus(folder: Path, seconds: float | None = None) -> dict[str, Pat
         "empty_file": lambda p: (p.write_bytes(b""), p)[1],
         "garbage_bytes": lambda p: (p.write_bytes(bytes(range(256)) * 64), p)[1],
     }
-    suffix = {"mkv": ".mkv", "webm": ".webm", "ts_": ".ts", "emp": ".mp4", "gar": ".mp4"}
+    suffix = {"mkv": ".mkv", "webm": ".webm", "ts_": ".ts", "flv": ".flv", "gar": ".mp4"}
     for name, build in derived.items():
         ext = next((v for k, v in suffix.items() if name.startswith(k)), ".mp4")
         path = folder / (name + ext)

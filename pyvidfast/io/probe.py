@@ -87,6 +87,7 @@ PACKET_PER_FRAME = frozenset(
         "dnxhd",
         "png",
         "h263",
+        "flv",  # Sorenson Spark (H.263 in FLV): no B-frames, one picture a packet (tests/test_mix.py)
     }
 )
 
