@@ -151,3 +151,29 @@ def test_annexb_in_mp4_is_counted_from_its_sample_table(tmp_path, x264):
     assert probe.method != "moov"
     want = reference_info(str(tmp_path / "mixed.mp4"), False)
     assert (probe.num_frames, probe.height, probe.width) == want[:3]
+
+
+@pytest.mark.parametrize(
+    "x264", [["-bf", "0"], ["-bf", "3", "-x264-params", "b-pyramid=normal"]], ids=["bf0", "bf3"]
+)
+def test_ts_cut_before_an_idr_counts_equal_the_reference(tmp_path, x264):
+    """Note [TS cut before an IDR]: H.264 MPEG-TS with the head cut off at TS-packet boundaries
+    (and off them) inside its first GOPs: the demuxed count from the first IDR equals the
+    reference's full decode."""
+    source = tmp_path / "source.ts"
+    command = [FFMPEG, "-nostdin", "-v", "error", "-y", "-f", "lavfi"]
+    command += ["-i", "testsrc2=s=320x240:r=25:d=3", "-f", "lavfi", "-i", "sine=d=3"]
+    command += ["-c:a", "mp2", "-vf", "noise=alls=10:allf=t", "-c:v", "libx264"]
+    command += ["-preset", "veryfast", "-g", "30", *x264, str(source)]
+    subprocess.run(command, check=True, capture_output=True)
+    data = source.read_bytes()
+    methods = []
+    for k in range(1, 16):
+        head = (len(data) // 188) * k // 24 * 188 + (0 if k % 3 else 100)
+        path = tmp_path / f"cut_{k}.ts"
+        path.write_bytes(data[head:])
+        probe = probe_video(str(path))
+        want = reference_info(str(path), rgb=False)
+        assert (probe.num_frames, probe.height, probe.width) == want[:3], (head, probe.method)
+        methods.append(probe.method)
+    assert methods.count("demux") >= 8  # the rule was used, not only the decode fallback

@@ -209,6 +209,18 @@ def clean_ts_start(packet, codec: str) -> bool:
     return bool(types) and types[0] == aud and parameter_sets <= set(types)
 
 
+# Note [TS cut before an IDR]
+#     An H.264 MPEG-TS cut mid-GOP (a recording joined late, a segment cut out of a stream)
+#     starts with packets that refer to parameter sets it never carried: FFmpeg's decoder drops
+#     them without a picture or an error. The first packet that opens with an access unit
+#     delimiter and carries SPS, PPS and an IDR slice starts the decode; an IDR empties the
+#     reference buffer and restarts picture order, so every packet from it on is one frame.
+#     Counted so only when no packet before it carries an SPS, a PPS or an IDR slice (they could
+#     start decoding earlier, or the stream has no AUDs and its access units are guesswork);
+#     those are decoded. Checked against the reference on TS files cut at many points in their
+#     first GOPs (x264 with 0, 2 and 3 B-frames, B-pyramid): tests/test_mix.py.
+
+
 def demux_count(container, stream, cap: int) -> int | None:
     """Packets that become frames (non-empty, not discarded, pts >= 0 or unknown), at most cap.
 
@@ -222,13 +234,24 @@ def demux_count(container, stream, cap: int) -> int | None:
         VopCounter(stream.codec_context.extradata) if stream.codec_context.name == "mpeg4" else None
     )
     count = 0
+    before_idr = False  # Note [TS cut before an IDR]: packets that cannot decode, not counted
     for packet in container.demux(stream):
         if packet.size == 0 or packet.is_discard:
             continue
         if check_start:
             if not clean_ts_start(packet, stream.codec_context.name):
-                return None
+                if stream.codec_context.name != "h264":
+                    return None
+                before_idr = True
             check_start = False
+        if before_idr:
+            types = annexb_nal_types(bytes(packet), "h264")
+            if types and types[0] == 9 and {5, 7, 8} <= set(types):
+                before_idr = False
+            elif {5, 7, 8} & set(types):
+                return None  # parameter sets or an IDR without the rest: decode
+            else:
+                continue
         if vops is not None:
             vops.packet(bytes(packet))
             if not vops.ok:
