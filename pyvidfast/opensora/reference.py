@@ -23,6 +23,15 @@ here as the spec describes: a frame without pts makes its ``frame.pts >= end_off
 ``TypeError`` (failure row), and a mid-stream resolution change fails the copy into the
 first frame's buffer (failure row); we count those frames.
 
+The reference of its era: v1.2 catches ``av.AVError``, a name PyAV 14 removed. Under a current
+PyAV the ``except`` clause itself raises ``AttributeError`` at the first decode error, so every
+file with one gets the failure row. Under PyAV 12.3, where the name exists, it keeps the frames
+decoded before the error; this oracle does that (``except av.FFmpegError``), and so does
+``pyvidfast.io.probe`` (issue 23: an MP4 with no usable timescale and corrupt NAL sizes gets
+the frames before its first error, not its header's sample count). Open-Sora also allocates
+its frame buffer up front (``cap`` x H x W x 3 bytes: 25.7 GiB for a 1440p stream without a
+frame count); a machine that cannot gives the failure row there, which is not modelled here.
+
 With ``rgb=True`` every frame is converted to RGB and copied into a numpy array, as Open-Sora
 does (this is the cost the benchmark measures); frames are not kept, so the benchmark does not
 need the tens of GB the original allocates. ``rgb=False`` gives the same numbers faster.
