@@ -28,7 +28,7 @@ Note [frame count]
       streams, fragmented MP4) are demuxed, not decoded: non-empty, non-discarded packets with
       pts >= 0 (or no pts) are counted, at most ``cap``, so the time is bounded too. An MPEG-TS
       H.264/HEVC stream must open with a keyframe carrying an access unit delimiter and its
-      parameter sets (``clean_ts_start``); one without AUDs or cut mid-GOP is decoded. MPEG-4
+      parameter sets, or from its first IDR on (``io/ts_start.py``); others are decoded. MPEG-4
       Part 2 is counted this way only while every packet is one coded VOP after a valid start
       (``pyvidfast/io/mpeg4.py``): packed B-frames and N-VOPs are decoded.
     * ``decode``: everything else (other codecs that can pack two frames in a packet or emit
@@ -61,6 +61,7 @@ from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.mp4 import is_iso_bmff, moov_info
 from pyvidfast.io.mp4_trust import HeaderProblem, header_distrust
 from pyvidfast.io.mpeg4 import VopCounter
+from pyvidfast.io.ts_start import TsStart, annexb_nal_types, clean_ts_start  # noqa: F401
 from pyvidfast.io.vpx import vp8_shown_frames, vp9_shown_frames
 
 # Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
@@ -176,82 +177,27 @@ def header_count(container, stream) -> int | None:
 _SHOWN_FRAMES = {"vp9": vp9_shown_frames, "libvpx-vp9": vp9_shown_frames}
 _SHOWN_FRAMES.update({"vp8": vp8_shown_frames, "libvpx": vp8_shown_frames})
 
-# Annex-B NAL unit type from its first header byte; the access unit delimiter type; the
-# parameter sets a decoder needs before the first picture.
-_ANNEXB = {
-    "h264": (lambda b: b & 0x1F, 9, {7, 8}),
-    "hevc": (lambda b: (b >> 1) & 0x3F, 35, {32, 33, 34}),
-}
-
-
-def annexb_nal_types(data: bytes, codec: str) -> list[int]:
-    """The NAL unit types of an annex-B packet, in order (``codec``: h264 or hevc)."""
-    nal_type = _ANNEXB[codec][0]
-    types, pos = [], data.find(b"\x00\x00\x01")
-    while 0 <= pos < len(data) - 3:
-        types.append(nal_type(data[pos + 3]))
-        pos = data.find(b"\x00\x00\x01", pos + 3)
-    return types
-
-
-def clean_ts_start(packet, codec: str) -> bool:
-    """True when an MPEG-TS H.264/HEVC stream's first packet lets packets stand for frames.
-
-    It must be a keyframe that opens with an access unit delimiter and carries the parameter
-    sets. Without AUDs FFmpeg's parser splits access units by guesswork, and a stream cut
-    mid-GOP (or before its PPS) makes the decoder drop or fail the first frames: the reference
-    then counts fewer frames than packets (issue 12), so such streams are decoded.
-    """
-    if codec not in _ANNEXB or not packet.is_keyframe:
-        return codec not in _ANNEXB
-    types = annexb_nal_types(bytes(packet), codec)
-    _, aud, parameter_sets = _ANNEXB[codec]
-    return bool(types) and types[0] == aud and parameter_sets <= set(types)
-
-
-# Note [TS cut before an IDR]
-#     An H.264 MPEG-TS cut mid-GOP (a recording joined late, a segment cut out of a stream)
-#     starts with packets that refer to parameter sets it never carried: FFmpeg's decoder drops
-#     them without a picture or an error. The first packet that opens with an access unit
-#     delimiter and carries SPS, PPS and an IDR slice starts the decode; an IDR empties the
-#     reference buffer and restarts picture order, so every packet from it on is one frame.
-#     Counted so only when no packet before it carries an SPS, a PPS or an IDR slice (they could
-#     start decoding earlier, or the stream has no AUDs and its access units are guesswork);
-#     those are decoded. Checked against the reference on TS files cut at many points in their
-#     first GOPs (x264 with 0, 2 and 3 B-frames, B-pyramid): tests/test_mix.py.
-
 
 def demux_count(container, stream, cap: int) -> int | None:
     """Packets that become frames (non-empty, not discarded, pts >= 0 or unknown), at most cap.
 
     For VP8/VP9 a packet counts for the shown frames it carries (hidden alt-ref frames yield no
-    picture). None when packets cannot stand for frames (MPEG-TS: see ``clean_ts_start``;
+    picture). None when packets cannot stand for frames (MPEG-TS: see ``pyvidfast/io/ts_start.py``;
     MPEG-4 Part 2: see ``pyvidfast/io/mpeg4.py``).
     """
     shown = _SHOWN_FRAMES.get(stream.codec_context.name)
-    check_start = "mpegts" in container.format.name.split(",")
+    ts = TsStart(stream.codec_context.name) if "mpegts" in container.format.name else None
     vops = (
         VopCounter(stream.codec_context.extradata) if stream.codec_context.name == "mpeg4" else None
     )
     count = 0
-    before_idr = False  # Note [TS cut before an IDR]: packets that cannot decode, not counted
     for packet in container.demux(stream):
         if packet.size == 0 or packet.is_discard:
             continue
-        if check_start:
-            if not clean_ts_start(packet, stream.codec_context.name):
-                if stream.codec_context.name != "h264":
-                    return None
-                before_idr = True
-            check_start = False
-        if before_idr:
-            types = annexb_nal_types(bytes(packet), "h264")
-            if types and types[0] == 9 and {5, 7, 8} <= set(types):
-                before_idr = False
-            elif {5, 7, 8} & set(types):
-                return None  # parameter sets or an IDR without the rest: decode
-            else:
-                continue
+        if ts is not None and not (counts := ts.counts(packet)):
+            if counts is None:
+                return None
+            continue  # Note [TS cut before an IDR] in io/ts_start.py
         if vops is not None:
             vops.packet(bytes(packet))
             if not vops.ok:
@@ -312,6 +258,47 @@ def _moov_probe(path: str) -> VideoProbe | None:
     return VideoProbe(*found[:4], "moov", None, found.codec, "mov,mp4")
 
 
+# Note [no probe decode]
+#     FFmpeg's open decodes a stream's first frames to learn its pixel format (one 8K H.264
+#     frame: 150 ms, single-threaded), though the demuxed count needs none of it. For H.264 and
+#     HEVC in Matroska/WebM and MPEG-TS the size comes from the parameter sets, so those are
+#     opened with ``skip_frame=all``: the probe decoders parse headers only. Size, fps and the
+#     count are then what a full open gives (the parity tests run the reference on every
+#     real, generated and mixed file); the decoded-picture check (``decodable``) is replaced
+#     by a parsed, non-zero size, as the moov path trusts an MP4's sample entry. Where the
+#     count cannot come from demuxing, the file is opened again the full way.
+_HEADER_ONLY_OPTIONS = {"skip_frame": "all"}
+_HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
+_EBML = b"\x1a\x45\xdf\xa3"
+
+
+def _header_only_format(path: str) -> bool:
+    """Matroska/WebM naming an H.264/HEVC track in its first 64 KiB, or MPEG-TS."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head[:4] == _EBML:
+        return b"V_MPEG4/ISO/AVC" in head or b"V_MPEGH/ISO/HEVC" in head
+    return len(head) > 188 and head[0] == head[188] == 0x47
+
+
+def _header_only_probe(path: str) -> VideoProbe | None:
+    """The demuxed row without FFmpeg's probe decode (Note [no probe decode]), or None."""
+    try:
+        container = av.open(path, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
+    except Exception:
+        return None  # the full open reports it
+    with container:
+        stream = container.streams.video[0] if container.streams.video else None
+        cc = stream.codec_context if stream is not None else None
+        if cc is None or cc.name not in _HEADER_ONLY_CODECS or cc.width <= 0 or cc.height <= 0:
+            return None
+        count = demux_count(container, stream, stream.frames or MAX_NUM_FRAMES)
+        if not count:
+            return None
+        info = {"codec": cc.name, "container": container.format.name}
+        return VideoProbe(count, cc.height, cc.width, _fps(stream), "demux", None, **info)
+
+
 def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
     """Frame count, decoded size and average fps of the first video stream of ``path``.
 
@@ -328,6 +315,10 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
         problem = _header_distrust(path)
         exact_frames = problem is not None
         found = None if exact_frames else _moov_probe(path)
+        if found is not None:
+            return found
+    elif not exact_frames and _header_only_format(path):
+        found = _header_only_probe(path)
         if found is not None:
             return found
     try:

@@ -1,0 +1,80 @@
+"""Where an MPEG-TS H.264/HEVC stream's packets begin to stand for frames, by NAL unit types.
+
+Note [TS cut before an IDR]
+    An H.264 MPEG-TS cut mid-GOP (a recording joined late, a segment cut out of a stream)
+    starts with packets that refer to parameter sets it never carried: FFmpeg's decoder drops
+    them without a picture or an error. The first packet that opens with an access unit
+    delimiter and carries SPS, PPS and an IDR slice starts the decode; an IDR empties the
+    reference buffer and restarts picture order, so every packet from it on is one frame.
+    Counted so only when no packet before it carries an SPS, a PPS or an IDR slice (they could
+    start decoding earlier, or the stream has no AUDs and its access units are guesswork);
+    those are decoded. Checked against the reference on TS files cut at many points in their
+    first GOPs (x264 with 0, 2 and 3 B-frames, B-pyramid): tests/test_mix.py. HEVC (CRA and
+    leading pictures) is decoded when it does not start clean.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TsStart", "annexb_nal_types", "clean_ts_start"]
+
+# Annex-B NAL unit type from its first header byte; the access unit delimiter type; the
+# parameter sets a decoder needs before the first picture.
+_ANNEXB = {
+    "h264": (lambda b: b & 0x1F, 9, {7, 8}),
+    "hevc": (lambda b: (b >> 1) & 0x3F, 35, {32, 33, 34}),
+}
+_H264_IDR = 5
+
+
+def annexb_nal_types(data: bytes, codec: str) -> list[int]:
+    """The NAL unit types of an annex-B packet, in order (``codec``: h264 or hevc)."""
+    nal_type = _ANNEXB[codec][0]
+    types, pos = [], data.find(b"\x00\x00\x01")
+    while 0 <= pos < len(data) - 3:
+        types.append(nal_type(data[pos + 3]))
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return types
+
+
+def clean_ts_start(packet, codec: str) -> bool:
+    """True when an MPEG-TS H.264/HEVC stream's first packet lets packets stand for frames.
+
+    It must be a keyframe that opens with an access unit delimiter and carries the parameter
+    sets. Without AUDs FFmpeg's parser splits access units by guesswork, and a stream cut
+    mid-GOP (or before its PPS) makes the decoder drop or fail the first frames: the reference
+    then counts fewer frames than packets (issue 12), so such streams are decoded unless
+    Note [TS cut before an IDR] applies.
+    """
+    if codec not in _ANNEXB or not packet.is_keyframe:
+        return codec not in _ANNEXB
+    types = annexb_nal_types(bytes(packet), codec)
+    _, aud, parameter_sets = _ANNEXB[codec]
+    return bool(types) and types[0] == aud and parameter_sets <= set(types)
+
+
+class TsStart:
+    """Feed an MPEG-TS stream's packets in order; ``counts(packet)`` says whether it is a frame
+    (True), a packet before the first IDR that decodes to nothing (False), or that packets
+    cannot stand for frames in this stream (None: decode it)."""
+
+    def __init__(self, codec: str):
+        self.codec = codec
+        self.first = True
+        self.before_idr = False
+
+    def counts(self, packet) -> bool | None:
+        if self.first:
+            self.first = False
+            if not clean_ts_start(packet, self.codec):
+                if self.codec != "h264":
+                    return None
+                self.before_idr = True
+        if not self.before_idr:
+            return True
+        types = annexb_nal_types(bytes(packet), "h264")
+        if types and types[0] == _ANNEXB["h264"][1] and {_H264_IDR, 7, 8} <= set(types):
+            self.before_idr = False
+            return True
+        if {_H264_IDR, 7, 8} & set(types):
+            return None  # parameter sets or an IDR without the rest: decode
+        return False
