@@ -5,7 +5,9 @@ Note [first bad NAL]
     lengths) makes FFmpeg 8's H.264 decoder fail on packet k, and the reference stops there
     (``opensora/reference.py``). It has then output the frames of packets 0..k-1 less those still
     waiting in its reorder buffer: ``k - depth``, where depth is the decoder's ``has_b_frames``
-    after the open (``reorder_depth``). That holds when the depth cannot change on the way:
+    after a full open, which is the largest ``max_num_reorder_frames`` the SPS declare (read
+    from them, so the file opens without the probe decode, Note [no probe decode] in
+    io/probe.py). That holds when the depth cannot change on the way:
     every SPS declares ``bitstream_restriction_flag`` (without it FFmpeg grows the buffer by a
     POC heuristic, ``h264_select_output_frame``; see ``io/h264_sps.py``), and no sample before k
     is discarded by an edit list or presented before 0 (the reference would drop or trim it).
@@ -37,7 +39,8 @@ def count_before_bad_nal(stream, problem: HeaderProblem) -> int | None:
     if k is None or cc is None or cc.name != "h264" or not problem.parameter_sets:
         return None
     cut_cleanly = problem.end_sample is not None
-    if not cut_cleanly and any(reorder_declared(sps) is None for sps in problem.parameter_sets):
+    depths = [reorder_declared(sps) for sps in problem.parameter_sets]
+    if not cut_cleanly and None in depths:
         return None
     if stream.start_time is None or stream.start_time < 0:
         return None
@@ -48,4 +51,4 @@ def count_before_bad_nal(stream, problem: HeaderProblem) -> int | None:
         return None
     if cut_cleanly:
         return k
-    return max(k - cc.reorder_depth, 0)
+    return max(k - max(depths), 0)

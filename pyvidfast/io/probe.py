@@ -310,11 +310,10 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
         return failed(f"missing file: {path}")
     if os.path.isdir(path):
         return failed(f"not a file: {path}")
-    problem = None
     if not exact_frames and is_iso_bmff(path):
         problem = _header_distrust(path)
         exact_frames = problem is not None
-        found = None if exact_frames else _moov_probe(path)
+        found = _bad_nal_probe(path, problem) if exact_frames else _moov_probe(path)
         if found is not None:
             return found
     elif not exact_frames and _header_only_format(path):
@@ -326,22 +325,32 @@ def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
     except Exception as exc:
         return failed(f"cannot open: {_short(exc)}")
     with container:
-        if problem is not None and container.streams.video:
-            return _bad_nal_probe(container, problem) or _container_probe(container, path, True)
         return _container_probe(container, path, exact_frames)
 
 
-def _bad_nal_probe(container, problem: HeaderProblem) -> VideoProbe | None:
-    """The row counted from the first bad NAL (Note [first bad NAL]), or None to decode."""
-    stream = container.streams.video[0]
-    count = count_before_bad_nal(stream, problem)
-    if count is None:
+def _bad_nal_probe(path: str, problem: HeaderProblem) -> VideoProbe | None:
+    """The row counted from the first bad NAL or a clean cut (Note [first bad NAL], Note [cut
+    short]), or None to decode. Opened without the probe decode (Note [no probe decode]): the
+    rule reads the sample index, the start time and the SPS, none of which a decoded frame
+    changes (the reorder depth comes from the SPS, not the probe decoder)."""
+    if problem.bad_sample is None and problem.end_sample is None:
         return None
-    info = {"codec": "h264", "container": container.format.name}
-    if count == 0:
-        return failed("no decodable frame", **info)
-    cc = stream.codec_context
-    return VideoProbe(count, cc.height, cc.width, _fps(stream), "bad_nal", None, **info)
+    try:
+        container = av.open(path, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
+    except Exception:
+        return None  # the full open reports it
+    with container:
+        if not container.streams.video:
+            return None
+        stream = container.streams.video[0]
+        count = count_before_bad_nal(stream, problem)
+        if count is None:
+            return None
+        info = {"codec": "h264", "container": container.format.name}
+        if count == 0:
+            return failed("no decodable frame", **info)
+        cc = stream.codec_context
+        return VideoProbe(count, cc.height, cc.width, _fps(stream), "bad_nal", None, **info)
 
 
 def _container_probe(container, path: str, exact_frames: bool) -> VideoProbe:
