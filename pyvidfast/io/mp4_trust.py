@@ -19,26 +19,14 @@ fail. Checks (each one is a class of real broken files, issue 12):
 A bitstream error inside a well-formed NAL unit is not visible here; no such file was seen.
 
 Note [cut short]
-    A moov-first MP4 cut inside ``mdat`` (a download that stopped) keeps a sample table that
-    promises samples the file no longer holds. FFmpeg's mov demuxer hands the sample the cut
-    falls in over with the bytes there are, and ends the stream at the first sample with none.
-    So for length-prefixed H.264 the first sample past the end is either (a) wholly past it:
-    the stream ends cleanly after ``end_sample`` samples and the decoder flushes every frame,
-    or (b) cut inside a NAL unit whose length runs past the end: the decoder fails on it, an
-    ordinary ``bad_sample`` (Note [first bad NAL] in io/bad_nal.py). A cut that leaves a tail
-    too short for a length field, or that falls exactly between two NAL units, is decoded.
-    Checked against the reference (tests/test_mix.py) on cuts of x264 files with 0, 2 and 3
-    B-frames, B-pyramid, open GOPs of 12, audio interleaved, at 360p and 1080p: at every sample
-    start, one, three and five bytes in, and at evenly spaced offsets; every count equal.
+    A moov-first MP4 cut inside ``mdat``: FFmpeg hands over the sample the cut falls in with the
+    bytes there are and ends the stream at the first sample with none. For length-prefixed
+    H.264, a cut between samples gives ``end_sample`` (every frame flushed), a cut inside a NAL
+    unit a ``bad_sample`` (Note [first bad NAL]); other cuts are decoded. docs/notes.md.
 
 Note [annex-B in MP4]
-    Some muxers store H.264 in MP4 with start codes instead of NAL lengths. FFmpeg's decoder
-    takes a packet that starts 00 00 00 01 as annex-B, so a track whose every sample does so
-    decodes one frame a sample, like a length-prefixed one: its sample tables are trusted (and
-    a bitstream error inside stays as invisible as in any trusted file). Checked against the
-    reference on x264 files with 0, 2 and 3 B-frames, B-pyramid, four slices a frame, headers
-    repeated at every keyframe, audio interleaved (tests/test_mix.py). A track where only some
-    samples do (mixed framing) is decoded, as before.
+    H.264 samples that all start with a start code decode one frame each (FFmpeg takes such a
+    packet as annex-B): their tables are trusted; mixed framing is decoded. docs/notes.md.
 """
 
 from __future__ import annotations

@@ -259,14 +259,10 @@ def _moov_probe(path: str) -> VideoProbe | None:
 
 
 # Note [no probe decode]
-#     FFmpeg's open decodes a stream's first frames to learn its pixel format (one 8K H.264
-#     frame: 150 ms, single-threaded), though the demuxed count needs none of it. For H.264 and
-#     HEVC in Matroska/WebM and MPEG-TS the size comes from the parameter sets, so those are
-#     opened with ``skip_frame=all``: the probe decoders parse headers only. Size, fps and the
-#     count are then what a full open gives (the parity tests run the reference on every
-#     real, generated and mixed file); the decoded-picture check (``decodable``) is replaced
-#     by a parsed, non-zero size, as the moov path trusts an MP4's sample entry. Where the
-#     count cannot come from demuxing, the file is opened again the full way.
+#     H.264/HEVC in Matroska/WebM and MPEG-TS, and MP4s counted from a bad NAL or a cut, are
+#     opened with ``skip_frame=all``: FFmpeg's probe decoders parse headers only (an 8K frame
+#     costs 150 ms). Size, fps and count do not depend on it; a parsed non-zero size replaces
+#     the decoded-picture check. docs/notes.md.
 _HEADER_ONLY_OPTIONS = {"skip_frame": "all"}
 _HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
 _EBML = b"\x1a\x45\xdf\xa3"

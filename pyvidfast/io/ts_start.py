@@ -1,16 +1,9 @@
 """Where an MPEG-TS H.264/HEVC stream's packets begin to stand for frames, by NAL unit types.
 
 Note [TS cut before an IDR]
-    An H.264 MPEG-TS cut mid-GOP (a recording joined late, a segment cut out of a stream)
-    starts with packets that refer to parameter sets it never carried: FFmpeg's decoder drops
-    them without a picture or an error. The first packet that opens with an access unit
-    delimiter and carries SPS, PPS and an IDR slice starts the decode; an IDR empties the
-    reference buffer and restarts picture order, so every packet from it on is one frame.
-    Counted so only when no packet before it carries an SPS, a PPS or an IDR slice (they could
-    start decoding earlier, or the stream has no AUDs and its access units are guesswork);
-    those are decoded. Checked against the reference on TS files cut at many points in their
-    first GOPs (x264 with 0, 2 and 3 B-frames, B-pyramid): tests/test_mix.py. HEVC (CRA and
-    leading pictures) is decoded when it does not start clean.
+    An H.264 TS joined mid-GOP: packets before the first one that opens with an AUD and carries
+    SPS, PPS and an IDR slice decode to nothing; every packet from it on is one frame. Only
+    when no packet before it carries SPS, PPS or IDR; HEVC is decoded. docs/notes.md.
 """
 
 from __future__ import annotations
