@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pyvidfast.curation.sources import MIRADATA_CAPTIONS, SOURCES, import_table
+from pyvidfast.io.errors import RemoteIOError
+from pyvidfast.io.storage import add_storage_argument, apply_storage_argument
 from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.ffmpeg_filter_without_errors import output_name as withouterror_name
 from pyvidfast.opensora.filter_large_videos import add_file_size, filter_large_videos
@@ -284,12 +286,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--output-dir", default=None, help="where to write (default: next to the first input)"
     )
     add_engine_arguments(parser)
+    add_storage_argument(parser, nal_walk=True)
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """``pyvidfast prepare``."""
+    apply_storage_argument(args)
     try:
         max_size = float(args.max_size_mb)
     except ValueError:
@@ -321,6 +325,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"prepare: {exc.args[0]}", file=sys.stderr)
         return 2
+    except RemoteIOError as exc:  # a size the storage would not give: not a missing file
+        print(f"prepare: {exc} (rerun to resume when the storage answers)", file=sys.stderr)
+        return 1
     write_table(result.kept, kept_path)
     write_table(result.rejected, rejected_path)
     print(summarize(result.info_rows), file=sys.stderr)

@@ -40,6 +40,12 @@ Note [frame count]
     generated classes of issue 12 has one (tests/test_opensora_info.py runs the reference on
     all of them). ``exact_frames=True`` always decodes.
 
+Note [remote NAL walk]
+    A URL (``pyvidfast/io/remote.py``) is read by byte ranges; every check above runs as on a
+    local file except the NAL length walk, which reads every sample, i.e. the whole file.
+    Without ``--remote-nal-walk`` a remote MP4 with a corrupt NAL size gets its header count
+    (the local probe counts to the bad NAL); with it the row equals the local one.
+
 Note [seek]
     Open-Sora seeks to 0 before its counting pass. In FFmpeg 8 that seek fails on raw H.264 and
     some Matroska files (making the whole row a failure) and, on an MP4 whose edit list starts
@@ -57,10 +63,12 @@ from dataclasses import dataclass
 import av
 
 from pyvidfast.io.bad_nal import count_before_bad_nal
-from pyvidfast.io.errors import ffmpeg_text
-from pyvidfast.io.mp4 import is_iso_bmff, moov_info
+from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError, ffmpeg_text
+from pyvidfast.io.mp4 import Bytes, is_iso_bmff, moov_info
 from pyvidfast.io.mp4_trust import HeaderProblem, header_distrust
 from pyvidfast.io.mpeg4 import VopCounter
+from pyvidfast.io.remote import open_remote
+from pyvidfast.io.storage import is_remote, walk_remote_nals
 from pyvidfast.io.vpx import vp8_shown_frames, vp9_shown_frames
 
 # Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
@@ -145,13 +153,15 @@ def probe_image(path: str, exact: bool = False) -> VideoProbe:
     """Image size from its header (``exact``: decode it fully, as Open-Sora's ``convert``)."""
     from PIL import Image
 
-    if not os.path.exists(path):
+    if not is_remote(path) and not os.path.exists(path):
         return failed(f"missing file: {path}")
     try:
-        with Image.open(path) as img:
+        with Image.open(open_remote(path) if is_remote(path) else path) as img:
             if exact:
                 img.load()
             width, height = img.size
+    except RemoteNotFoundError:
+        return failed(f"missing file: {path}")
     except Exception as exc:
         return failed(f"cannot open image: {_short(exc)}")
     return VideoProbe(1, height, width, math.nan, "image")
@@ -270,15 +280,15 @@ def decode_count(container, stream, cap: int, threads: bool = True) -> tuple[int
     return total - leading_negative, height, width
 
 
-def _header_distrust(path: str) -> HeaderProblem | None:
+def _header_distrust(path: Bytes, walk_nals: bool) -> HeaderProblem | None:
     """Why an MP4/MOV's sample tables cannot stand in for a decode (io/mp4_trust.py), or None."""
     try:
-        return header_distrust(path)
+        return header_distrust(path, walk_nals)
     except (ValueError, IndexError, OSError):
         return HeaderProblem("sample tables that cannot be read")  # count by decoding
 
 
-def _moov_probe(path: str) -> VideoProbe | None:
+def _moov_probe(path: Bytes) -> VideoProbe | None:
     try:
         found = moov_info(path)
     except (ValueError, IndexError, OSError):
@@ -288,26 +298,49 @@ def _moov_probe(path: str) -> VideoProbe | None:
     return VideoProbe(*found[:4], "moov", None, found.codec, "mov,mp4")
 
 
-def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
+def probe_video(path: str, exact_frames: bool = False, nal_walk: bool | None = None) -> VideoProbe:
     """Frame count, decoded size and average fps of the first video stream of ``path``.
 
     Never raises for bad input: a missing, unreadable or undecodable file gives ``failed(...)``
-    with the reason. See Note [frame count] for where the count comes from.
+    with the reason. See Note [frame count] for where the count comes from; ``path`` may be a
+    URL (Note [remote NAL walk]; ``nal_walk`` None: ``--remote-nal-walk``'s setting).
     """
     path = os.fspath(path)
+    if is_remote(path):
+        walk = walk_remote_nals() if nal_walk is None else nal_walk
+        return _remote_probe(path, exact_frames, walk)
     if not os.path.exists(path):
         return failed(f"missing file: {path}")
     if os.path.isdir(path):
         return failed(f"not a file: {path}")
+    return _probe(path, path, exact_frames, True)
+
+
+def _remote_probe(url: str, exact_frames: bool, walk_nals: bool) -> VideoProbe:
+    """``probe_video`` of a URL: an I/O error that outlived the retries is that, not a verdict
+    on the file (FFmpeg may have taken the failed read for the end of the file)."""
+    try:
+        with open_remote(url) as f:
+            found = _probe(url, f, exact_frames, walk_nals)
+    except RemoteNotFoundError:
+        return failed(f"missing file: {url}")
+    except RemoteIOError as exc:
+        return failed(f"I/O error: {exc.reason}")
+    return failed(f"I/O error: {f.failure.reason}") if f.failure is not None else found
+
+
+def _probe(path: str, source: Bytes, exact_frames: bool, walk_nals: bool) -> VideoProbe:
     problem = None
-    if not exact_frames and is_iso_bmff(path):
-        problem = _header_distrust(path)
+    if not exact_frames and is_iso_bmff(source):
+        problem = _header_distrust(source, walk_nals)
         exact_frames = problem is not None
-        found = None if exact_frames else _moov_probe(path)
+        found = None if exact_frames else _moov_probe(source)
         if found is not None:
             return found
+    if not isinstance(source, str):
+        source.seek(0)
     try:
-        container = av.open(path, metadata_errors="ignore", options=_PROBE_OPTIONS)
+        container = av.open(source, metadata_errors="ignore", options=_PROBE_OPTIONS)
     except Exception as exc:
         return failed(f"cannot open: {_short(exc)}")
     with container:
