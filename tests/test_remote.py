@@ -5,14 +5,12 @@ bucket (moto's server) giving the local folder's CSVs. Servers run on 127.0.0.1,
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import av
 import numpy as np
-import pandas as pd
 import pytest
-from fault_server import FaultServer, MotoS3
+from fault_server import FaultServer
 
 from pyvidfast.curation.integrity import check_file
 from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
