@@ -17,11 +17,6 @@ from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
 from pyvidfast.io.probe import probe_video
 from pyvidfast.io.remote import fetch_stats, open_remote
 
-# Files of the real corpus the chain test copies to the bucket: the small ones (CI time), which
-# still hold every container of the corpus and its broken files (truncated, bad NAL sizes,
-# invalid bitstreams, no moov, init segments).
-SUBSET_BYTES = 110_000
-
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
@@ -135,3 +130,24 @@ def test_header_reads_fetch_a_few_small_ranges(big_mp4s):
             # the size request, then one block (moov first) or two blocks and the moov
             assert server.requests[name] <= 2 and fetch_stats(url).requests <= 3, name
             assert server.bytes_sent[name] < 0.05 * size, (name, server.bytes_sent[name], size)
+
+
+def test_err_files_of_remote_videos_go_under_err_dir(real_dir, tmp_path):
+    from pyvidfast.curation.check import check_files
+    from pyvidfast.opensora.ffmpeg_filter_without_errors import err_file, main
+    from pyvidfast.parallel.outputs import OutputError
+
+    with FaultServer(real_dir) as server:
+        url = f"{server.url}/decord/video_0.mov"
+        with pytest.raises(OutputError, match="--err-dir"):
+            check_files([url], write_err=True)
+        table = check_files([url], err_dir=str(tmp_path / "err"))
+    assert bool(table["ok"][0])
+    assert (
+        err_file(url, str(tmp_path / "err"))
+        == str(tmp_path / "err" / "http" / url.split("://", 1)[1]) + ".err"
+    )
+    assert os.path.getsize(err_file(url, str(tmp_path / "err"))) == 0
+    table.to_csv(tmp_path / "t.csv", index=False)
+    assert main([str(tmp_path / "t.csv")]) == 2  # a remote path needs --err-dir
+    assert main([str(tmp_path / "t.csv"), "--err-dir", str(tmp_path / "err")]) == 0

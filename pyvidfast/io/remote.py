@@ -119,7 +119,10 @@ class RangeReader(io.RawIOBase):
         # over the samples. Anywhere else: a header read, one block.
         forward = self._next is not None and self._next <= pos < self._next + 2 * self._ahead
         self._ahead = min(self._ahead * 2, self._max_ahead) if forward else self._block
-        length = min(max(n, self._ahead), self.size - pos)
+        # ...up to the next chunk held: FFmpeg reads a stream's end (MPEG-TS duration, a moov
+        # at the end) before its middle, and no byte is fetched twice while it is held.
+        held = min((start for start in self._chunks if start > pos), default=self.size)
+        length = min(max(n, self._ahead), held - pos)
         try:
             data = retrying(self.name, lambda: self._get(pos, length))
         except (RemoteIOError, RemoteNotFoundError) as exc:

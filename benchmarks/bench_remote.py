@@ -1,0 +1,224 @@
+"""What does reading from object storage cost, and does a flaky server change any verdict?
+
+Question 1 (``--info`` over a bucket): bytes fetched per file as a share of its size, requests per
+file, and files/s against the same files on local disk, for the real corpus in an S3 bucket
+(moto's server on 127.0.0.1) plus generated 20 s 360p clips, each as MP4 moov-first, MP4
+moov-last, MKV and MPEG-TS. Both runs are in-process, one file at a time (the same single core).
+Bytes and requests are the client's counts (``pyvidfast.io.remote.fetch_stats``: the size
+request included); the rows must equal the local ones (``--remote-nal-walk`` off, so the files
+with corrupt NAL sizes are listed apart, io/probe.py Note [remote NAL walk]).
+
+Question 2 (``check`` through faults): the same files served by tests/fault_server.py, every Nth
+GET answered with a 503, a reset, a short body or a stalled body in turn; verdicts compared with
+the local run's (a wrong verdict is any ok/error_kind that differs).
+
+    python benchmarks/bench_remote.py     # writes benchmarks/results/bench_remote.json
+
+The servers run in this process, on loopback: the times say what the client costs, not what a
+network costs; the bytes and requests are what a network would carry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REAL_DIR, print_table, write_results
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fault_server import FaultServer, MotoS3  # noqa: E402
+
+CLIP_DIR = Path(tempfile.gettempdir()) / "pyvidfast-bench-remote"
+FAULTS = ("503", "drop", "truncate", "stall")
+
+
+def generated_clips(seconds: int) -> list[Path]:
+    """One 640x360 H.264 encode of panning texture, remuxed to the four layouts (ffmpeg CLI)."""
+    CLIP_DIR.mkdir(exist_ok=True)
+    src = CLIP_DIR / f"pan_{seconds}s.mkv"
+    if not src.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+             f"testsrc2=size=640x360:rate=30:duration={seconds}", "-c:v", "libx264",
+             "-preset", "veryfast", "-b:v", "2M", str(src)],
+            check=True,
+        )  # fmt: skip
+    outs = {
+        "gen_moov_first.mp4": ["-movflags", "faststart"],
+        "gen_moov_last.mp4": [],
+        "gen.mkv": [],
+        "gen.ts": [],
+    }
+    paths = []
+    for name, flags in outs.items():
+        out = CLIP_DIR / name
+        if not out.exists():
+            cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-c", "copy", *flags, str(out)]
+            subprocess.run(cmd, check=True)
+        paths.append(out)
+    return paths
+
+
+def layout(path: Path) -> str:
+    """moov_first / moov_last for MP4/MOV, else the container from the extension."""
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in ("mp4", "mov", "m4v", "3gp"):
+        return ext
+    head = path.read_bytes()
+    moov, mdat = head.find(b"moov"), head.find(b"mdat")
+    if moov < 0:
+        return "mp4_no_moov"
+    return "moov_first" if mdat < 0 or moov < mdat else "moov_last"
+
+
+def info_runs(files: dict[str, Path], bucket: str) -> tuple[list[dict], float, float]:
+    """Per-file rows (size, bytes, requests, equal), and the local and S3 wall times."""
+    from pyvidfast.io.probe import probe_video
+    from pyvidfast.io.remote import fetch_stats
+    from pyvidfast.opensora.info import compute_info
+
+    keys = list(files)
+    local_paths = [str(files[k]) for k in keys]
+    urls = [f"s3://{bucket}/{k}" for k in keys]
+    start = time.perf_counter()
+    local = compute_info(local_paths, parallel=False, progress=False)
+    local_s = time.perf_counter() - start
+    start = time.perf_counter()
+    remote = compute_info(urls, parallel=False, progress=False)
+    remote_s = time.perf_counter() - start
+    rows = []
+    for key, url, a, b in zip(keys, urls, local, remote):
+        stats = fetch_stats(url)
+        size = files[key].stat().st_size
+        same = all(str(a[c]) == str(b[c]) for c in ("num_frames", "height", "width", "fps"))
+        rows.append(
+            {
+                "file": key,
+                "layout": layout(files[key]),
+                "size": size,
+                "bytes": stats.bytes,
+                "share": stats.bytes / size if size else 0.0,
+                "requests": stats.requests,
+                "equal": same,
+                "bad_nal": probe_video(str(files[key])).method == "bad_nal",
+            }
+        )
+    return rows, local_s, remote_s
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        big = r["size"] > 1_000_000
+        name = f"{r['layout']} {'> 1 MB' if big else '<= 1 MB'}"
+        groups.setdefault(name, []).append(r)
+    out = []
+    for name, rs in sorted(groups.items()):
+        shares = [r["share"] for r in rs]
+        out.append(
+            {
+                "group": name,
+                "files": len(rs),
+                "median_share": round(statistics.median(shares), 4),
+                "max_share": round(max(shares), 4),
+                "median_requests": statistics.median(r["requests"] for r in rs),
+                "max_requests": max(r["requests"] for r in rs),
+            }
+        )
+    return out
+
+
+def check_runs(root: Path, names: list[str], every: int) -> dict:
+    """``check`` of the local files and of the same files over HTTP with every Nth GET failing."""
+    from pyvidfast.curation.check import check_files
+
+    os.environ.setdefault("PYVIDFAST_REMOTE_TIMEOUT", "2")
+    start = time.perf_counter()
+    local = check_files([str(root / n) for n in names], workers=2)
+    local_s = time.perf_counter() - start
+    with FaultServer(root, stall_s=4) as server:
+        server.every(every, FAULTS)
+        start = time.perf_counter()
+        remote = check_files([f"{server.url}/{n}" for n in names], workers=2)
+        remote_s = time.perf_counter() - start
+        faults = dict(server.faults_done)
+        gets = sum(server.requests.values())
+    wrong = [
+        n
+        for n, (_, a), (_, b) in zip(names, local.iterrows(), remote.iterrows())
+        if (bool(a["ok"]), a["error_kind"]) != (bool(b["ok"]), b["error_kind"])
+    ]
+    return {
+        "files": len(names),
+        "fault_every_nth_get": every,
+        "gets": gets,
+        "faults_injected": faults,
+        "wrong_verdicts": len(wrong),
+        "wrong_files": wrong,
+        "io_errors": int((remote["error_kind"] == "io").sum()),
+        "local_s": round(local_s, 2),
+        "remote_s": round(remote_s, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=20, help="length of the generated clips")
+    parser.add_argument("--fault-every", type=int, default=5, help="every Nth GET fails")
+    parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    args = parser.parse_args()
+
+    files = {
+        str(p.relative_to(REAL_DIR)): p
+        for p in sorted(REAL_DIR.glob("*/*"))
+        if p.is_file() and p.suffix not in (".csv", ".md")
+    }
+    generated = generated_clips(args.seconds)
+    files.update({f"generated/{p.name}": p for p in generated})
+    with MotoS3() as s3:
+        s3.upload("bench", {k: str(p) for k, p in files.items()})
+        rows, local_s, remote_s = info_runs(files, "bench")
+    groups = summarize(rows)
+    real = [k for k in files if not k.startswith("generated/")]
+    check = check_runs(REAL_DIR, real, args.fault_every)
+    mismatched = [r["file"] for r in rows if not r["equal"] and not r["bad_nal"]]
+    results = {
+        "question": "--info over S3: bytes and requests per file, files/s vs local; check "
+        "through injected HTTP faults: wrong verdicts vs local",
+        "info": {
+            "files": len(rows),
+            "local_files_per_s": round(len(rows) / local_s, 1),
+            "s3_files_per_s": round(len(rows) / remote_s, 1),
+            "s3_vs_local": round(local_s / remote_s, 3),
+            "rows_not_equal_to_local": mismatched,
+            "rows_differing_by_nal_walk": [r["file"] for r in rows if r["bad_nal"]],
+            "groups": groups,
+            "per_file": rows,
+        },
+        "check": check,
+    }
+    path = write_results("bench_remote", results, Path(args.out) if args.out else None)
+    print(f"wrote {path}")
+    print(
+        f"info: {len(rows)} files, local {len(rows) / local_s:.1f} files/s, S3 "
+        f"{len(rows) / remote_s:.1f} files/s ({local_s / remote_s:.2f}x); rows not equal to "
+        f"local (besides the NAL walk's): {len(mismatched)}"
+    )
+    print(
+        f"check through faults: {check['files']} files, {sum(check['faults_injected'].values())} "
+        f"faults in {check['gets']} GETs, wrong verdicts {check['wrong_verdicts']}, I/O errors "
+        f"{check['io_errors']}, local {check['local_s']} s, remote {check['remote_s']} s"
+    )
+    cols = ["group", "files", "median_share", "max_share", "median_requests", "max_requests"]
+    print_table(groups, cols)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
