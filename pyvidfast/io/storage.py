@@ -146,10 +146,16 @@ def retrying(url: str, call: Callable[[], T], what: str = "read") -> T:
     raise AssertionError("unreachable")
 
 
+def _call(url: str, method: str, **kwargs: Any) -> Any:
+    # resolve() inside the retried call: an unknown protocol or a missing s3fs becomes the
+    # row's typed error (fatal: not retried), like any other failure to reach the object.
+    fs, path = resolve(url)
+    return getattr(fs, method)(path, **kwargs)
+
+
 def remote_size(url: str) -> int:
     """The object's size in bytes (one HEAD / HeadObject)."""
-    fs, path = resolve(url)
-    size = retrying(url, lambda: fs.size(path), "size")
+    size = retrying(url, lambda: _call(url, "size"), "size")
     if size is None:
         raise RemoteIOError(url, "the server does not say the object's size")
     return int(size)
@@ -157,8 +163,7 @@ def remote_size(url: str) -> int:
 
 def remote_key(url: str) -> tuple[int, int]:
     """``(size, a number that changes when the object is rewritten)`` for the check journal."""
-    fs, path = resolve(url)
-    info = retrying(url, lambda: fs.info(path), "info")
+    info = retrying(url, lambda: _call(url, "info"), "info")
     stamp = info.get("ETag") or info.get("etag") or info.get("LastModified") or ""
     return int(info.get("size") or 0), hash(str(stamp)) & 0x7FFFFFFFFFFF
 
@@ -167,8 +172,7 @@ def exists(path: str) -> bool:
     """``os.path.exists`` for local paths and URLs; an unreachable URL raises RemoteIOError."""
     if not is_remote(path):
         return os.path.exists(path)
-    fs, inner = resolve(path)
-    return bool(retrying(path, lambda: fs.exists(inner), "exists"))
+    return bool(retrying(path, lambda: _call(path, "exists"), "exists"))
 
 
 def sizes(paths: Iterable[str], threads: int = 16) -> list[float]:
@@ -190,16 +194,14 @@ def sizes(paths: Iterable[str], threads: int = 16) -> list[float]:
 
 def find_files(root: str) -> list[tuple[str, int]]:
     """``(url, size)`` of every object under the ``root`` URL, sorted (one listing)."""
-    fs, path = resolve(root)
-    found = retrying(root, lambda: fs.find(path, detail=True), "list")
+    found = retrying(root, lambda: _call(root, "find", detail=True), "list")
     protocol = root.split("://", 1)[0]
     return [(f"{protocol}://{name}", int(info.get("size") or 0)) for name, info in found.items()]
 
 
 def read_bytes(url: str) -> bytes:
     """A small object's whole content (captions, meta files), with retries."""
-    fs, path = resolve(url)
-    return retrying(url, lambda: fs.cat_file(path), "read")
+    return retrying(url, lambda: _call(url, "cat_file"), "read")
 
 
 def walk_remote_nals() -> bool:
