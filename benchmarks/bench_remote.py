@@ -8,6 +8,9 @@ Bytes and requests are the client's counts (``pyvidfast.io.remote.fetch_stats``:
 request included); the rows must equal the local ones (``--remote-nal-walk`` off, so the files
 with corrupt NAL sizes are listed apart, io/probe.py Note [remote NAL walk]).
 
+Also: the same ``--info`` with the worker pool, and ``pyvidfast prepare`` of the real corpus
+from the bucket against the folder (kept and rejected CSVs compared as text).
+
 Question 2 (``check`` through faults): the same files served by tests/fault_server.py, every Nth
 GET answered with a 503, a reset, a short body or a stalled body in turn; verdicts compared with
 the local run's (a wrong verdict is any ok/error_kind that differs).
@@ -112,6 +115,54 @@ def info_runs(files: dict[str, Path], bucket: str) -> tuple[list[dict], float, f
     return rows, local_s, remote_s
 
 
+def pool_rates(files: dict[str, Path], bucket: str, workers: int) -> dict:
+    """files/s of the worker pool (the CLI's default path) on disk and on S3; network-bound work
+    gains from more workers than cores."""
+    from pyvidfast.opensora.info import compute_info
+
+    rates = {}
+    for name, paths, n in (
+        ("local", [str(p) for p in files.values()], None),
+        ("s3", [f"s3://{bucket}/{k}" for k in files], workers),
+    ):
+        start = time.perf_counter()
+        compute_info(paths, num_workers=n, progress=False)
+        rates[f"{name}_pool_files_per_s"] = round(len(paths) / (time.perf_counter() - start), 1)
+    rates["s3_pool_workers"] = workers
+    return rates
+
+
+def prepare_runs(files: dict[str, Path], bucket: str, folder: Path) -> dict:
+    """``pyvidfast prepare`` of the same table on disk and on S3 (``--remote-nal-walk``): are
+    the kept and rejected CSVs the same text once the bucket's prefix reads as the folder's?"""
+    import pandas as pd
+
+    from pyvidfast.cli import main as cli
+
+    out: dict = {}
+    texts = {}
+    for name, root in (("local", f"{REAL_DIR}/"), ("s3", f"s3://{bucket}/")):
+        (folder / name).mkdir(parents=True)
+        csv = folder / name / "dataset.csv"
+        paths = [f"{root}{k}" for k in files]
+        pd.DataFrame({"path": paths, "text": [f"clip {i}" for i in range(len(paths))]}).to_csv(
+            csv, index=False
+        )
+        start = time.perf_counter()
+        flags = ["--workers", "2", "--no-progress"] + (
+            ["--remote-nal-walk"] if root[0] == "s" else []
+        )
+        assert cli(["prepare", str(csv), *flags]) == 0
+        out[f"{name}_s"] = round(time.perf_counter() - start, 2)
+        base = str(csv)[: -len(".csv")] + "_info_noempty_le50MB_withouterror"
+        texts[name] = [Path(f"{base}{end}").read_text() for end in (".csv", "_rejected.csv")]
+    remote = [t.replace(f"s3://{bucket}/", f"{REAL_DIR}/") for t in texts["s3"]]
+    out["kept_csv_identical"] = texts["local"][0] == remote[0]
+    out["rejected_csv_identical"] = texts["local"][1] == remote[1]
+    out["kept_rows"] = texts["local"][0].count("\n") - 1
+    return out
+
+
 def summarize(rows: list[dict]) -> list[dict]:
     groups: dict[str, list[dict]] = {}
     for r in rows:
@@ -171,6 +222,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=20, help="length of the generated clips")
     parser.add_argument("--fault-every", type=int, default=5, help="every Nth GET fails")
+    parser.add_argument("--s3-workers", type=int, default=8, help="info pool workers on S3")
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = parser.parse_args()
 
@@ -184,8 +236,11 @@ def main() -> int:
     with MotoS3() as s3:
         s3.upload("bench", {k: str(p) for k, p in files.items()})
         rows, local_s, remote_s = info_runs(files, "bench")
+        pools = pool_rates(files, "bench", args.s3_workers)
+        real = [k for k in files if not k.startswith("generated/")]
+        with tempfile.TemporaryDirectory() as tmp:
+            prepared = prepare_runs({k: files[k] for k in real}, "bench", Path(tmp))
     groups = summarize(rows)
-    real = [k for k in files if not k.startswith("generated/")]
     check = check_runs(REAL_DIR, real, args.fault_every)
     mismatched = [r["file"] for r in rows if not r["equal"] and not r["bad_nal"]]
     results = {
@@ -196,12 +251,14 @@ def main() -> int:
             "local_files_per_s": round(len(rows) / local_s, 1),
             "s3_files_per_s": round(len(rows) / remote_s, 1),
             "s3_vs_local": round(local_s / remote_s, 3),
+            **pools,
             "rows_not_equal_to_local": mismatched,
             "rows_differing_by_nal_walk": [r["file"] for r in rows if r["bad_nal"]],
             "groups": groups,
             "per_file": rows,
         },
         "check": check,
+        "prepare_real_corpus": prepared,
     }
     path = write_results("bench_remote", results, Path(args.out) if args.out else None)
     print(f"wrote {path}")
@@ -214,6 +271,13 @@ def main() -> int:
         f"check through faults: {check['files']} files, {sum(check['faults_injected'].values())} "
         f"faults in {check['gets']} GETs, wrong verdicts {check['wrong_verdicts']}, I/O errors "
         f"{check['io_errors']}, local {check['local_s']} s, remote {check['remote_s']} s"
+    )
+    print(
+        f"info pool: local {pools['local_pool_files_per_s']} files/s, S3 "
+        f"{pools['s3_pool_files_per_s']} files/s ({args.s3_workers} workers); prepare of the "
+        f"{len(real)} real clips: kept CSV identical {prepared['kept_csv_identical']}, rejected "
+        f"CSV identical {prepared['rejected_csv_identical']} (local {prepared['local_s']} s, "
+        f"S3 {prepared['s3_s']} s)"
     )
     cols = ["group", "files", "median_share", "max_share", "median_requests", "max_requests"]
     print_table(groups, cols)
