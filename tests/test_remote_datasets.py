@@ -98,3 +98,19 @@ def test_video_dataset_streams_http_shards_through_dropped_connections(
             assert any(u.endswith("shard-000002.tar") for u in ds.shards())
             assert len(list(ds)) >= 2
         assert "shard-000002.tar" in caplog.text and "no such object" in caplog.text
+
+
+def test_sft_dataset_from_s3_on_the_nvdec_path(sft_folder):
+    """The NVDEC path (its CPU stand-in: the same packets, numbering and fallbacks) reads a URL
+    through the same range reader, not through FFmpeg's own protocols."""
+    from pyvidfast.io.nvdec.standin import standin_pool
+
+    args = ([H, W], 8, 9, 1)
+    expected = _items(SFTDataset(sft_folder, *args))
+    with MotoS3() as s3:
+        s3.upload(
+            "sft", {str(p.relative_to(sft_folder.parent)): str(p) for p in sft_folder.rglob("*.*")}
+        )
+        remote = SFTDataset("s3://sft/sft", *args, decoder_pool=standin_pool())
+        assert _items(remote) == expected
+        assert not remote.fallbacks
