@@ -75,6 +75,13 @@ def _samples(path: str) -> list[tuple]:
     return [(item["txt"], _numbers(item["mp4"])) for item in ds]
 
 
+def _loaded(path: str) -> list[tuple]:
+    torch.manual_seed(0)  # the workers' random state, hence their samples
+    ds = VideoDataset(path, [H, W], 8, 8, 0, shuffle_buffer=1, nshards=4)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+    return [(item["txt"], _numbers(item["mp4"])) for item in loader]
+
+
 def test_video_dataset_streams_http_shards_through_dropped_connections(
     sft_folder, tmp_path, caplog
 ):
@@ -90,6 +97,9 @@ def test_video_dataset_streams_http_shards_through_dropped_connections(
         assert _samples(url) == local
         assert sum(server.faults_done.values()) >= 4
         server.every(0, ())
+        # DataLoader workers split the shards as locally, each with its own connections
+        loaded = _loaded(str(tmp_path / "shards" / "shard-{000000..000001}.tar"))
+        assert len(loaded) == 16 and _loaded(url) == loaded  # 2 workers x 4 shards x 2 clips
         # a shard that is gone is skipped with its reason, the others still give samples
         gone = f"{server.url}/shards/shard-{{000000..000002}}.tar"
         with caplog.at_level(logging.WARNING, logger="pyvidfast.cogvideox"):
