@@ -83,9 +83,10 @@ def layout(path: Path) -> str:
 def info_runs(files: dict[str, Path], bucket: str) -> tuple[list[dict], float, float]:
     """Per-file rows (size, bytes, requests, equal), and the local and S3 wall times."""
     from pyvidfast.io.probe import probe_video
-    from pyvidfast.io.remote import fetch_stats
+    from pyvidfast.io.remote import fetch_stats, record_fetch_stats
     from pyvidfast.opensora.info import compute_info
 
+    record_fetch_stats()
     keys = list(files)
     local_paths = [str(files[k]) for k in keys]
     urls = [f"s3://{bucket}/{k}" for k in keys]

@@ -15,7 +15,7 @@ from fault_server import FaultServer
 from pyvidfast.curation.integrity import check_file
 from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
 from pyvidfast.io.probe import probe_video
-from pyvidfast.io.remote import fetch_stats, open_remote
+from pyvidfast.io.remote import fetch_stats, open_remote, record_fetch_stats
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +25,7 @@ def quick_retries(monkeypatch):
     monkeypatch.setenv("PYVIDFAST_REMOTE_TIMEOUT", "1")
     monkeypatch.delenv("PYVIDFAST_STORAGE_OPTIONS", raising=False)
     monkeypatch.delenv("PYVIDFAST_REMOTE_NAL_WALK", raising=False)
+    record_fetch_stats()
 
 
 def _videos(real_dir: Path) -> list[str]:

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
 from pyvidfast.io.storage import is_remote, remote_size, resolve, retrying
 
-__all__ = ["FetchStats", "RangeReader", "fetch_stats", "open_remote", "open_source"]
+__all__ = [
+    "FetchStats",
+    "RangeReader",
+    "fetch_stats",
+    "open_remote",
+    "open_source",
+    "record_fetch_stats",
+]
 
 # 16 KiB holds an MP4's ftyp and the next box header, or a small moov: a moov-last file of 1 MB
 # costs two blocks and its moov. Chunks read are kept up to _CACHE bytes: FFmpeg's probing of a
@@ -39,13 +46,22 @@ class FetchStats:
     retries: int = 0
 
 
-_STATS: dict[str, FetchStats] = {}
+# Per-URL totals, kept only once record_fetch_stats() was called: a dataset of a million URLs
+# must not grow a table for nobody.
+_STATS: dict[str, FetchStats] | None = None
 
 
-def fetch_stats(url: str | None = None) -> dict[str, FetchStats] | FetchStats:
-    """This process's ``FetchStats`` for ``url`` (all URLs when None); for benchmarks."""
-    if url is None:
-        return _STATS
+def record_fetch_stats() -> None:
+    """Keep per-URL ``FetchStats`` in this process from now on (benchmarks, tests)."""
+    global _STATS
+    if _STATS is None:
+        _STATS = {}
+
+
+def fetch_stats(url: str) -> FetchStats:
+    """What reading ``url`` cost this process so far (zeros unless ``record_fetch_stats()``)."""
+    if _STATS is None:
+        return FetchStats()
     return _STATS.setdefault(url, FetchStats())
 
 
@@ -73,6 +89,11 @@ class RangeReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        self._chunks.clear()  # up to _CACHE bytes: freed now, not when the reader is collected
+        self._cached_bytes = 0
+        super().close()
 
     def seekable(self) -> bool:
         return True
