@@ -107,6 +107,12 @@ def test_opensora_chain_and_prepare_on_s3_equal_local(bucket, real_dir, tmp_path
     rejected = pd.read_csv(prepared[0][1])
     assert "io" not in set(rejected["error_kind"].dropna())
 
+    for csv in (local_csv, remote_csv):  # `pyvidfast info` takes the same paths
+        assert cli(["info", csv, "--no-progress", "--output", csv[:-4] + "_pvf_info.csv"]) == 0
+    same_text(
+        local_csv[:-4] + "_pvf_info.csv", remote_csv[:-4] + "_pvf_info.csv", local_root, remote_root
+    )
+
 
 def test_info_without_nal_walk_differs_only_on_corrupt_nal_sizes(bucket, real_dir, tmp_path):
     from pyvidfast.io.probe import probe_video

@@ -67,6 +67,19 @@ def test_sft_dataset_from_s3_equals_the_local_folder(sft_folder):
         assert got == {name: numbers for name, (_, _, numbers) in expected.items()}
         with pytest.raises(FileNotFoundError, match="s3://sft/nothing"):
             SFTDataset("s3://sft/nothing", *args)
+        # VideoDataset's include-dirs (";dir") list a bucket prefix as a folder
+        sources = [(str(sft_folder / "videos" / f"{n}.mp4"), f"cap {n}") for n, _, _ in CLIPS]
+        shards = sft_folder.parent / "shards"
+        write_shards(sources, str(shards), max_count=2)
+        s3.upload("wds", {f"set/{p.name}": str(p) for p in shards.glob("*.tar")})
+        remote_ds = VideoDataset(";s3://wds/set", [H, W], 8, 8, 0, nshards=4)
+        local_ds = VideoDataset(f";{shards}", [H, W], 8, 8, 0, nshards=4)
+        assert remote_ds.urls == [f"s3://wds/set/{p.name}" for p in sorted(shards.glob("*.tar"))]
+        assert sorted(u.rsplit("/", 1)[1] for u in local_ds.urls) == [
+            u.rsplit("/", 1)[1] for u in remote_ds.urls
+        ]
+        seen = {s["txt"] for s in remote_ds}
+        assert seen and seen <= {f"cap {n}" for n, _, _ in CLIPS}
 
 
 def _samples(path: str) -> list[tuple]:
