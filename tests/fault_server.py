@@ -12,7 +12,7 @@ gives every n-th GET of any file the next fault of ``kinds`` in turn. Kinds:
   close (a client read timeout shorter than ``stall_s`` turns it into a timeout);
 * ``slow``: the whole body, in 4 KiB pieces with a short pause between (no error at all).
 
-``requests``, ``bytes_sent`` and ``faults_done`` count per file name.
+``requests`` (GETs), ``heads``, ``bytes_sent`` and ``faults_done`` count per file name.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class FaultServer:
         self.period, self.cycle, self.gets = 0, (), 0
         self.requests: Counter[str] = Counter()
         self.bytes_sent: Counter[str] = Counter()
+        self.heads: Counter[str] = Counter()
         self.faults_done: Counter[str] = Counter()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -105,6 +106,8 @@ def _handler(server: FaultServer):
             found = self._file()
             if found is None:
                 return self._not_found()
+            with server.lock:
+                server.heads[found[0]] += 1
             self.send_response(200)
             self.send_header("Content-Length", str(os.path.getsize(found[1])))
             self.send_header("Accept-Ranges", "bytes")

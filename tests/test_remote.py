@@ -152,3 +152,18 @@ def test_err_files_of_remote_videos_go_under_err_dir(real_dir, tmp_path):
     table.to_csv(tmp_path / "t.csv", index=False)
     assert main([str(tmp_path / "t.csv")]) == 2  # a remote path needs --err-dir
     assert main([str(tmp_path / "t.csv"), "--err-dir", str(tmp_path / "err")]) == 0
+
+
+def test_prepare_asks_each_url_for_its_size_once(real_dir):
+    import pandas as pd
+
+    from pyvidfast.curation.prepare import prepare
+
+    names = ["decord/video_0.mov", "decord/video_90.mov", "torchcodec/h265_video.mp4"]
+    with FaultServer(real_dir) as server:
+        table = pd.DataFrame({"path": [f"{server.url}/{n}" for n in names], "text": list("abc")})
+        result = prepare(table, workers=2)
+        # caption, size and decode steps and the workers share one size request; the other
+        # HEAD is the journal's (size and ETag: is the object unchanged since?)
+        assert dict(server.heads) == {n: 2 for n in names}
+    assert len(result.kept) == 3

@@ -18,8 +18,9 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
@@ -31,6 +32,7 @@ __all__ = [
     "find_files",
     "is_remote",
     "read_bytes",
+    "remembered_sizes",
     "remote_key",
     "remote_size",
     "resolve",
@@ -153,11 +155,32 @@ def _call(url: str, method: str, **kwargs: Any) -> Any:
     return getattr(fs, method)(path, **kwargs)
 
 
+# Sizes already asked for inside ``remembered_sizes()``: prepare's caption, size and decode
+# steps (and the workers it forks) ask for each file's size again; one round trip answers all.
+_sizes_seen: dict[str, int] | None = None
+
+
+@contextmanager
+def remembered_sizes() -> Iterator[None]:
+    """Within the block (and in processes forked within it) a URL's size is fetched once."""
+    global _sizes_seen
+    outer = _sizes_seen
+    _sizes_seen = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _sizes_seen = outer
+
+
 def remote_size(url: str) -> int:
     """The object's size in bytes (one HEAD / HeadObject)."""
+    if _sizes_seen is not None and url in _sizes_seen:
+        return _sizes_seen[url]
     size = retrying(url, lambda: _call(url, "size"), "size")
     if size is None:
         raise RemoteIOError(url, "the server does not say the object's size")
+    if _sizes_seen is not None:
+        _sizes_seen[url] = int(size)
     return int(size)
 
 
