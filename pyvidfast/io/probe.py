@@ -162,6 +162,8 @@ def probe_image(path: str, exact: bool = False) -> VideoProbe:
             width, height = img.size
     except RemoteNotFoundError:
         return failed(f"missing file: {path}")
+    except RemoteIOError as exc:
+        return failed(f"I/O error: {exc.reason}")
     except Exception as exc:
         return failed(f"cannot open image: {_short(exc)}")
     return VideoProbe(1, height, width, math.nan, "image")

@@ -51,7 +51,8 @@ def source_name(source: Source) -> str:
 
 
 def as_seekable(source: Source) -> str | os.PathLike | BinaryIO:
-    """A path as it is, bytes as a BytesIO, a file object seen from its current position."""
+    """A path as it is, a URL opened by byte ranges (io/remote.py), bytes as a BytesIO, a file
+    object seen from its current position."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source))
     if isinstance(source, str):
