@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from torch.utils.data import Dataset
 
 from pyvidfast.cogvideox.clips import ClipRequest, ClipRunner, ClipSpec, open_and_load, sft_rule
 from pyvidfast.cogvideox.frames import check_options
+from pyvidfast.io.storage import exists, find_files, is_remote, read_bytes
 from pyvidfast.io.video import Video
 
 __all__ = ["SFTDataset", "caption_path_for", "read_caption", "scan_sft_folder"]
@@ -49,20 +51,21 @@ def caption_path_for(video_path: str) -> str:
 
 def read_caption(caption_path: str) -> str:
     """First line of the caption file, not stripped; ``""`` when the file is missing or empty
-    (the reference raises IndexError on an empty file)."""
-    if not os.path.exists(caption_path):
+    (the reference raises IndexError on an empty file). A URL is read from its store."""
+    if not exists(caption_path):
         return ""
     try:
-        with open(caption_path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        if is_remote(caption_path):
+            lines = read_bytes(caption_path).decode("utf-8").splitlines()
+        else:
+            with open(caption_path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
     except UnicodeDecodeError as exc:
         raise ValueError(f"{caption_path}: caption is not UTF-8 ({exc})") from None
     return lines[0] if lines else ""
 
 
-def scan_sft_folder(data_dir: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """``(video_paths, captions)`` in the reference's order: ``os.walk``, names ending ``.mp4``."""
-    data_dir = os.fspath(data_dir)
+def _scan_local(data_dir: str) -> tuple[list[str], list[str], list[str]]:
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"SFTDataset data_dir {data_dir!r} is not a directory")
     paths, captions, unlabelled = [], [], []
@@ -74,6 +77,30 @@ def scan_sft_folder(data_dir: str | os.PathLike) -> tuple[list[str], list[str]]:
                 captions.append(read_caption(caption_path_for(path)))
                 if not os.path.exists(caption_path_for(path)):
                     unlabelled.append(path)
+    return paths, captions, unlabelled
+
+
+def _scan_remote(data_dir: str) -> tuple[list[str], list[str], list[str]]:
+    """``(videos, captions, videos without a caption file)`` under a URL prefix: one listing,
+    then the captions read in threads; in listing (sorted) order, as no ``os.walk`` exists."""
+    listed = {url for url, _size in find_files(data_dir)}
+    if not listed:
+        raise FileNotFoundError(f"SFTDataset data_dir {data_dir!r} holds no objects")
+    paths = sorted(u for u in listed if u.endswith(".mp4"))
+    unlabelled = [p for p in paths if caption_path_for(p) not in listed]
+
+    def caption(path: str) -> str:
+        return "" if path in unlabelled else read_caption(caption_path_for(path))
+
+    with ThreadPoolExecutor(16) as pool:
+        return paths, list(pool.map(caption, paths)), unlabelled
+
+
+def scan_sft_folder(data_dir: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """``(video_paths, captions)`` in the reference's order: ``os.walk``, names ending ``.mp4``."""
+    data_dir = os.fspath(data_dir)
+    scan = _scan_remote if is_remote(data_dir) else _scan_local
+    paths, captions, unlabelled = scan(data_dir)
     if unlabelled:
         log.warning(
             "%d of %d videos in %s have no caption file and train with an empty caption, as in "

@@ -25,6 +25,7 @@ import sys
 import tarfile
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -33,6 +34,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 from pyvidfast.cogvideox.clips import ClipRequest, ClipSpec, open_and_load
 from pyvidfast.cogvideox.frames import check_options
 from pyvidfast.cogvideox.skips import EmptyPassWatch, NoUsableSampleError, SkipLog
+from pyvidfast.io.errors import VideoReadError
+from pyvidfast.io.remote import open_source
+from pyvidfast.io.storage import exists, find_files, is_remote, read_bytes
 from pyvidfast.sampling import (
     SamplingError,
     check_video_dataset_duration,
@@ -70,12 +74,21 @@ def expand_shard_urls(path: str, include_dirs: str | None = None) -> list[str]:
         for entry in include_dirs.split(","):
             folder, _, times = entry.partition("*")
             n = int(times) if times else 1
-            for cur, _dirs, files in os.walk(folder):
-                for name in files:
-                    full = os.path.join(cur, name)
-                    if name.endswith("tar") and os.path.getsize(full) > 0:
-                        urls.extend([full] * n)
+            for full, size in _files_under(folder):
+                if full.endswith("tar") and size > 0:
+                    urls.extend([full] * n)
     return urls
+
+
+def _files_under(folder: str) -> Iterator[tuple[str, int]]:
+    """``(path, size)`` of every file under a folder, or under a URL prefix (one listing)."""
+    if is_remote(folder):
+        yield from find_files(folder)
+        return
+    for cur, _dirs, files in os.walk(folder):
+        for name in files:
+            full = os.path.join(cur, name)
+            yield full, os.path.getsize(full)
 
 
 def _make_seed(*args: int) -> int:
@@ -97,9 +110,10 @@ def _read_meta(url: str, meta_names: Sequence[str]) -> dict[str, dict[str, Any]]
     folder, name = os.path.split(url)
     meta_path = os.path.join(folder, name.split(".")[0] + ".meta.jsonl")
     meta: dict[str, dict[str, Any]] = {}
-    if not meta_names or not os.path.exists(meta_path):
+    if not meta_names or not exists(meta_path):
         return meta
-    with open(meta_path, encoding="utf-8") as f:
+    lines = read_bytes(meta_path).decode("utf-8").splitlines() if is_remote(url) else None
+    with open(meta_path, encoding="utf-8") if lines is None else nullcontext(lines) as f:
         for lineno, line in enumerate(f):
             try:
                 item = json.loads(line)
@@ -123,7 +137,9 @@ def tar_samples(url: str, meta_names: Sequence[str] = ()) -> Iterator[dict[str, 
     values injected after each ``.id`` member, as ``sgm/webds.py`` does."""
     meta = _read_meta(url, meta_names)
     current: dict[str, Any] | None = None
-    with open(url, "rb") as fileobj, tarfile.open(fileobj=fileobj, mode="r|*") as stream:
+    # A remote shard streams through RangeReader: a dropped connection is retried from the
+    # offset reached (io/remote.py), so the tar stream goes on where it was.
+    with open_source(url) as fileobj, tarfile.open(fileobj=fileobj, mode="r|*") as stream:
         for info in stream:
             fname = info.name
             if not info.isreg() or re.match(r"__[^/]*__($|/)", fname):
@@ -275,7 +291,8 @@ class VideoDataset(IterableDataset):
                 for sample in tar_samples(url, self.meta_names):
                     watch.read(url, sample["__key__"])
                     yield sample
-            except (OSError, tarfile.TarError, EOFError) as exc:
+            except (OSError, tarfile.TarError, EOFError, VideoReadError) as exc:
+                # VideoReadError: a remote shard gone or unreachable after its retries
                 skips.skipped(f"the rest of shard {url}", "unreadable shard", str(exc))
             watch.shard_done(url, generation)
             if watch.empty_pass():

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from pyvidfast.curation import engines
-from pyvidfast.curation.journal import Journal, file_key
+from pyvidfast.curation.journal import Journal, file_keys
 from pyvidfast.curation.tasks import Task
+from pyvidfast.io.storage import add_storage_argument, apply_storage_argument, is_remote
 from pyvidfast.opensora.ffmpeg_filter_without_errors import err_file
 from pyvidfast.parallel.interrupt import run_command
 from pyvidfast.parallel.options import DEFAULT_TIMEOUT, EngineOptions, add_engine_arguments
@@ -70,6 +71,9 @@ def check_err_folders(paths: Sequence[str], err_dir: str | None = None) -> None:
         if paths:
             check_writable(err_file(paths[0], err_dir))
         return
+    remote = next((p for p in paths if is_remote(p)), None)
+    if remote is not None:
+        raise OutputError(f"cannot write .err files beside remote videos ({remote}): use --err-dir")
     folders = {os.path.dirname(os.path.abspath(p)): p for p in paths}
     for folder, path in folders.items():
         if os.path.isdir(folder):
@@ -117,7 +121,7 @@ def run_files(
             for path, result in results.items():
                 on_result(path, result)
         todo = [p for p in unique if p not in results]
-        keys = {p: file_key(p) for p in todo}
+        keys = file_keys(todo)
         # Largest files first: the slowest decodes start early and the pool ends together.
         todo.sort(key=lambda p: -keys[p][0])
         bar = _progress_bar(len(unique), len(results), desc) if progress else None
@@ -125,7 +129,8 @@ def run_files(
         def finished(path: str, result: dict) -> None:
             if on_result is not None:
                 on_result(path, result)
-            book.add(path, result, keys[path])
+            if not transient(result):  # a rerun must read the file again
+                book.add(path, result, keys[path])
             results[path] = result
             if bar is not None:
                 bar.update(1)
@@ -138,6 +143,12 @@ def run_files(
             if bar is not None:
                 bar.close()
     return results
+
+
+def transient(result: dict) -> bool:
+    """True for a result that says only that a remote read failed (``io``): not journaled."""
+    info_error = (result.get("info") or {}).get("info_error") or ""
+    return result.get("error_kind") == "io" or info_error.startswith("I/O error")
 
 
 def _journaled(book: Journal, paths: list[str], with_info: bool, wants_check) -> dict:
@@ -306,6 +317,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "`ffmpeg_filter_without_errors --err-dir DIR`",
     )
     add_engine_arguments(parser)
+    add_storage_argument(parser)
     parser.add_argument(
         "--device",
         choices=engines.DEVICES,
@@ -319,6 +331,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """``pyvidfast check``."""
+    apply_storage_argument(args)
     try:
         table = read_input(args.input)
     except (OSError, ValueError) as exc:

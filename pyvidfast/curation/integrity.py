@@ -31,6 +31,9 @@ import av
 from pyvidfast.curation.ffmpeg_log import capture_errors, format_line
 from pyvidfast.curation.mpeg4_quirks import Mpeg4Quirks, mpeg4_quirks
 from pyvidfast.curation.timestamps import AudioTimestamps, VideoTimestamps, demuxed_pts, rescale
+from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
+from pyvidfast.io.remote import open_remote
+from pyvidfast.io.storage import is_remote
 
 AV_TIME_BASE = Fraction(1, 1_000_000)
 # The in-loop deblocking filter only changes pixels: FFmpeg's H.264/HEVC filters have no error
@@ -52,6 +55,7 @@ KINDS = (
     "no_frames",  # a picked stream produced no frame and its format is unknown
     "timestamps",  # the null muxer's non-monotonic dts errors only
     "timeout",  # decode did not finish within the per-file timeout (set by the engine)
+    "io",  # a remote read failed after its retries: no verdict on the file (not journaled)
     "crash",  # the worker process died (set by the engine)
 )
 
@@ -162,6 +166,9 @@ def _result(log: ErrorLog, decoded: int, header: int) -> dict:
     return CheckResult.from_lines(log.lines, decoded, header).as_dict()
 
 
+_EMPTY = "Invalid data found when processing input"  # what ffmpeg prints for an empty file
+
+
 def stat_failure(path: str) -> tuple[str, str] | None:
     try:
         st = os.stat(path)
@@ -174,25 +181,52 @@ def stat_failure(path: str) -> tuple[str, str] | None:
     if os.path.isdir(path):
         return "unreadable", f"{path}: Is a directory"
     if st.st_size == 0:
-        # What ffmpeg prints for an empty file.
-        return "empty", f"{path}: Invalid data found when processing input"
+        return "empty", f"{path}: {_EMPTY}"
     return None
 
 
 def check_file(path: str, threads: int = 1) -> dict:
     """The verdict for one file: ``ok``, ``error_kind``, ``error_lines``, frame counts.
 
-    ``threads`` is the decoder thread count (1 suits one worker per core).
+    ``threads`` is the decoder thread count (1 suits one worker per core). ``path`` may be a
+    URL: a read that fails after its retries gives ``error_kind="io"``, never a verdict.
     """
+    if is_remote(path):
+        return _check_remote(path, threads)
     failure = stat_failure(path)
     if failure is not None:
         log = ErrorLog([])
         log.add(*failure)
         return _result(log, 0, 0)
+    return _check_source(path, path, threads)
+
+
+def _check_remote(url: str, threads: int) -> dict:
+    """``check_file`` of a URL, read through ``RangeReader`` (io/remote.py)."""
+    missing = CheckResult.failure("missing", f"{url}: No such file or directory").as_dict()
+    try:
+        f = open_remote(url)
+    except RemoteNotFoundError:
+        return missing
+    except RemoteIOError as exc:
+        return CheckResult.failure("io", f"{url}: {exc.reason}").as_dict()
+    with f:
+        if f.size == 0:
+            return CheckResult.failure("empty", f"{url}: {_EMPTY}").as_dict()
+        result = _check_source(url, f, threads)
+    # FFmpeg may have taken the failed read for the end of the file: the verdict is void.
+    if isinstance(f.failure, RemoteNotFoundError):
+        return missing
+    if f.failure is not None:
+        return CheckResult.failure("io", f"{url}: {f.failure.reason}").as_dict()
+    return result
+
+
+def _check_source(path: str, source, threads: int) -> dict:
     with capture_errors() as captured:
         log = ErrorLog(captured)
         try:
-            container = av.open(path)
+            container = av.open(source)
         except Exception as exc:  # PyAV raises many types; all mean "could not open"
             log.drain("open")
             code = getattr(exc, "errno", None)

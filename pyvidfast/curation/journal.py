@@ -10,16 +10,34 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
+from pyvidfast.io.storage import is_remote, remote_key
 
 
 def file_key(path: str) -> tuple[int, int]:
-    """``(size, mtime_ns)`` of ``path``; ``(-1, -1)`` when it cannot be stat'ed."""
+    """``(size, mtime_ns)`` of ``path``; ``(-1, -1)`` when it cannot be stat'ed. For a URL,
+    ``(size, a hash of its ETag or modification time)``."""
+    if is_remote(path):
+        try:
+            return remote_key(path)
+        except (RemoteIOError, RemoteNotFoundError):
+            return -1, -1
     try:
         st = os.stat(path)
     except OSError:
         return -1, -1
     return st.st_size, st.st_mtime_ns
+
+
+def file_keys(paths: list[str], threads: int = 16) -> dict[str, tuple[int, int]]:
+    """``file_key`` of each path; URLs in threads (a round trip each)."""
+    if not any(is_remote(p) for p in paths):
+        return {p: file_key(p) for p in paths}
+    with ThreadPoolExecutor(threads) as pool:
+        return dict(zip(paths, pool.map(file_key, paths)))
 
 
 class Journal:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pyvidfast.curation.sources import MIRADATA_CAPTIONS, SOURCES, import_table
+from pyvidfast.io.errors import RemoteIOError
+from pyvidfast.io.storage import add_storage_argument, apply_storage_argument, remembered_sizes
 from pyvidfast.opensora.datautil import remove_empty_caption
 from pyvidfast.opensora.ffmpeg_filter_without_errors import output_name as withouterror_name
 from pyvidfast.opensora.filter_large_videos import add_file_size, filter_large_videos
@@ -101,18 +103,29 @@ def prepare(
     rejected as ``no_video``: allow ``"no_video"`` to keep them as Open-Sora does). Engine
     arguments as in :func:`pyvidfast.curation.check_files`.
     """
-    from pyvidfast.curation.check import run_files
-
     for column in ("path", "text"):
         if column not in data.columns:
             raise KeyError(f"prepare needs a '{column}' column (has {list(data.columns)})")
-    data = data.reset_index(drop=True)
+    options = EngineOptions(engine, address, workers, timeout, threads)
+    with remembered_sizes():  # three steps and the workers ask for sizes: one round trip a URL
+        return _prepare(data.reset_index(drop=True), max_size_mb, allow, options, journal, progress)
+
+
+def _prepare(
+    data: pd.DataFrame,
+    max_size_mb: float,
+    allow: Sequence[str],
+    options: EngineOptions,
+    journal: str | None,
+    progress: bool,
+) -> PrepareResult:
+    from pyvidfast.curation.check import run_files
+
     paths = [str(p) for p in data["path"]]
 
     # Which files the integrity decode is for: rows the caption and size steps keep.
     survivors = filter_large_videos(remove_empty_caption(data), max_size_mb)
     decode = {str(p) for p in survivors["path"]}
-    options = EngineOptions(engine, address, workers, timeout, threads)
     results = run_files(
         paths,
         True,
@@ -284,12 +297,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--output-dir", default=None, help="where to write (default: next to the first input)"
     )
     add_engine_arguments(parser)
+    add_storage_argument(parser, nal_walk=True)
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """``pyvidfast prepare``."""
+    apply_storage_argument(args)
     try:
         max_size = float(args.max_size_mb)
     except ValueError:
@@ -321,6 +336,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"prepare: {exc.args[0]}", file=sys.stderr)
         return 2
+    except RemoteIOError as exc:  # a size the storage would not give: not a missing file
+        print(f"prepare: {exc} (rerun to resume when the storage answers)", file=sys.stderr)
+        return 1
     write_table(result.kept, kept_path)
     write_table(result.rejected, rejected_path)
     print(summarize(result.info_rows), file=sys.stderr)

@@ -58,3 +58,12 @@ def ffmpeg_text(exc: BaseException) -> str:
         return str(exc).split("\n")[0].strip()
     filename = getattr(exc, "filename", None)
     return f"{strerror}: {filename}" if filename else strerror
+
+
+class RemoteNotFoundError(VideoOpenError):
+    """A remote object is gone (HTTP 404, S3 NoSuchKey): ``path`` is the URL."""
+
+
+class RemoteIOError(VideoReadError):
+    """A remote read kept failing (5xx, resets, timeouts, short bodies) after every retry, or
+    failed in a way retrying cannot fix (403). Says nothing about the file's contents."""

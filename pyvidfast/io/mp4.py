@@ -8,9 +8,13 @@ test corpus). For plain ISO-BMFF files everything Open-Sora's ``--info`` needs i
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
+
+from pyvidfast.io.source import open_bytes, source_size
+
+# Every reader here takes a path or an open binary file (a remote object: io/remote.py).
+Bytes = str | BinaryIO
 
 
 class MoovInfo(NamedTuple):
@@ -44,10 +48,11 @@ _MAX_MOOV = 64 << 20
 _INT_MAX = 2**31 - 1
 
 
-def is_iso_bmff(path: str) -> bool:
+def is_iso_bmff(path: Bytes) -> bool:
     """True when the file starts with an ISO-BMFF / QuickTime box we know (ftyp, moov, ...)."""
     try:
-        with open(path, "rb") as f:
+        with open_bytes(path) as f:
+            f.seek(0)
             head = f.read(8)
     except OSError:
         return False
@@ -82,10 +87,10 @@ def find_box(buf: memoryview, start: int, end: int, kind: bytes) -> tuple[int, i
     return None
 
 
-def read_moov(path: str) -> bytes | None:
+def read_moov(path: Bytes) -> bytes | None:
     """The payload of the top-level moov box, or None (no moov, moof fragments, bad boxes)."""
-    size_total = os.path.getsize(path)
-    with open(path, "rb") as f:
+    size_total = source_size(path)
+    with open_bytes(path) as f:
         pos = 0
         while pos + 8 <= size_total:
             f.seek(pos)
@@ -141,7 +146,7 @@ def _table(buf: memoryview, box: tuple[int, int], signed: bool = False):
     return counts, values
 
 
-def moov_info(path: str) -> MoovInfo | None:
+def moov_info(path: Bytes) -> MoovInfo | None:
     """Frame count, size and average fps from ``moov`` alone, or None to ask FFmpeg instead.
 
     Answers only what it models exactly as FFmpeg 8 does: one sample description of a codec
@@ -172,7 +177,7 @@ def moov_info(path: str) -> MoovInfo | None:
     boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
     entry = _sample_entry(moov, boxes)
     samples = _sample_count(moov, boxes)
-    if entry is None or samples is None or samples > os.path.getsize(path):
+    if entry is None or samples is None or samples > source_size(path):
         return None  # more samples than bytes: the tables lie (and would cost 8 bytes a sample)
     codec, width, height = entry
     times = _presentation_range(moov, boxes, samples)

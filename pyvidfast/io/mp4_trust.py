@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from pyvidfast.io.h264_sps import avcc_parameter_sets
-from pyvidfast.io.mp4 import children, find_box, read_moov, u32, video_trak
+from pyvidfast.io.mp4 import Bytes, children, find_box, read_moov, u32, video_trak
+from pyvidfast.io.source import source_size
 
 # sample-entry fourcc -> the box holding its NAL length size (lengthSizeMinusOne) and its offset
 _NAL_CONFIG = {
@@ -126,14 +129,34 @@ def _nal_length_size(fourcc: bytes, config: bytes) -> int:
     return (config[at] & 3) + 1
 
 
-def all_annexb(path: str, offsets: np.ndarray) -> bool:
-    """True when every sample starts with a 4-byte start code (Note [annex-B in MP4])."""
+class _Slices:
+    """``f[a:b]`` of an open binary file, as the mmap of a path is sliced."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+
+    def __getitem__(self, part: slice) -> bytes:
+        self.f.seek(part.start)
+        return self.f.read(part.stop - part.start)
+
+
+@contextmanager
+def _sliceable(path: Bytes) -> Iterator:
+    if not isinstance(path, (str, os.PathLike)):
+        yield _Slices(path)
+        return
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        yield data
+
+
+def all_annexb(path: Bytes, offsets: np.ndarray) -> bool:
+    """True when every sample starts with a 4-byte start code (Note [annex-B in MP4])."""
+    with _sliceable(path) as data:
         return all(data[pos : pos + 4] == b"\x00\x00\x00\x01" for pos in offsets.tolist())
 
 
 def first_bad_nal(
-    path: str, offsets: np.ndarray, sizes: np.ndarray, length_size: int
+    path: Bytes, offsets: np.ndarray, sizes: np.ndarray, length_size: int
 ) -> tuple[int | None, str] | None:
     """``(sample index, reason)`` of the first sample whose NAL lengths do not tile it.
 
@@ -143,7 +166,7 @@ def first_bad_nal(
     bytes 00 00 00 01, the start code its per-packet check looks for) after none such before.
     """
     annexb_seen = False
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with _sliceable(path) as data:
         for index, (pos, size) in enumerate(zip(offsets.tolist(), sizes.tolist())):
             end = pos + size
             annexb_seen |= length_size == 4 and data[pos : pos + 4] == b"\x00\x00\x00\x01"
@@ -174,17 +197,18 @@ class HeaderProblem:
     end_sample: int | None = None
 
 
-def header_problem(path: str) -> str | None:
+def header_problem(path: Bytes) -> str | None:
     """Why the first video track's sample tables cannot replace a decode, or None."""
     found = header_distrust(path)
     return found.reason if found is not None else None
 
 
-def header_distrust(path: str) -> HeaderProblem | None:
+def header_distrust(path: Bytes, walk_nals: bool = True) -> HeaderProblem | None:
     """``header_problem`` with what the caller can still use (``HeaderProblem``).
 
     None also when there is nothing to judge here (no moov, fragments, no video track): the
-    caller's other paths handle those files.
+    caller's other paths handle those files. ``walk_nals=False`` skips the NAL length walk, the
+    one check that reads sample data (all of it: Note [remote NAL walk] in io/probe.py).
     """
     moov_bytes = read_moov(path)
     if moov_bytes is None:
@@ -205,18 +229,18 @@ def header_distrust(path: str) -> HeaderProblem | None:
     count = u32(moov, boxes[b"stsz"][0] + 8) if b"stsz" in boxes else None
     if count == 0:
         return None  # no samples (init segment): the caller's failure row
-    if count is not None and count > os.path.getsize(path):
+    if count is not None and count > source_size(path):
         # checked before any table is expanded: 8 bytes a sample (found by tests/test_fuzz.py)
         return HeaderProblem(f"stsz declares {count} samples, more than the file has bytes")
     ranges = sample_ranges(moov, boxes)
     if isinstance(ranges, str):
         return HeaderProblem(ranges)
     offsets, sizes = ranges
-    file_size = os.path.getsize(path)
+    file_size = source_size(path)
     past = np.flatnonzero(offsets + sizes > file_size)
     cut = int(past[0]) if len(past) else None
     config = _decoder_config(moov, boxes[b"stsd"]) if b"stsd" in boxes else None
-    if config is None or not len(sizes):
+    if config is None or not len(sizes) or not walk_nals:
         return HeaderProblem(_CUT) if cut is not None else None
     length_size = _nal_length_size(*config)
     if length_size not in (1, 2, 4):

@@ -40,6 +40,12 @@ Note [frame count]
     generated classes of issue 12 has one (tests/test_opensora_info.py runs the reference on
     all of them). ``exact_frames=True`` always decodes.
 
+Note [remote NAL walk]
+    A URL (``pyvidfast/io/remote.py``) is read by byte ranges; every check above runs as on a
+    local file except the NAL length walk, which reads every sample, i.e. the whole file.
+    Without ``--remote-nal-walk`` a remote MP4 with a corrupt NAL size gets its header count
+    (the local probe counts to the bad NAL); with it the row equals the local one.
+
 Note [seek]
     Open-Sora seeks to 0 before its counting pass. In FFmpeg 8 that seek fails on raw H.264 and
     some Matroska files (making the whole row a failure) and, on an MP4 whose edit list starts
@@ -57,48 +63,29 @@ from dataclasses import dataclass
 import av
 
 from pyvidfast.io.bad_nal import count_before_bad_nal
-from pyvidfast.io.errors import ffmpeg_text
-from pyvidfast.io.mp4 import is_iso_bmff, moov_info
+from pyvidfast.io.counting import (  # noqa: F401  (re-exported for callers and tests)
+    MAX_NUM_FRAMES,
+    PACKET_PER_FRAME,
+    decode_count,
+    demux_count,
+    header_count,
+    vp8_shown_frames,
+    vp9_shown_frames,
+)
+from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError, ffmpeg_text
+from pyvidfast.io.mp4 import Bytes, is_iso_bmff, moov_info
 from pyvidfast.io.mp4_trust import HeaderProblem, header_distrust
-from pyvidfast.io.mpeg4 import VopCounter
-from pyvidfast.io.ts_start import TsStart, annexb_nal_types, clean_ts_start  # noqa: F401
-from pyvidfast.io.vpx import vp8_shown_frames, vp9_shown_frames
-
-# Open-Sora's MAX_NUM_FRAMES: the frame cap when the container gives no frame count.
-MAX_NUM_FRAMES = 2500
+from pyvidfast.io.remote import open_remote
+from pyvidfast.io.source import open_bytes
+from pyvidfast.io.storage import is_remote, walk_remote_nals
+from pyvidfast.io.ts_start import annexb_nal_types, clean_ts_start  # noqa: F401
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-
-# Codecs whose decoder turns every packet into exactly one frame (no packed B-frames, no
-# placeholder packets). VP9 superframes and AV1 temporal units are one packet per shown frame.
-PACKET_PER_FRAME = frozenset(
-    {
-        "h264",
-        "hevc",
-        "av1",
-        "libdav1d",
-        "vp8",
-        "vp9",
-        "libvpx",
-        "libvpx-vp9",
-        "vvc",
-        "mpeg2video",
-        "mjpeg",
-        "prores",
-        "dnxhd",
-        "png",
-        "h263",
-        "flv",  # Sorenson Spark (H.263 in FLV): no B-frames, one picture a packet (tests/test_mix.py)
-    }
-)
 
 # Passed to avformat_find_stream_info's probe decoders too (PyAV hands the open options to each
 # stream it already knows): deblocking changes no parameter it looks for (size, pixel format,
 # decode delay), and skipping it makes the frames it decodes cheaper.
 _PROBE_OPTIONS = {"skip_loop_filter": "all"}
-
-# Formats whose header frame count is a per-sample index (FFmpeg demuxer names).
-_INDEXED_FORMATS = frozenset({"mov", "mp4"})
 
 
 @dataclass(frozen=True)
@@ -147,108 +134,31 @@ def probe_image(path: str, exact: bool = False) -> VideoProbe:
     """Image size from its header (``exact``: decode it fully, as Open-Sora's ``convert``)."""
     from PIL import Image
 
-    if not os.path.exists(path):
+    if not is_remote(path) and not os.path.exists(path):
         return failed(f"missing file: {path}")
     try:
-        with Image.open(path) as img:
+        with Image.open(open_remote(path) if is_remote(path) else path) as img:
             if exact:
                 img.load()
             width, height = img.size
+    except RemoteNotFoundError:
+        return failed(f"missing file: {path}")
+    except RemoteIOError as exc:
+        return failed(f"I/O error: {exc.reason}")
     except Exception as exc:
         return failed(f"cannot open image: {_short(exc)}")
     return VideoProbe(1, height, width, math.nan, "image")
 
 
-def header_count(container, stream) -> int | None:
-    """The frame count from an MP4/MOV sample index, or None where it cannot be trusted."""
-    names = set(container.format.name.split(","))
-    if not names & _INDEXED_FORMATS or stream.frames <= 0:
-        return None
-    if stream.codec_context.name not in PACKET_PER_FRAME:
-        return None
-    if stream.start_time is not None and stream.start_time < 0:
-        return None  # leading frames with negative pts: the reference drops them
-    entries = stream.index_entries
-    if len(entries) != stream.frames:
-        return None  # fragmented or partially indexed
-    return sum(1 for e in entries if not e.is_discard)
-
-
-_SHOWN_FRAMES = {"vp9": vp9_shown_frames, "libvpx-vp9": vp9_shown_frames}
-_SHOWN_FRAMES.update({"vp8": vp8_shown_frames, "libvpx": vp8_shown_frames})
-
-
-def demux_count(container, stream, cap: int) -> int | None:
-    """Packets that become frames (non-empty, not discarded, pts >= 0 or unknown), at most cap.
-
-    For VP8/VP9 a packet counts for the shown frames it carries (hidden alt-ref frames yield no
-    picture). None when packets cannot stand for frames (MPEG-TS: see ``pyvidfast/io/ts_start.py``;
-    MPEG-4 Part 2: see ``pyvidfast/io/mpeg4.py``).
-    """
-    shown = _SHOWN_FRAMES.get(stream.codec_context.name)
-    ts = TsStart(stream.codec_context.name) if "mpegts" in container.format.name else None
-    vops = (
-        VopCounter(stream.codec_context.extradata) if stream.codec_context.name == "mpeg4" else None
-    )
-    count = 0
-    for packet in container.demux(stream):
-        if packet.size == 0 or packet.is_discard:
-            continue
-        if ts is not None and not (counts := ts.counts(packet)):
-            if counts is None:
-                return None
-            continue  # Note [TS cut before an IDR] in io/ts_start.py
-        if vops is not None:
-            vops.packet(bytes(packet))
-            if not vops.ok:
-                return None
-        if packet.pts is not None and packet.pts < 0:
-            continue
-        count += shown(memoryview(packet)) if shown else 1
-        if count >= cap:
-            return cap
-    return count
-
-
-def decode_count(container, stream, cap: int, threads: bool = True) -> tuple[int, int, int]:
-    """``(count, height, width)`` by decoding without RGB conversion, as the reference counts.
-
-    Decoding stops at the first decode error or after ``cap`` frames; leading frames with
-    negative pts are dropped. ``(0, 0, 0)`` when no frame decodes.
-    """
-    if threads:
-        stream.codec_context.thread_type = "AUTO"
-    # Deblocking only changes pixels, never which frames come out or where decoding fails;
-    # skipping it saves about a fifth of an H.264 decode.
-    stream.codec_context.options = {"skip_loop_filter": "all"}
-    height = width = 0
-    total = 0
-    leading_negative = 0
-    frames = container.decode(stream)
-    try:
-        while total < cap:
-            frame = next(frames, None)
-            if frame is None:
-                break
-            if total == 0:
-                height, width = frame.height, frame.width
-            if total == leading_negative and frame.pts is not None and frame.pts < 0:
-                leading_negative += 1
-            total += 1
-    except av.FFmpegError:
-        pass  # the reference keeps the frames decoded before the first error
-    return total - leading_negative, height, width
-
-
-def _header_distrust(path: str) -> HeaderProblem | None:
+def _header_distrust(path: Bytes, walk_nals: bool) -> HeaderProblem | None:
     """Why an MP4/MOV's sample tables cannot stand in for a decode (io/mp4_trust.py), or None."""
     try:
-        return header_distrust(path)
+        return header_distrust(path, walk_nals)
     except (ValueError, IndexError, OSError):
         return HeaderProblem("sample tables that cannot be read")  # count by decoding
 
 
-def _moov_probe(path: str) -> VideoProbe | None:
+def _moov_probe(path: Bytes) -> VideoProbe | None:
     try:
         found = moov_info(path)
     except (ValueError, IndexError, OSError):
@@ -268,19 +178,22 @@ _HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
 _EBML = b"\x1a\x45\xdf\xa3"
 
 
-def _header_only_format(path: str) -> bool:
+def _header_only_format(source: Bytes) -> bool:
     """Matroska/WebM naming an H.264/HEVC track in its first 64 KiB, or MPEG-TS."""
-    with open(path, "rb") as f:
+    with open_bytes(source) as f:
+        f.seek(0)
         head = f.read(1 << 16)
     if head[:4] == _EBML:
         return b"V_MPEG4/ISO/AVC" in head or b"V_MPEGH/ISO/HEVC" in head
     return len(head) > 188 and head[0] == head[188] == 0x47
 
 
-def _header_only_probe(path: str) -> VideoProbe | None:
+def _header_only_probe(source: Bytes) -> VideoProbe | None:
     """The demuxed row without FFmpeg's probe decode (Note [no probe decode]), or None."""
+    if not isinstance(source, str):
+        source.seek(0)
     try:
-        container = av.open(path, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
+        container = av.open(source, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
     except Exception:
         return None  # the full open reports it
     with container:
@@ -295,44 +208,69 @@ def _header_only_probe(path: str) -> VideoProbe | None:
         return VideoProbe(count, cc.height, cc.width, _fps(stream), "demux", None, **info)
 
 
-def probe_video(path: str, exact_frames: bool = False) -> VideoProbe:
+def probe_video(path: str, exact_frames: bool = False, nal_walk: bool | None = None) -> VideoProbe:
     """Frame count, decoded size and average fps of the first video stream of ``path``.
 
     Never raises for bad input: a missing, unreadable or undecodable file gives ``failed(...)``
-    with the reason. See Note [frame count] for where the count comes from.
+    with the reason. See Note [frame count] for where the count comes from; ``path`` may be a
+    URL (Note [remote NAL walk]; ``nal_walk`` None: ``--remote-nal-walk``'s setting).
     """
     path = os.fspath(path)
+    if is_remote(path):
+        walk = walk_remote_nals() if nal_walk is None else nal_walk
+        return _remote_probe(path, exact_frames, walk)
     if not os.path.exists(path):
         return failed(f"missing file: {path}")
     if os.path.isdir(path):
         return failed(f"not a file: {path}")
-    if not exact_frames and is_iso_bmff(path):
-        problem = _header_distrust(path)
-        exact_frames = problem is not None
-        found = _bad_nal_probe(path, problem) if exact_frames else _moov_probe(path)
-        if found is not None:
-            return found
-    elif not exact_frames and _header_only_format(path):
-        found = _header_only_probe(path)
-        if found is not None:
-            return found
+    return _probe(path, path, exact_frames, True)
+
+
+def _remote_probe(url: str, exact_frames: bool, walk_nals: bool) -> VideoProbe:
+    """``probe_video`` of a URL: an I/O error that outlived the retries is that, not a verdict
+    on the file (FFmpeg may have taken the failed read for the end of the file)."""
     try:
-        container = av.open(path, metadata_errors="ignore", options=_PROBE_OPTIONS)
+        with open_remote(url) as f:
+            found = _probe(url, f, exact_frames, walk_nals)
+    except RemoteNotFoundError:
+        return failed(f"missing file: {url}")
+    except RemoteIOError as exc:
+        return failed(f"I/O error: {exc.reason}")
+    return failed(f"I/O error: {f.failure.reason}") if f.failure is not None else found
+
+
+def _probe(path: str, source: Bytes, exact_frames: bool, walk_nals: bool) -> VideoProbe:
+    if not exact_frames and is_iso_bmff(source):
+        problem = _header_distrust(source, walk_nals)
+        exact_frames = problem is not None
+        found = _bad_nal_probe(source, problem) if exact_frames else _moov_probe(source)
+        if found is not None:
+            return found
+    elif not exact_frames and _header_only_format(source):
+        found = _header_only_probe(source)
+        if found is not None:
+            return found
+    if not isinstance(source, str):
+        source.seek(0)
+    try:
+        container = av.open(source, metadata_errors="ignore", options=_PROBE_OPTIONS)
     except Exception as exc:
         return failed(f"cannot open: {_short(exc)}")
     with container:
         return _container_probe(container, path, exact_frames)
 
 
-def _bad_nal_probe(path: str, problem: HeaderProblem) -> VideoProbe | None:
+def _bad_nal_probe(source: Bytes, problem: HeaderProblem) -> VideoProbe | None:
     """The row counted from the first bad NAL or a clean cut (Note [first bad NAL], Note [cut
     short]), or None to decode. Opened without the probe decode (Note [no probe decode]): the
     rule reads the sample index, the start time and the SPS, none of which a decoded frame
     changes (the reorder depth comes from the SPS, not the probe decoder)."""
     if problem.bad_sample is None and problem.end_sample is None:
         return None
+    if not isinstance(source, str):
+        source.seek(0)
     try:
-        container = av.open(path, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
+        container = av.open(source, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
     except Exception:
         return None  # the full open reports it
     with container:

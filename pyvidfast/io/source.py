@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
-__all__ = ["FromHere", "Source", "as_seekable", "source_name"]
+__all__ = ["FromHere", "Source", "as_seekable", "open_bytes", "source_name", "source_size"]
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -49,9 +51,40 @@ def source_name(source: Source) -> str:
 
 
 def as_seekable(source: Source) -> str | os.PathLike | BinaryIO:
-    """A path as it is, bytes as a BytesIO, a file object seen from its current position."""
+    """A path as it is, a URL opened by byte ranges (io/remote.py), bytes as a BytesIO, a file
+    object seen from its current position."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source))
+    if isinstance(source, str):
+        from pyvidfast.io.remote import open_remote
+        from pyvidfast.io.storage import is_remote
+
+        if is_remote(source):
+            return open_remote(source)
     if not isinstance(source, (str, os.PathLike)) and source.tell() != 0:
         return FromHere(source)
     return source
+
+
+@contextmanager
+def open_bytes(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
+    """A path opened for reading (closed after), or an open binary file as it is."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            yield f
+    else:
+        yield source
+
+
+def source_size(source: str | os.PathLike | BinaryIO) -> int:
+    """The size in bytes of a path or of an open seekable binary file (its position is kept)."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.getsize(source)
+    size = getattr(source, "size", None)  # a RangeReader knows it without a seek
+    if isinstance(size, int):
+        return size
+    pos = source.tell()
+    try:
+        return source.seek(0, io.SEEK_END)
+    finally:
+        source.seek(pos)

@@ -17,6 +17,9 @@ import sys
 import numpy as np
 import pandas as pd
 
+from pyvidfast.io.errors import RemoteIOError
+from pyvidfast.io.storage import apply_storage_argument, exists
+from pyvidfast.io.storage import sizes as file_sizes
 from pyvidfast.opensora.info import add_info_from_args, add_run_arguments, summarize
 from pyvidfast.parallel.interrupt import run_command
 from pyvidfast.parallel.outputs import outputs_ready
@@ -39,10 +42,7 @@ def remove_empty_caption(data: pd.DataFrame) -> pd.DataFrame:
 
 def file_size_mib(path: str) -> float:
     """Size in MiB as a float (Open-Sora's ``--filesize``); NaN for a missing file."""
-    try:
-        return os.stat(path).st_size / 1024 / 1024
-    except OSError:
-        return float("nan")
+    return file_sizes([path])[0] / 1024 / 1024
 
 
 # (flag attribute, name suffix): the order steps run in and suffixes are appended in.
@@ -86,7 +86,7 @@ def process(data: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.DataFrame,
         data, rows = add_info_from_args(data, args)
     if args.ext:
         _need(data, "path", "--ext")
-        data = data[data["path"].map(lambda p: os.path.exists(str(p))).astype(bool)]
+        data = data[data["path"].map(lambda p: exists(str(p))).astype(bool)]
     if args.remove_empty_caption:
         data = remove_empty_caption(data)
     if args.remove_path_duplication:
@@ -100,7 +100,8 @@ def process(data: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.DataFrame,
         data = data.assign(path=data["path"].map(lambda p: os.path.join(args.abspath, str(p))))
     if args.filesize:
         _need(data, "path", "--filesize")
-        data = data.assign(filesize=data["path"].map(lambda p: file_size_mib(str(p))))
+        sizes = file_sizes([str(p) for p in data["path"]])
+        data = data.assign(filesize=[size / 1024 / 1024 for size in sizes])
     if args.fsmax is not None:
         _need(data, "filesize", "--fsmax")
         data = data[data["filesize"] <= args.fsmax]
@@ -198,6 +199,7 @@ def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    apply_storage_argument(args)
     try:
         data, paths = read_tables(args.input)
     except FileNotFoundError as exc:
@@ -212,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"datautil: {exc.args[0]}", file=sys.stderr)
         return 2
+    except RemoteIOError as exc:  # --ext / --filesize: unreachable is not missing
+        print(f"datautil: {exc} (rerun when the storage answers)", file=sys.stderr)
+        return 1
     if args.info:
         print(summarize(rows), file=sys.stderr)
     print(f"Filtered number of samples: {len(data)}.")

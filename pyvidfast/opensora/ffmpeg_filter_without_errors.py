@@ -16,6 +16,7 @@ import sys
 
 import pandas as pd
 
+from pyvidfast.io.storage import is_remote
 from pyvidfast.parallel.interrupt import run_command
 from pyvidfast.parallel.outputs import outputs_ready
 from pyvidfast.parallel.table import read_table, with_suffix, write_table
@@ -29,6 +30,8 @@ def err_file(path: str, err_dir: str | None = None) -> str:
     absolute path (``/data/v/a.mp4`` -> ``ERR_DIR/data/v/a.mp4.err``: no two videos share one)."""
     if err_dir is None:
         return f"{path}.err"
+    if is_remote(path):  # s3://bucket/a.mp4 -> ERR_DIR/s3/bucket/a.mp4.err
+        return os.path.join(err_dir, path.replace("://", "/", 1) + ".err")
     return os.path.join(err_dir, os.path.abspath(path).lstrip(os.sep) + ".err")
 
 
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="DIR",
         help="read the .err files from DIR, where `pyvidfast check --err-dir DIR` writes them "
-        "(DIR/<absolute video path>.err), instead of beside the videos",
+        "(DIR/<absolute video path>.err; DIR/s3/bucket/key.err for s3://bucket/key), instead of "
+        "beside the videos (needed for remote videos)",
     )
     args = parser.parse_args(argv)
     if not os.path.isfile(args.input):
@@ -100,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     if not outputs_ready("ffmpeg_filter_without_errors", [out], [args.input]):
         return 2
     data = read_table(args.input)
+    remote = next((str(p) for p in data.get("path", []) if is_remote(str(p))), None)
+    if remote is not None and args.err_dir is None:
+        print(
+            f"ffmpeg_filter_without_errors: {remote} is remote and has no .err beside it: "
+            "pass the --err-dir DIR that `pyvidfast check --err-dir DIR` wrote",
+            file=sys.stderr,
+        )
+        return 2
     try:
         kept = filter_without_errors(data, args.keep_unchecked, args.err_dir)
     except KeyError as exc:

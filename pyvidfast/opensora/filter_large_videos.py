@@ -14,6 +14,9 @@ import sys
 
 import pandas as pd
 
+from pyvidfast.io.errors import RemoteIOError
+from pyvidfast.io.storage import add_storage_argument, apply_storage_argument
+from pyvidfast.io.storage import sizes as file_sizes
 from pyvidfast.parallel.interrupt import run_command
 from pyvidfast.parallel.outputs import outputs_ready
 from pyvidfast.parallel.table import read_table, with_suffix, write_table
@@ -21,18 +24,12 @@ from pyvidfast.parallel.table import read_table, with_suffix, write_table
 __all__ = ["add_file_size", "filter_large_videos", "output_name", "main"]
 
 
-def _size(path: str) -> float:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return float("nan")
-
-
 def add_file_size(data: pd.DataFrame) -> pd.DataFrame:
-    """Add ``file_size`` in bytes from ``path`` (NaN when the file is missing)."""
+    """Add ``file_size`` in bytes from ``path`` (NaN when the file is missing; a URL's size
+    from its object store, where an unreachable one raises ``RemoteIOError``)."""
     if "path" not in data.columns:
         raise KeyError("filter_large_videos needs a 'path' column")
-    sizes = [_size(str(p)) for p in data["path"]]
+    sizes = file_sizes([str(p) for p in data["path"]])
     return data.assign(file_size=pd.Series(sizes, index=data.index, dtype="float64"))
 
 
@@ -55,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("input", help="CSV (or Parquet) with a 'path' column")
     parser.add_argument("limit", help="size limit N in MiB (float allowed); keep < N MiB")
+    add_storage_argument(parser)
     args = parser.parse_args(argv)
+    apply_storage_argument(args)
     try:
         limit = float(args.limit)
     except ValueError:
@@ -72,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"filter_large_videos: {exc.args[0]}", file=sys.stderr)
         return 2
+    except RemoteIOError as exc:  # not a missing file: dropping the row would be wrong
+        print(f"filter_large_videos: {exc} (rerun when the storage answers)", file=sys.stderr)
+        return 1
     write_table(kept, out)
     print(f"Kept {len(kept)} of {len(data)} rows (< {args.limit} MiB); saved to {out}.")
     return 0

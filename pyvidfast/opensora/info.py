@@ -25,6 +25,7 @@ import pandas as pd
 
 from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.probe import VideoProbe, failed, is_image, probe_image, probe_video
+from pyvidfast.io.storage import add_storage_argument, apply_storage_argument
 from pyvidfast.parallel.pool import map_in_process, map_with_timeout
 
 INFO_COLUMNS = ["num_frames", "height", "width", "aspect_ratio", "fps", "resolution"]
@@ -280,6 +281,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="run in this process, one file at a time (no worker processes)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_storage_argument(parser, nal_walk=True)
 
 
 DESCRIPTION = (
@@ -313,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
     from pyvidfast.parallel.outputs import outputs_ready
     from pyvidfast.parallel.table import output_path, read_tables, write_table
 
+    apply_storage_argument(args)
     try:
         data, paths = read_tables(args.input)
     except FileNotFoundError as exc:

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import av
 from av.bitstream import BitStreamFilterContext
 
+from pyvidfast.io.remote import open_remote
+from pyvidfast.io.storage import is_remote
+
 __all__ = ["Packet", "PacketSource", "first_packet_shift"]
 
 ANNEX_B_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
@@ -38,6 +41,8 @@ def _open(source) -> av.container.InputContainer:
         source = io.BytesIO(bytes(source))
     elif isinstance(source, os.PathLike):
         source = os.fspath(source)
+    elif is_remote(source):  # FFmpeg's own http/s3 would read without our retries
+        source = open_remote(source)
     return av.open(source, mode="r", metadata_errors="ignore")
 
 
