@@ -25,7 +25,9 @@ import pandas as pd
 
 from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.probe import VideoProbe, failed, is_image, probe_image, probe_video
+from pyvidfast.parallel.options import add_cluster_arguments
 from pyvidfast.parallel.pool import map_in_process, map_with_timeout
+from pyvidfast.parallel.ray_loop import map_on_ray_in_order
 
 INFO_COLUMNS = ["num_frames", "height", "width", "aspect_ratio", "fps", "resolution"]
 ERROR_COLUMN = "info_error"
@@ -128,12 +130,15 @@ def compute_info(
     num_workers: int | None = None,
     parallel: bool = True,
     progress: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> list[dict]:
     """``video_info`` for every path, in order, with a per-file timeout.
 
     ``parallel`` runs ``num_workers`` worker processes (default: cpu count) and kills a worker
     whose file runs past ``timeout``; ``parallel=False`` runs in this process (timeout by
-    SIGALRM). ``progress`` shows a tqdm bar (files/s, ETA) on stderr. Memory does not grow with
+    SIGALRM). ``engine="ray"``: one Ray task per file on the cluster at ``address`` instead.
+    ``progress`` shows a tqdm bar (files/s, ETA) on stderr. Memory does not grow with
     video length: no frame is kept.
     """
     paths = [os.fspath(p) if not isinstance(p, str) else p for p in paths]
@@ -148,7 +153,18 @@ def compute_info(
             bar.update(1)
 
     try:
-        if parallel and len(paths) > 1:
+        if engine == "ray":
+            results = map_on_ray_in_order(
+                _info_task,
+                [(p, exact_frames) for p in paths],
+                num_workers,
+                timeout,
+                on_timeout=lambda task: _failure_row(f"timeout after {timeout:g}s"),
+                on_crash=lambda task, exc: _failure_row(f"ray task failed: {exc}"[:200]),
+                on_result=tick,
+                address=address,
+            )
+        elif parallel and len(paths) > 1:
             tasks = [(p, exact_frames) for p in paths]
             results = map_with_timeout(
                 _info_task,
@@ -196,6 +212,8 @@ def add_info(
     parallel: bool = True,
     progress: bool = True,
     errors_column: bool = False,
+    engine: str = "local",
+    address: str | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Add or overwrite the ``INFO_COLUMNS`` of ``data`` from its ``path`` column.
 
@@ -212,6 +230,8 @@ def add_info(
         num_workers=num_workers,
         parallel=parallel,
         progress=progress,
+        engine=engine,
+        address=address,
     )
     return assign_info(data, rows, errors_column), rows
 
@@ -228,6 +248,8 @@ def add_info_from_args(
         parallel=not args.disable_parallel,
         progress=not args.no_progress,
         errors_column=args.info_errors,
+        engine=args.engine,
+        address=args.address,
     )
 
 
@@ -280,6 +302,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="run in this process, one file at a time (no worker processes)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_cluster_arguments(parser)
 
 
 DESCRIPTION = (

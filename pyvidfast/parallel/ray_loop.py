@@ -3,15 +3,40 @@
 At most ``num_workers`` tasks are in flight (default: the cluster's CPUs, or GPUs when each task
 takes one), so an item's timeout counts from when it can start. A task past its deadline is
 force-cancelled and its item gets ``on_timeout(item)``; a task that raises or whose worker dies
-gets ``on_crash(item, exc)``. ``on_result(index, result)`` is called as each item finishes.
+gets ``on_crash(item, exc)``. ``on_result(index, result)`` is called once per item, as it finishes.
+
+Note [lost nodes]: tasks run with ``max_retries=0``, so a worker that dies of its file (segfault,
+OOM kill) gives that file's ``crash`` verdict at once, as the local pool does, instead of being
+run again by Ray. A task whose node died says nothing about its file, so the driver sends it
+again (fresh deadline, at most ``MAX_RESUBMITS`` times): ``NodeDiedError`` and a lost result
+object always mean that; a ``WorkerCrashedError`` does once a node has left the cluster during
+the run (the core worker may report the worker's death before it hears of the node's). Each
+resubmission is logged and counted in the ``RayRunStats`` that ``map_on_ray`` returns, and the
+number in flight shrinks to the CPUs that are left.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger("pyvidfast.parallel")
+
+MAX_RESUBMITS = 3  # per item: a file whose node dies this often becomes a crash row
+
+
+@dataclass
+class RayRunStats:
+    """What one ``map_on_ray`` call did: ``submitted`` tasks (resubmissions included),
+    ``resubmitted`` (tasks sent again after their node died) and the ``lost_nodes``' ids."""
+
+    submitted: int = 0
+    resubmitted: int = 0
+    lost_nodes: list[str] = field(default_factory=list)
 
 
 def init_ray(address: str | None = None) -> Any:
@@ -27,6 +52,72 @@ def init_ray(address: str | None = None) -> Any:
     return ray
 
 
+def _alive_nodes(ray) -> set[str]:
+    return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+
+
+class _Run:
+    """One ``map_on_ray`` call: the tasks in flight, the items left, the nodes seen alive."""
+
+    def __init__(self, ray, remote, items, timeout, resource: str, num_workers) -> None:
+        self.ray, self.remote, self.items, self.timeout = ray, remote, items, timeout
+        self.resource, self.num_workers = resource, num_workers
+        self.pending = list(range(len(items)))[::-1]
+        self.in_flight: dict[Any, tuple[int, float]] = {}
+        self.attempts = [0] * len(items)
+        self.stats = RayRunStats()
+        self.nodes = _alive_nodes(ray)
+        self.limit = self._limit()
+
+    def _limit(self) -> int:
+        cpus = int(self.ray.cluster_resources().get(self.resource, 1))
+        return max(1, self.num_workers or cpus)
+
+    def submit(self) -> None:
+        while self.pending and len(self.in_flight) < self.limit:
+            i = self.pending.pop()
+            deadline = time.monotonic() + self.timeout if self.timeout else math.inf
+            self.in_flight[self.remote.remote(self.items[i])] = (i, deadline)
+            self.attempts[i] += 1
+            self.stats.submitted += 1
+
+    def wait_s(self) -> float | None:
+        soonest = min(d for _, d in self.in_flight.values())
+        return None if soonest == math.inf else max(0.0, soonest - time.monotonic())
+
+    def node_lost(self, exc: BaseException) -> bool:
+        """Note [lost nodes]: did ``exc`` come from a node leaving rather than from the item?"""
+        errors = self.ray.exceptions
+        if isinstance(exc, (errors.NodeDiedError, errors.ObjectLostError)):
+            return True
+        return isinstance(exc, errors.WorkerCrashedError) and bool(self.notice_lost_nodes())
+
+    def notice_lost_nodes(self) -> list[str]:
+        """Node ids alive at the start that are gone now (the in-flight limit follows)."""
+        gone = sorted(self.nodes - _alive_nodes(self.ray))
+        for node in gone:
+            if node not in self.stats.lost_nodes:
+                self.stats.lost_nodes.append(node)
+                self.limit = self._limit()
+        return self.stats.lost_nodes
+
+    def resubmit(self, i: int, exc: BaseException) -> bool:
+        """Put item ``i`` back in the queue unless it has used its resubmissions."""
+        if self.attempts[i] > MAX_RESUBMITS:
+            return False
+        self.notice_lost_nodes()
+        self.pending.append(i)
+        self.stats.resubmitted += 1
+        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        log.warning(
+            "ray: item %d resubmitted, its node was lost (%s: %s)",
+            i,
+            type(exc).__name__,
+            first_line,
+        )
+        return True
+
+
 def map_on_ray(
     func: Callable[[Any], Any],
     items: Sequence[Any],
@@ -39,34 +130,58 @@ def map_on_ray(
     address: str | None = None,
     num_cpus: float = 1,
     num_gpus: float = 0,
-) -> None:
+) -> RayRunStats:
     """Run ``func(item)`` for every item as a Ray task; see the module docstring."""
     if not items:
-        return
+        return RayRunStats()
     ray = init_ray(address)
-    resource = "GPU" if num_gpus else "CPU"
-    limit = max(1, num_workers or int(ray.cluster_resources().get(resource, 1)))
     remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(func)
-    pending = list(range(len(items)))[::-1]
-    in_flight: dict[Any, tuple[int, float]] = {}
-    while pending or in_flight:
-        while pending and len(in_flight) < limit:
-            i = pending.pop()
-            deadline = time.monotonic() + timeout if timeout else math.inf
-            in_flight[remote.remote(items[i])] = (i, deadline)
-        soonest = min(d for _, d in in_flight.values())
-        wait_s = None if soonest == math.inf else max(0.0, soonest - time.monotonic())
-        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait_s)
+    run = _Run(ray, remote, items, timeout, "GPU" if num_gpus else "CPU", num_workers)
+    while run.pending or run.in_flight:
+        run.submit()
+        ready, _ = ray.wait(list(run.in_flight), num_returns=1, timeout=run.wait_s())
         for ref in ready:
-            i, _ = in_flight.pop(ref)
+            i, _ = run.in_flight.pop(ref)
             try:
                 value = ray.get(ref)
             except Exception as exc:  # WorkerCrashedError, RayTaskError, ...: the item's failure
+                if run.node_lost(exc) and run.resubmit(i, exc):
+                    continue
                 value = on_crash(items[i], exc)
             on_result(i, value)
         now = time.monotonic()
-        for ref, (i, deadline) in list(in_flight.items()):
+        for ref, (i, deadline) in list(run.in_flight.items()):
             if now >= deadline:
                 ray.cancel(ref, force=True)
-                del in_flight[ref]
+                del run.in_flight[ref]
                 on_result(i, on_timeout(items[i]))
+    if run.stats.resubmitted:
+        log.warning(
+            "ray: %d task(s) resubmitted after %d node(s) left the cluster",
+            run.stats.resubmitted,
+            len(run.stats.lost_nodes),
+        )
+    return run.stats
+
+
+def map_on_ray_in_order(
+    func: Callable[[Any], Any],
+    items: Sequence[Any],
+    num_workers: int | None = None,
+    timeout: float | None = None,
+    on_timeout: Callable[[Any], Any] = lambda item: TimeoutError(f"timed out: {item!r}"),
+    on_crash: Callable[[Any, BaseException], Any] = lambda item, exc: exc,
+    on_result: Callable[[int, Any], None] | None = None,
+    *,
+    address: str | None = None,
+) -> list[Any]:
+    """``map_on_ray`` shaped like ``pool.map_with_timeout``: the results in input order."""
+    results: list[Any] = [None] * len(items)
+
+    def done(index: int, result: Any) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(index, result)
+
+    map_on_ray(func, items, done, num_workers, timeout, on_timeout, on_crash, address=address)
+    return results
