@@ -14,6 +14,7 @@ Used by ``bench_ray_cluster.py`` and ``tests/test_ray_cluster.py``.
 
 from __future__ import annotations
 
+import glob
 import os
 import random
 import shutil
@@ -22,13 +23,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 # Ray 2.5x turns token authentication on for a head when ~/.ray/auth_token exists, which any
 # local ray.init() on the host creates, but a worker node's `ray start` does not send it. The
 # mode is set explicitly for every node; the cluster is for this host's tests and benchmarks.
 NODE_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+IDLE_TITLES = ("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")
 PORTS_PER_NODE = 100  # 10 service ports, then 50 worker ports
 START_TIMEOUT = 120.0  # seconds for one `ray start` on a loaded 2-core machine
 
@@ -72,8 +76,11 @@ class Node:
     name: str
     sid: int
     node_manager_port: int
+    _raylet: int | None = None
 
     def raylet_pid(self) -> int | None:
+        if self._raylet is not None and _proc_stat(self._raylet) is not None:
+            return self._raylet
         flag = f"--node_manager_port={self.node_manager_port}".encode()
         for pid in _all_pids():
             try:
@@ -82,8 +89,27 @@ class Node:
             except OSError:
                 continue
             if flag in args and args[0].endswith(b"raylet"):
+                self._raylet = pid
                 return pid
         return None
+
+    def busy_workers(self) -> dict[int, str]:
+        """The raylet's children running a task now (pid -> title): Ray titles a task worker
+        ``ray::<function>`` while it runs one and ``ray::IDLE`` between tasks."""
+        raylet = self.raylet_pid()
+        if raylet is None:
+            return {}
+        busy = {}
+        for children in glob.glob(f"/proc/{raylet}/task/*/children"):
+            try:
+                pids = [int(p) for p in open(children).read().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                title = _comm(pid)
+                if title.startswith("ray::") and title not in IDLE_TITLES:
+                    busy[pid] = title
+        return busy
 
     def pids(self) -> dict[int, str]:
         """Every live process of this node (pid -> command name): its session's daemons and the
@@ -191,15 +217,14 @@ class LocalCluster:
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
-    def kill_node(self, name: str) -> dict[int, str]:
-        """SIGKILL every process of node ``name``; returns what was killed (pid -> name)."""
-        victims = self.node(name).pids()
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass  # exited on its own meanwhile
-        return victims
+    def kill_node(self, name: str, first: dict[int, str] | None = None) -> dict[int, str]:
+        """SIGKILL every process of node ``name`` (``first``, e.g. its busy workers, before the
+        search for the rest); returns what was killed (pid -> name)."""
+        victims = dict(first or {})
+        _kill(victims)
+        rest = self.node(name).pids()
+        _kill(rest)
+        return {**rest, **victims}
 
     def stop(self) -> None:
         """Kill every node (workers first, head last) and remove the temp dir."""
@@ -210,8 +235,75 @@ class LocalCluster:
                 time.sleep(0.2)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
+    def kill_when_busy(self, name: str, ready: Callable[[], bool]) -> NodeKiller:
+        """A started thread that kills node ``name`` once ``ready()`` and the node runs a task."""
+        killer = NodeKiller(self, name, ready)
+        killer.start()
+        return killer
+
     def __enter__(self) -> LocalCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def open_files(pid: int) -> set[str]:
+    """The paths process ``pid`` has open (its /proc fd links)."""
+    found = set()
+    for fd in glob.glob(f"/proc/{pid}/fd/*"):
+        try:
+            found.add(os.readlink(fd))
+        except OSError:
+            continue  # closed while we looked
+    return found
+
+
+def _kill(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # exited on its own meanwhile
+
+
+class NodeKiller(threading.Thread):
+    """Kills a node in the middle of a run, at a state rather than after a guessed sleep: once
+    ``ready()`` (e.g. N rows journaled) and one of the node's workers is running a task (with one
+    of the files ``reading`` open, if given: a decode in progress). That worker and the raylet
+    are killed first, then every other process of the node."""
+
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        name: str,
+        ready: Callable[[], bool],
+        reading: Sequence[str] = (),
+    ) -> None:
+        super().__init__(name=f"kill-{name}", daemon=True)
+        self.cluster, self.node_name, self.ready = cluster, name, ready
+        self.reading = set(reading)
+        self.done = threading.Event()
+        self.busy: dict[int, str] = {}  # the workers that were running a task
+        self.killed: dict[int, str] = {}
+        self.at = 0.0  # time.monotonic() of the kill
+
+    def run(self) -> None:
+        node = self.cluster.node(self.node_name)
+        while not self.done.is_set():
+            if self.ready():
+                busy = node.busy_workers()
+                if self.reading:  # only a worker with one of these files open counts
+                    busy = {p: t for p, t in busy.items() if self.reading & open_files(p)}
+                if busy:
+                    raylet = node.raylet_pid()
+                    first = {**busy, raylet: "raylet"} if raylet else busy
+                    self.at = time.monotonic()
+                    self.killed = self.cluster.kill_node(self.node_name, first)
+                    self.busy = busy
+                    return
+            time.sleep(0.002)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()

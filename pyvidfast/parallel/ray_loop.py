@@ -12,7 +12,8 @@ again (fresh deadline, at most ``MAX_RESUBMITS`` times): ``NodeDiedError`` and a
 object always mean that; a ``WorkerCrashedError`` does once a node has left the cluster during
 the run (the core worker may report the worker's death before it hears of the node's). Each
 resubmission is logged and counted in the ``RayRunStats`` that ``map_on_ray`` returns, and the
-number in flight shrinks to the CPUs that are left.
+number in flight shrinks to the CPUs left once the GCS lists the node as dead (until then one
+task may wait in Ray's queue, its timeout running).
 """
 
 from __future__ import annotations
@@ -108,12 +109,11 @@ class _Run:
         self.notice_lost_nodes()
         self.pending.append(i)
         self.stats.resubmitted += 1
-        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         log.warning(
-            "ray: item %d resubmitted, its node was lost (%s: %s)",
-            i,
+            "ray: %s resubmitted, its node was lost (%s: %s)",
+            repr(self.items[i])[:200],
             type(exc).__name__,
-            first_line,
+            (str(exc).strip().splitlines() or [""])[0][:200],
         )
         return True
 
@@ -156,6 +156,7 @@ def map_on_ray(
                 del run.in_flight[ref]
                 on_result(i, on_timeout(items[i]))
     if run.stats.resubmitted:
+        run.notice_lost_nodes()  # the GCS may have learnt of a loss after the driver did
         log.warning(
             "ray: %d task(s) resubmitted after %d node(s) left the cluster",
             run.stats.resubmitted,

@@ -1,0 +1,261 @@
+"""Do `info`, `check` and `prepare --engine ray` on a real three-node cluster that loses a node
+mid-run end with every row once and the local engine's verdicts, and what does the loss cost?
+
+Per command, a fresh cluster: a head and two worker nodes started with `ray start` on this host
+(``ray_cluster.LocalCluster``, ``--cpus`` CPUs each). Baseline: the same command with
+``--engine local --workers 2`` (``--num-workers 2`` for info). On the cluster the command runs
+twice: intact, then with worker node 2 killed once ``--kill-after`` rows are journaled and one of
+its workers is running a task (``NodeKiller``: that worker and the raylet first, then the node's
+other processes, all SIGKILL; info keeps no journal, so it is killed at the first task seen on the
+node). Rows: every real clip under ``REAL_DIR`` (a few with an empty caption, so prepare rejects
+some before decoding), each path once. Compared: the output tables cell for cell against the
+baseline's, the row count and order, and (check, prepare) that the journal holds each path once.
+Retried tasks: the driver's own count, from the line `map_on_ray` logs on stderr (Note [lost
+nodes] in pyvidfast/parallel/ray_loop.py).
+
+    python benchmarks/bench_ray_cluster.py [--cpus 1] [--kill-after 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from common import REAL_DIR, print_table, write_results
+from ray_cluster import LocalCluster, NodeKiller
+
+COMMANDS = ("info", "check", "prepare")
+RESUBMITTED = re.compile(r"ray: (\d+) task\(s\) resubmitted after (\d+) node\(s\)")
+
+
+def make_dataset(folder: Path) -> Path:
+    """``dataset.csv``: every real clip once, with a caption (three left empty)."""
+    paths = sorted(str(p) for p in REAL_DIR.glob("*/*") if p.suffix not in (".csv", ".md"))
+    text = [f"clip {i}" if i % 30 != 7 else "" for i in range(len(paths))]
+    table = folder / "dataset.csv"
+    pd.DataFrame({"path": paths, "text": text}).to_csv(table, index=False)
+    return table
+
+
+def command_line(command: str, table: Path, out: Path, engine: list[str]) -> list[str]:
+    """The CLI call for ``command`` writing under ``out``, and the tables it writes."""
+    base = [sys.executable, "-m", "pyvidfast", command, str(table), "--no-progress", *engine]
+    if command == "info":
+        return [*base, "--info-errors", "--output", str(out / "info.csv")]
+    if command == "check":
+        return [*base, "-o", str(out / "checked.csv")]
+    return [*base, "--max-size-mb", "2", "--output-dir", str(out)]
+
+
+def outputs(command: str, out: Path) -> dict[str, pd.DataFrame]:
+    if command == "info":
+        return {"info": pd.read_csv(out / "info.csv")}
+    if command == "check":
+        return {"checked": pd.read_csv(out / "checked.csv")}
+    return {
+        "kept": pd.read_csv(next(out.glob("*_withouterror.csv"))),
+        "rejected": pd.read_csv(next(out.glob("*_rejected.csv"))),
+    }
+
+
+def journal_counts(out: Path) -> Counter:
+    """Entries per path in the run's journal (empty for info, which keeps none)."""
+    counts: Counter = Counter()
+    for journal in out.glob("*.journal.jsonl"):
+        for line in journal.read_text().splitlines():
+            counts[json.loads(line)["path"]] += 1
+    return counts
+
+
+def journal_rows(out: Path) -> int:
+    total = 0
+    for journal in out.glob("*.journal.jsonl"):
+        with open(journal, "rb") as f:
+            total += f.read().count(b"\n")
+    return total
+
+
+def run(command: str, table: Path, out: Path, engine: list[str], killer=None) -> dict:
+    """One CLI run: wall time, its outputs, stderr, and what the node killer did."""
+    out.mkdir(parents=True)
+    t0 = time.monotonic()
+    proc = subprocess.run(command_line(command, table, out, engine), capture_output=True, text=True)
+    seconds = time.monotonic() - t0
+    if killer is not None:
+        killer.stop()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command} {engine} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    found = RESUBMITTED.search(proc.stderr)
+    return {
+        "seconds": round(seconds, 2),
+        "tables": outputs(command, out),
+        "journal": journal_counts(out),
+        "retried_tasks": int(found.group(1)) if found else 0,
+        "lost_nodes": int(found.group(2)) if found else 0,
+        "stderr_ray_lines": [line for line in proc.stderr.splitlines() if "ray:" in line],
+        "kill": None
+        if killer is None
+        else {
+            "after_seconds": round(killer.at - t0, 2) if killer.at else None,
+            "rows_journaled_before": killer.rows_seen,
+            "busy_workers": {str(k): v for k, v in killer.busy.items()},
+            "killed_pids": {str(k): v for k, v in killer.killed.items()},
+        },
+    }
+
+
+def compare(candidate: dict, baseline: dict, table: pd.DataFrame) -> dict:
+    """Differing cells and rows against the baseline; every row once, in order."""
+    diffs, rows_differ = 0, 0
+    for name, expected in baseline["tables"].items():
+        got = candidate["tables"][name]
+        if got.shape != expected.shape or list(got.columns) != list(expected.columns):
+            return {"same_shape": False, "differing_rows": max(len(got), len(expected))}
+        unequal = ~((got == expected) | (got.isna() & expected.isna()))
+        diffs += int(unequal.to_numpy().sum())
+        rows_differ += int(unequal.any(axis=1).sum())
+    first = next(iter(candidate["tables"].values()))
+    rows = sum(len(t) for t in candidate["tables"].values())
+    journal = candidate["journal"]
+    return {
+        "same_shape": True,
+        "differing_cells": diffs,
+        "differing_rows": rows_differ,
+        "rows_out": rows,
+        "rows_in": len(table),
+        "paths_in_order": command_is_ordered(first, table),
+        "journal_paths": len(journal),
+        "journal_duplicates": sum(n - 1 for n in journal.values()),
+    }
+
+
+def command_is_ordered(first: pd.DataFrame, table: pd.DataFrame) -> bool | None:
+    """Whether the first output keeps the input's paths in order (prepare's kept table is a
+    subset, checked for order only)."""
+    got = list(first["path"])
+    want = [p for p in table["path"] if p in set(got)]
+    return got == want
+
+
+def one_command(command: str, table: Path, work: Path, args) -> dict:
+    data = pd.read_csv(table)
+    workers = ["--num-workers", "2"] if command == "info" else ["--workers", "2"]
+    local = run(command, table, work / f"{command}-local", ["--engine", "local", *workers])
+    cluster = LocalCluster(workers=2, cpus=args.cpus)
+    t0 = time.monotonic()
+    with cluster:
+        start_s = time.monotonic() - t0
+        nodes = node_report(cluster.address)
+        engine = ["--engine", "ray", "--address", cluster.address]
+        intact = run(command, table, work / f"{command}-ray", engine)
+        out = work / f"{command}-ray-kill"
+        killer = start_killer(cluster, out, args.kill_after if command != "info" else None)
+        killed = run(command, table, out, engine, killer)
+    result = {"command": command, "cluster_start_s": round(start_s, 2), "nodes": nodes}
+    result["local_s"] = local["seconds"]
+    for name, candidate in (("ray_intact", intact), ("ray_node_killed", killed)):
+        tables = candidate.pop("tables")
+        result[name] = {**candidate, "journal": None}
+        result[name]["vs_local"] = compare({**candidate, "tables": tables}, local, data)
+    return result
+
+
+def start_killer(cluster: LocalCluster, out: Path, after: int | None):
+    """A started ``NodeKiller`` for worker node 2, ready once ``after`` rows are journaled under
+    ``out`` (None: at once); ``killer.rows_seen`` is the count read just before the kill."""
+
+    def ready() -> bool:
+        if after is None:
+            return True
+        killer.rows_seen = journal_rows(out)
+        return killer.rows_seen >= after
+
+    killer = NodeKiller(cluster, "worker2", ready)
+    killer.rows_seen = None
+    killer.start()
+    return killer
+
+
+def node_report(address: str) -> list[dict]:
+    """Each node's id, CPUs and the pyvidfast its task workers import (a task pinned to it)."""
+    code = (
+        "import json, ray\n"
+        "from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as A\n"
+        f"ray.init(address={address!r}, log_to_driver=False)\n"
+        "import time\n"
+        "while sum(n['Alive'] for n in ray.nodes()) < 3: time.sleep(0.2)\n"
+        "@ray.remote(num_cpus=0)\n"
+        "def where():\n"
+        "    import os, pyvidfast\n"
+        "    return pyvidfast.__file__, os.getpid()\n"
+        "nodes = [n for n in ray.nodes() if n['Alive']]\n"
+        "refs = [where.options(scheduling_strategy=A(n['NodeID'], soft=False)).remote() "
+        "for n in nodes]\n"
+        "print(json.dumps([{'node_id': n['NodeID'], 'node_manager_port': n['NodeManagerPort'], "
+        "'cpus': n['Resources'].get('CPU', 0), 'pyvidfast': f, 'worker_pid': p} "
+        "for n, (f, p) in zip(nodes, ray.get(refs))]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"cluster check failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpus", type=int, default=1, help="CPUs each node offers Ray")
+    parser.add_argument("--kill-after", type=int, default=12, help="journaled rows before the kill")
+    parser.add_argument("--commands", default=",".join(COMMANDS))
+    parser.add_argument("--out", default="bench_ray_cluster")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="pvf-raybench") as tmp:
+        work = Path(tmp)
+        table = make_dataset(work)
+        n_rows = len(pd.read_csv(table))
+        for command in args.commands.split(","):
+            results.append(one_command(command, table, work, args))
+            print(f"{command}: done", file=sys.stderr, flush=True)
+    path = write_results(
+        args.out,
+        {
+            "question": __doc__.splitlines()[0],
+            "rows": n_rows,
+            "nodes": "head + 2 workers, `ray start` on 127.0.0.1",
+            "cpus_per_node": args.cpus,
+            "kill_after_rows": args.kill_after,
+            "results": results,
+        },
+    )
+    print(f"wrote {path}")
+    table_rows = []
+    for r in results:
+        k, i = r["ray_node_killed"], r["ray_intact"]
+        table_rows.append(
+            {
+                "command": r["command"],
+                "local_s": r["local_s"],
+                "ray_s": i["seconds"],
+                "ray_killed_s": k["seconds"],
+                "killed/intact": f"{k['seconds'] / i['seconds']:.2f}",
+                "retried": k["retried_tasks"],
+                "rows": f"{k['vs_local']['rows_out']}/{k['vs_local']['rows_in']}",
+                "diff_rows": f"{i['vs_local']['differing_rows']}/{k['vs_local']['differing_rows']}",
+                "journal_dups": k["vs_local"]["journal_duplicates"],
+            }
+        )
+    print_table(table_rows, list(table_rows[0]))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    main()
