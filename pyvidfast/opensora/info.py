@@ -154,16 +154,8 @@ def compute_info(
 
     try:
         if engine == "ray":
-            results = map_on_ray_in_order(
-                _info_task,
-                [(p, exact_frames) for p in paths],
-                num_workers,
-                timeout,
-                on_timeout=lambda task: _failure_row(f"timeout after {timeout:g}s"),
-                on_crash=lambda task, exc: _failure_row(f"ray task failed: {exc}"[:200]),
-                on_result=tick,
-                address=address,
-            )
+            tasks = [(p, exact_frames) for p in paths]
+            results = _info_on_ray(tasks, num_workers, timeout, tick, address)
         elif parallel and len(paths) > 1:
             tasks = [(p, exact_frames) for p in paths]
             results = map_with_timeout(
@@ -186,6 +178,20 @@ def compute_info(
         r if isinstance(r, dict) else _failure_row(f"error: {type(r).__name__}: {r}"[:200])
         for r in results
     ]
+
+
+def _info_on_ray(tasks, num_workers, timeout, tick, address) -> list:
+    """``compute_info(engine="ray")``: one Ray task per file, failures as rows."""
+    return map_on_ray_in_order(
+        _info_task,
+        tasks,
+        num_workers,
+        timeout,
+        on_timeout=lambda task: _failure_row(f"timeout after {timeout:g}s"),
+        on_crash=lambda task, exc: _failure_row(f"ray task failed: {exc}"[:200]),
+        on_result=tick,
+        address=address,
+    )
 
 
 def _reason_kind(reason: str) -> str:
