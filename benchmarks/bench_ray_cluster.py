@@ -1,8 +1,8 @@
 """Do `info`, `check` and `prepare --engine ray` on a real three-node cluster that loses a node
 mid-run end with every row once and the local engine's verdicts, and what does the loss cost?
 
-Per command, a fresh cluster: a head and two worker nodes started with `ray start` on this host
-(``ray_cluster.LocalCluster``, ``--cpus`` CPUs each). Baseline: the same command with
+Per command and round (``--repeats``), a fresh cluster: a head and two worker nodes started with
+`ray start` on this host (``ray_cluster.LocalCluster``, ``--cpus`` CPUs each). Baseline: the same command with
 ``--engine local --workers 2`` (``--num-workers 2`` for info). On the cluster the command runs
 twice: intact, then with worker node 2 killed once ``--kill-after`` rows are journaled and one of
 its workers is running a task (``NodeKiller``: that worker and the raylet first, then the node's
@@ -13,7 +13,7 @@ baseline's, the row count and order, and (check, prepare) that the journal holds
 Retried tasks: the driver's own count, from the line `map_on_ray` logs on stderr (Note [lost
 nodes] in pyvidfast/parallel/ray_loop.py).
 
-    python benchmarks/bench_ray_cluster.py [--cpus 1] [--kill-after 12]
+    python benchmarks/bench_ray_cluster.py [--cpus 1] [--kill-after 12] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,27 +147,48 @@ def command_is_ordered(first: pd.DataFrame, table: pd.DataFrame) -> bool | None:
     return got == want
 
 
-def one_command(command: str, table: Path, work: Path, args) -> dict:
+def one_round(command: str, table: Path, work: Path, args) -> dict:
+    """Local baseline, then a fresh cluster: the command intact, then with worker 2 killed."""
     data = pd.read_csv(table)
     workers = ["--num-workers", "2"] if command == "info" else ["--workers", "2"]
-    local = run(command, table, work / f"{command}-local", ["--engine", "local", *workers])
+    local = run(command, table, work / "local", ["--engine", "local", *workers])
     cluster = LocalCluster(workers=2, cpus=args.cpus)
     t0 = time.monotonic()
     with cluster:
         start_s = time.monotonic() - t0
         nodes = node_report(cluster.address)
         engine = ["--engine", "ray", "--address", cluster.address]
-        intact = run(command, table, work / f"{command}-ray", engine)
-        out = work / f"{command}-ray-kill"
+        intact = run(command, table, work / "ray", engine)
+        out = work / "ray-kill"
         killer = start_killer(cluster, out, args.kill_after if command != "info" else None)
         killed = run(command, table, out, engine, killer)
-    result = {"command": command, "cluster_start_s": round(start_s, 2), "nodes": nodes}
-    result["local_s"] = local["seconds"]
+    result = {"cluster_start_s": round(start_s, 2), "nodes": nodes, "local_s": local["seconds"]}
     for name, candidate in (("ray_intact", intact), ("ray_node_killed", killed)):
         tables = candidate.pop("tables")
         result[name] = {**candidate, "journal": None}
         result[name]["vs_local"] = compare({**candidate, "tables": tables}, local, data)
     return result
+
+
+def one_command(command: str, table: Path, work: Path, args) -> dict:
+    rounds = [one_round(command, table, work / f"{command}-{r}", args) for r in range(args.repeats)]
+
+    def median(key: str, sub: str | None = None) -> float:
+        return statistics.median(r[key][sub] if sub else r[key] for r in rounds)
+
+    killed = [r["ray_node_killed"] for r in rounds]
+    return {
+        "command": command,
+        "median_local_s": median("local_s"),
+        "median_ray_intact_s": median("ray_intact", "seconds"),
+        "median_ray_node_killed_s": median("ray_node_killed", "seconds"),
+        "retried_tasks": [k["retried_tasks"] for k in killed],
+        "differing_rows_intact": sum(r["ray_intact"]["vs_local"]["differing_rows"] for r in rounds),
+        "differing_rows_killed": sum(k["vs_local"]["differing_rows"] for k in killed),
+        "rows_out_killed": [k["vs_local"]["rows_out"] for k in killed],
+        "journal_duplicates_killed": sum(k["vs_local"]["journal_duplicates"] for k in killed),
+        "rounds": rounds,
+    }
 
 
 def start_killer(cluster: LocalCluster, out: Path, after: int | None):
@@ -215,6 +237,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=1, help="CPUs each node offers Ray")
     parser.add_argument("--kill-after", type=int, default=12, help="journaled rows before the kill")
     parser.add_argument("--commands", default=",".join(COMMANDS))
+    parser.add_argument("--repeats", type=int, default=3, help="rounds per command")
     parser.add_argument("--out", default="bench_ray_cluster")
     args = parser.parse_args()
     results = []
@@ -233,24 +256,27 @@ def main() -> None:
             "nodes": "head + 2 workers, `ray start` on 127.0.0.1",
             "cpus_per_node": args.cpus,
             "kill_after_rows": args.kill_after,
+            "recovered_by": "the driver resubmitting the tasks of the lost node (map_on_ray, Note "
+            "[lost nodes]); Ray's own task retries are off (max_retries=0) and the journal is not "
+            "needed, the driver lives on the head",
+            "repeats": args.repeats,
             "results": results,
         },
     )
     print(f"wrote {path}")
     table_rows = []
     for r in results:
-        k, i = r["ray_node_killed"], r["ray_intact"]
         table_rows.append(
             {
                 "command": r["command"],
-                "local_s": r["local_s"],
-                "ray_s": i["seconds"],
-                "ray_killed_s": k["seconds"],
-                "killed/intact": f"{k['seconds'] / i['seconds']:.2f}",
-                "retried": k["retried_tasks"],
-                "rows": f"{k['vs_local']['rows_out']}/{k['vs_local']['rows_in']}",
-                "diff_rows": f"{i['vs_local']['differing_rows']}/{k['vs_local']['differing_rows']}",
-                "journal_dups": k["vs_local"]["journal_duplicates"],
+                "local_s": r["median_local_s"],
+                "ray_s": r["median_ray_intact_s"],
+                "ray_killed_s": r["median_ray_node_killed_s"],
+                "killed/intact": f"{r['median_ray_node_killed_s'] / r['median_ray_intact_s']:.2f}",
+                "retried": "/".join(str(n) for n in r["retried_tasks"]),
+                "rows": "/".join(str(n) for n in r["rows_out_killed"]) + f" of {n_rows}",
+                "diff_rows": f"{r['differing_rows_intact']}/{r['differing_rows_killed']}",
+                "journal_dups": r["journal_duplicates_killed"],
             }
         )
     print_table(table_rows, list(table_rows[0]))

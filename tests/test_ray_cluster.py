@@ -81,6 +81,7 @@ def test_a_task_on_a_killed_node_is_run_again_not_failed(cluster, tmp_path: Path
     assert got == {i: [i * i] for i in range(9)}
     assert stats.resubmitted >= len(blocked)
     assert stats.submitted == 9 + stats.resubmitted
+    assert stats.lost_nodes == [victim]
 
 
 def test_check_on_a_cluster_losing_a_node_equals_local(cluster, real_dir: Path, tmp_path, caplog):

@@ -12,14 +12,15 @@ again (fresh deadline, at most ``MAX_RESUBMITS`` times): ``NodeDiedError`` and a
 object always mean that; a ``WorkerCrashedError`` does once a node has left the cluster during
 the run (the core worker may report the worker's death before it hears of the node's). Each
 resubmission is logged and counted in the ``RayRunStats`` that ``map_on_ray`` returns, and the
-number in flight shrinks to the CPUs left once the GCS lists the node as dead (until then one
-task may wait in Ray's queue, its timeout running).
+number in flight shrinks to the CPUs of the nodes left (the node a ``NodeDiedError`` names counts
+as lost at once: the GCS lists a SIGKILLed node as alive for seconds after the driver knows).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,12 +54,12 @@ def init_ray(address: str | None = None) -> Any:
     return ray
 
 
-def _alive_nodes(ray) -> set[str]:
-    return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+# The node a NodeDiedError names ("... node ID: <hex>. ..."); the exception has no field for it.
+NODE_ID = re.compile(r"node ID: ([0-9a-f]+)")
 
 
 class _Run:
-    """One ``map_on_ray`` call: the tasks in flight, the items left, the nodes seen alive."""
+    """One ``map_on_ray`` call: the tasks in flight, the items left, the nodes lost so far."""
 
     def __init__(self, ray, remote, items, timeout, resource: str, num_workers) -> None:
         self.ray, self.remote, self.items, self.timeout = ray, remote, items, timeout
@@ -67,12 +68,20 @@ class _Run:
         self.in_flight: dict[Any, tuple[int, float]] = {}
         self.attempts = [0] * len(items)
         self.stats = RayRunStats()
-        self.nodes = _alive_nodes(ray)
+        self.nodes = self._alive()
         self.limit = self._limit()
 
+    def _alive(self) -> dict[str, float]:
+        """Alive nodes not known lost -> their ``resource`` count. The GCS lists a killed node
+        as alive for seconds after the driver has had a NodeDiedError for it."""
+        return {
+            n["NodeID"]: n["Resources"].get(self.resource, 0)
+            for n in self.ray.nodes()
+            if n["Alive"] and n["NodeID"] not in self.stats.lost_nodes
+        }
+
     def _limit(self) -> int:
-        cpus = int(self.ray.cluster_resources().get(self.resource, 1))
-        return max(1, self.num_workers or cpus)
+        return max(1, self.num_workers or int(sum(self._alive().values())))
 
     def submit(self) -> None:
         while self.pending and len(self.in_flight) < self.limit:
@@ -89,24 +98,28 @@ class _Run:
     def node_lost(self, exc: BaseException) -> bool:
         """Note [lost nodes]: did ``exc`` come from a node leaving rather than from the item?"""
         errors = self.ray.exceptions
-        if isinstance(exc, (errors.NodeDiedError, errors.ObjectLostError)):
+        if isinstance(exc, errors.NodeDiedError):
+            named = NODE_ID.search(str(exc))
+            self.notice_lost_nodes([named.group(1)] if named else [])
+            return True
+        if isinstance(exc, errors.ObjectLostError):
             return True
         return isinstance(exc, errors.WorkerCrashedError) and bool(self.notice_lost_nodes())
 
-    def notice_lost_nodes(self) -> list[str]:
-        """Node ids alive at the start that are gone now (the in-flight limit follows)."""
-        gone = sorted(self.nodes - _alive_nodes(self.ray))
-        for node in gone:
-            if node not in self.stats.lost_nodes:
-                self.stats.lost_nodes.append(node)
-                self.limit = self._limit()
+    def notice_lost_nodes(self, named: Sequence[str] = ()) -> list[str]:
+        """The nodes lost during the run: ``named`` ones and those the GCS no longer lists as
+        alive; the in-flight limit shrinks to the CPUs left."""
+        gone = [*named, *sorted(set(self.nodes) - set(self._alive()))]
+        new = [node for node in dict.fromkeys(gone) if node not in self.stats.lost_nodes]
+        if new:
+            self.stats.lost_nodes.extend(new)
+            self.limit = self._limit()
         return self.stats.lost_nodes
 
     def resubmit(self, i: int, exc: BaseException) -> bool:
         """Put item ``i`` back in the queue unless it has used its resubmissions."""
         if self.attempts[i] > MAX_RESUBMITS:
             return False
-        self.notice_lost_nodes()
         self.pending.append(i)
         self.stats.resubmitted += 1
         log.warning(
@@ -156,7 +169,6 @@ def map_on_ray(
                 del run.in_flight[ref]
                 on_result(i, on_timeout(items[i]))
     if run.stats.resubmitted:
-        run.notice_lost_nodes()  # the GCS may have learnt of a loss after the driver did
         log.warning(
             "ray: %d task(s) resubmitted after %d node(s) left the cluster",
             run.stats.resubmitted,
