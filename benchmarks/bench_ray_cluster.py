@@ -103,6 +103,7 @@ def run(command: str, table: Path, out: Path, engine: list[str], killer=None) ->
         "retried_tasks": int(found.group(1)) if found else 0,
         "lost_nodes": int(found.group(2)) if found else 0,
         "stderr_ray_lines": [line for line in proc.stderr.splitlines() if "ray:" in line],
+        "stderr_tail": proc.stderr[-3000:],
         "kill": None
         if killer is None
         else {
@@ -114,24 +115,37 @@ def run(command: str, table: Path, out: Path, engine: list[str], killer=None) ->
     }
 
 
+def differences(got: pd.DataFrame, expected: pd.DataFrame) -> list[dict]:
+    """Rows (keyed by path, each path once in these tables) that differ or are only in one table:
+    ``{"path", "column", "local", "ray"}`` for each differing cell."""
+    found = []
+    got_rows = {r["path"]: r for r in got.to_dict("records")}
+    want_rows = {r["path"]: r for r in expected.to_dict("records")}
+    for path in dict.fromkeys([*want_rows, *got_rows]):
+        a, b = want_rows.get(path), got_rows.get(path)
+        if a is None or b is None:
+            found.append(
+                {"path": path, "column": None, "local": a is not None, "ray": b is not None}
+            )
+            continue
+        for column in dict.fromkeys([*a, *b]):
+            x, y = a.get(column), b.get(column)
+            if not (x == y or (pd.isna(x) and pd.isna(y))):
+                found.append({"path": path, "column": column, "local": x, "ray": y})
+    return found
+
+
 def compare(candidate: dict, baseline: dict, table: pd.DataFrame) -> dict:
-    """Differing cells and rows against the baseline; every row once, in order."""
-    diffs, rows_differ = 0, 0
+    """Differing rows against the baseline; every row once, in order."""
+    diffs = []
     for name, expected in baseline["tables"].items():
-        got = candidate["tables"][name]
-        if got.shape != expected.shape or list(got.columns) != list(expected.columns):
-            return {"same_shape": False, "differing_rows": max(len(got), len(expected))}
-        unequal = ~((got == expected) | (got.isna() & expected.isna()))
-        diffs += int(unequal.to_numpy().sum())
-        rows_differ += int(unequal.any(axis=1).sum())
+        diffs += [{"table": name, **d} for d in differences(candidate["tables"][name], expected)]
     first = next(iter(candidate["tables"].values()))
-    rows = sum(len(t) for t in candidate["tables"].values())
     journal = candidate["journal"]
     return {
-        "same_shape": True,
-        "differing_cells": diffs,
-        "differing_rows": rows_differ,
-        "rows_out": rows,
+        "differing_rows": len({(d["table"], d["path"]) for d in diffs}),
+        "differences": diffs[:20],
+        "rows_out": sum(len(t) for t in candidate["tables"].values()),
         "rows_in": len(table),
         "paths_in_order": command_is_ordered(first, table),
         "journal_paths": len(journal),
@@ -167,6 +181,10 @@ def one_round(command: str, table: Path, work: Path, args) -> dict:
         tables = candidate.pop("tables")
         result[name] = {**candidate, "journal": None}
         result[name]["vs_local"] = compare({**candidate, "tables": tables}, local, data)
+        if not result[name]["vs_local"]["differing_rows"]:
+            del result[name]["stderr_tail"]  # kept only where it may explain a difference
+        else:
+            result["local_stderr_tail"] = local["stderr_tail"]
     return result
 
 

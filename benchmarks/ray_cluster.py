@@ -60,11 +60,13 @@ def _free(port: int) -> bool:
     return True
 
 
-def _free_base(count: int) -> int:
-    """A base port with ``count`` free ports above it (random, so parallel runs rarely meet)."""
+def _free_base(nodes: int) -> int:
+    """A base port whose ``nodes`` blocks of ``PORTS_PER_NODE`` have their service ports free
+    (random, so parallel runs rarely meet)."""
     for _ in range(200):
-        base = random.randrange(20000, 60000 - count, 100)
-        if all(_free(p) for p in range(base, base + 10)):
+        base = random.randrange(20000, 60000 - nodes * PORTS_PER_NODE, 100)
+        starts = range(base, base + nodes * PORTS_PER_NODE, PORTS_PER_NODE)
+        if all(_free(p) for start in starts for p in range(start, start + 10)):
             return base
     raise RuntimeError("no free port range found for the Ray cluster")
 
@@ -145,14 +147,12 @@ def _comm(pid: int) -> str:
 class LocalCluster:
     """``LocalCluster(workers=2)``: head + 2 worker nodes of ``cpus`` CPUs each (head included).
 
-    ``env`` is what every node's processes (and so the task workers) run with: pass the
-    ``PYTHONPATH`` the driver imports pyvidfast from.
+    The nodes inherit this process's environment (``PYTHONPATH`` included), so their task
+    workers import the pyvidfast the driver imports.
     """
 
     workers: int = 2
     cpus: int = 1
-    head_cpus: int | None = None
-    env: dict[str, str] | None = None
     object_store_bytes: int = 100_000_000
     nodes: list[Node] = field(default_factory=list)
     temp_dir: str = ""
@@ -179,9 +179,8 @@ class LocalCluster:
         command = [ray if os.path.exists(ray) else "ray", "start", "--node-ip-address=127.0.0.1"]
         command += [f"--num-cpus={cpus}", f"--object-store-memory={self.object_store_bytes}"]
         command += ["--disable-usage-stats", *self._ports(base), *extra]
-        env = {**os.environ, **(self.env or {}), **NODE_ENV}
-        log = open(os.path.join(self.temp_dir, f"{name}.log"), "w")  # noqa: SIM115
-        with log:
+        env = {**os.environ, **NODE_ENV}
+        with open(os.path.join(self.temp_dir, f"{name}.log"), "w") as log:
             proc = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -195,7 +194,7 @@ class LocalCluster:
         """Start the head, then each worker node; on failure everything started is killed."""
         # Short: the raylet's socket paths live under it and must stay under 108 bytes.
         self.temp_dir = tempfile.mkdtemp(prefix="pvfray", dir="/tmp")
-        base = _free_base(PORTS_PER_NODE * (self.workers + 1))
+        base = _free_base(self.workers + 1)
         self.port = base
         try:
             head = [
@@ -205,7 +204,7 @@ class LocalCluster:
                 f"--dashboard-port={base + 7}",
                 f"--temp-dir={self.temp_dir}",
             ]
-            self._start("head", base, head, self.cpus if self.head_cpus is None else self.head_cpus)
+            self._start("head", base, head, self.cpus)
             for k in range(self.workers):
                 node_base = base + PORTS_PER_NODE * (k + 1)
                 self._start(f"worker{k + 1}", node_base, [f"--address={self.address}"], self.cpus)
@@ -234,12 +233,6 @@ class LocalCluster:
                     break
                 time.sleep(0.2)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
-
-    def kill_when_busy(self, name: str, ready: Callable[[], bool]) -> NodeKiller:
-        """A started thread that kills node ``name`` once ``ready()`` and the node runs a task."""
-        killer = NodeKiller(self, name, ready)
-        killer.start()
-        return killer
 
     def __enter__(self) -> LocalCluster:
         return self.start()
