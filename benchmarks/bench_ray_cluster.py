@@ -2,16 +2,16 @@
 mid-run end with every row once and the local engine's verdicts, and what does the loss cost?
 
 Per command and round (``--repeats``), a fresh cluster: a head and two worker nodes started with
-`ray start` on this host (``ray_cluster.LocalCluster``, ``--cpus`` CPUs each). Baseline: the same command with
-``--engine local --workers 2`` (``--num-workers 2`` for info). On the cluster the command runs
-twice: intact, then with worker node 2 killed once ``--kill-after`` rows are journaled and one of
-its workers is running a task (``NodeKiller``: that worker and the raylet first, then the node's
-other processes, all SIGKILL; info keeps no journal, so it is killed at the first task seen on the
-node). Rows: every real clip under ``REAL_DIR`` (a few with an empty caption, so prepare rejects
-some before decoding), each path once. Compared: the output tables cell for cell against the
-baseline's, the row count and order, and (check, prepare) that the journal holds each path once.
-Retried tasks: the driver's own count, from the line `map_on_ray` logs on stderr (Note [lost
-nodes] in pyvidfast/parallel/ray_loop.py).
+`ray start` on this host (``ray_cluster.LocalCluster``, ``--cpus`` CPUs each). Baseline: the
+same command with ``--engine local --workers 2`` (``--num-workers 2`` for info). On the cluster
+the command runs twice: intact, then with worker node 2 killed once ``--kill-after`` rows are
+journaled (info keeps no journal: at once) and one of its workers is running a task with a file
+of the table open, a read in progress (``NodeKiller``: the raylet and that worker first, then the
+node's other processes, all SIGKILL). Rows: every real clip under ``REAL_DIR`` (a few with an
+empty caption, so prepare rejects some before decoding), each path once. Compared: the output
+tables row by row (keyed by path) against the baseline's, the row count and order, and (check,
+prepare) that the journal holds each path once. Retried tasks: the driver's own count, from the
+line `map_on_ray` logs on stderr (Note [lost nodes] in pyvidfast/parallel/ray_loop.py).
 
     python benchmarks/bench_ray_cluster.py [--cpus 1] [--kill-after 12] [--repeats 3]
 """
@@ -174,7 +174,8 @@ def one_round(command: str, table: Path, work: Path, args) -> dict:
         engine = ["--engine", "ray", "--address", cluster.address]
         intact = run(command, table, work / "ray", engine)
         out = work / "ray-kill"
-        killer = start_killer(cluster, out, args.kill_after if command != "info" else None)
+        after = args.kill_after if command != "info" else None
+        killer = start_killer(cluster, out, after, list(data["path"]))
         killed = run(command, table, out, engine, killer)
     result = {"cluster_start_s": round(start_s, 2), "nodes": nodes, "local_s": local["seconds"]}
     for name, candidate in (("ray_intact", intact), ("ray_node_killed", killed)):
@@ -209,9 +210,10 @@ def one_command(command: str, table: Path, work: Path, args) -> dict:
     }
 
 
-def start_killer(cluster: LocalCluster, out: Path, after: int | None):
+def start_killer(cluster: LocalCluster, out: Path, after: int | None, paths: list[str]):
     """A started ``NodeKiller`` for worker node 2, ready once ``after`` rows are journaled under
-    ``out`` (None: at once); ``killer.rows_seen`` is the count read just before the kill."""
+    ``out`` (None: at once), firing while a worker there has one of ``paths`` open;
+    ``killer.rows_seen`` is the count read just before the kill."""
 
     def ready() -> bool:
         if after is None:
@@ -219,7 +221,7 @@ def start_killer(cluster: LocalCluster, out: Path, after: int | None):
         killer.rows_seen = journal_rows(out)
         return killer.rows_seen >= after
 
-    killer = NodeKiller(cluster, "worker2", ready)
+    killer = NodeKiller(cluster, "worker2", ready, reading=paths)
     killer.rows_seen = None
     killer.start()
     return killer

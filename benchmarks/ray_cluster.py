@@ -190,27 +190,31 @@ class LocalCluster:
             text = open(log.name).read()[-2000:]
             raise RuntimeError(f"`ray start` for {name} failed ({code}):\n{text}")
 
-    def start(self) -> LocalCluster:
-        """Start the head, then each worker node; on failure everything started is killed."""
+    def start(self, attempts: int = 2) -> LocalCluster:
+        """Start the head, then each worker node; on failure everything started is killed and,
+        ``attempts`` times in all, started again on other ports (a head on a loaded 2-core host
+        can miss its GCS deadline)."""
+        for attempt in range(attempts):
+            try:
+                return self._start_all()
+            except BaseException:
+                self.stop()
+                self.nodes = []
+                if attempt == attempts - 1:
+                    raise
+        return self
+
+    def _start_all(self) -> LocalCluster:
         # Short: the raylet's socket paths live under it and must stay under 108 bytes.
         self.temp_dir = tempfile.mkdtemp(prefix="pvfray", dir="/tmp")
         base = _free_base(self.workers + 1)
         self.port = base
-        try:
-            head = [
-                "--head",
-                f"--port={base}",
-                "--include-dashboard=false",
-                f"--dashboard-port={base + 7}",
-                f"--temp-dir={self.temp_dir}",
-            ]
-            self._start("head", base, head, self.cpus)
-            for k in range(self.workers):
-                node_base = base + PORTS_PER_NODE * (k + 1)
-                self._start(f"worker{k + 1}", node_base, [f"--address={self.address}"], self.cpus)
-        except BaseException:
-            self.stop()
-            raise
+        head = ["--head", f"--port={base}", "--include-dashboard=false"]
+        head += [f"--dashboard-port={base + 7}", f"--temp-dir={self.temp_dir}"]
+        self._start("head", base, head, self.cpus)
+        for k in range(self.workers):
+            node_base = base + PORTS_PER_NODE * (k + 1)
+            self._start(f"worker{k + 1}", node_base, [f"--address={self.address}"], self.cpus)
         return self
 
     def node(self, name: str) -> Node:
@@ -263,7 +267,7 @@ def _kill(pids) -> None:
 class NodeKiller(threading.Thread):
     """Kills a node in the middle of a run, at a state rather than after a guessed sleep: once
     ``ready()`` (e.g. N rows journaled) and one of the node's workers is running a task (with one
-    of the files ``reading`` open, if given: a decode in progress). That worker and the raylet
+    of the files ``reading`` open, if given: a decode in progress). The raylet and that worker
     are killed first, then every other process of the node."""
 
     def __init__(
@@ -290,7 +294,9 @@ class NodeKiller(threading.Thread):
                     busy = {p: t for p, t in busy.items() if self.reading & open_files(p)}
                 if busy:
                     raylet = node.raylet_pid()
-                    first = {**busy, raylet: "raylet"} if raylet else busy
+                    # The raylet first: a lost machine's raylet is gone when the driver asks
+                    # it why the worker died (a live raylet reports a WorkerCrashedError).
+                    first = {raylet: "raylet", **busy} if raylet else busy
                     self.at = time.monotonic()
                     self.killed = self.cluster.kill_node(self.node_name, first)
                     self.busy = busy

@@ -5,12 +5,14 @@ takes one), so an item's timeout counts from when it can start. A task past its 
 force-cancelled and its item gets ``on_timeout(item)``; a task that raises or whose worker dies
 gets ``on_crash(item, exc)``. ``on_result(index, result)`` is called once per item, as it finishes.
 
-Note [lost nodes]: tasks run with ``max_retries=0``, so a worker that dies of its file (segfault,
-OOM kill) gives that file's ``crash`` verdict at once, as the local pool does, instead of being
-run again by Ray. A task whose node died says nothing about its file, so the driver sends it
+Note [lost nodes]: a task whose node died says nothing about its file, so the driver sends it
 again (fresh deadline, at most ``MAX_RESUBMITS`` times): ``NodeDiedError`` and a lost result
-object always mean that; a ``WorkerCrashedError`` does once a node has left the cluster during
-the run (the core worker may report the worker's death before it hears of the node's). Each
+object always mean that. A ``WorkerCrashedError`` is ambiguous: the worker may have died of its
+file (segfault, OOM kill: the local pool's ``crash``) or with its node, reported so when the
+node's raylet outlived the worker by a moment, and the GCS lists a dead node as alive for seconds
+longer. So it means a lost node once a node is known lost during the run, and otherwise the task
+runs once more: a file that kills its worker twice gets its ``crash`` verdict. Ray's own retries
+are off (``max_retries=0``) so each of these is the driver's decision, counted. Each
 resubmission is logged and counted in the ``RayRunStats`` that ``map_on_ray`` returns, and the
 number in flight shrinks to the CPUs of the nodes left (the node a ``NodeDiedError`` names counts
 as lost at once: the GCS lists a SIGKILLed node as alive for seconds after the driver knows).
@@ -95,16 +97,23 @@ class _Run:
         soonest = min(d for _, d in self.in_flight.values())
         return None if soonest == math.inf else max(0.0, soonest - time.monotonic())
 
-    def node_lost(self, exc: BaseException) -> bool:
-        """Note [lost nodes]: did ``exc`` come from a node leaving rather than from the item?"""
+    def why_again(self, i: int, exc: BaseException) -> str | None:
+        """Note [lost nodes]: why item ``i``'s task, which raised ``exc``, runs again (None: it
+        does not, ``exc`` is the item's failure)."""
         errors = self.ray.exceptions
         if isinstance(exc, errors.NodeDiedError):
             named = NODE_ID.search(str(exc))
             self.notice_lost_nodes([named.group(1)] if named else [])
-            return True
-        if isinstance(exc, errors.ObjectLostError):
-            return True
-        return isinstance(exc, errors.WorkerCrashedError) and bool(self.notice_lost_nodes())
+            lost = "its node was lost"
+        elif isinstance(exc, errors.ObjectLostError):
+            lost = "its result was lost with its node"
+        elif isinstance(exc, errors.WorkerCrashedError) and self.notice_lost_nodes():
+            lost = "its worker died after a node was lost"
+        elif isinstance(exc, errors.WorkerCrashedError) and self.attempts[i] == 1:
+            return "its worker died (with its node, or of the file: run once more)"
+        else:
+            return None
+        return lost if self.attempts[i] <= MAX_RESUBMITS else None
 
     def notice_lost_nodes(self, named: Sequence[str] = ()) -> list[str]:
         """The nodes lost during the run: ``named`` ones and those the GCS no longer lists as
@@ -116,19 +125,17 @@ class _Run:
             self.limit = self._limit()
         return self.stats.lost_nodes
 
-    def resubmit(self, i: int, exc: BaseException) -> bool:
-        """Put item ``i`` back in the queue unless it has used its resubmissions."""
-        if self.attempts[i] > MAX_RESUBMITS:
-            return False
+    def resubmit(self, i: int, exc: BaseException, why: str) -> None:
+        """Put item ``i`` back in the queue, first in line."""
         self.pending.append(i)
         self.stats.resubmitted += 1
         log.warning(
-            "ray: %s resubmitted, its node was lost (%s: %s)",
+            "ray: %s resubmitted, %s (%s: %s)",
             repr(self.items[i])[:200],
+            why,
             type(exc).__name__,
             (str(exc).strip().splitlines() or [""])[0][:200],
         )
-        return True
 
 
 def map_on_ray(
@@ -158,7 +165,9 @@ def map_on_ray(
             try:
                 value = ray.get(ref)
             except Exception as exc:  # WorkerCrashedError, RayTaskError, ...: the item's failure
-                if run.node_lost(exc) and run.resubmit(i, exc):
+                why = run.why_again(i, exc)
+                if why is not None:
+                    run.resubmit(i, exc, why)
                     continue
                 value = on_crash(items[i], exc)
             on_result(i, value)
