@@ -6,14 +6,17 @@ Per command and round (``--repeats``), a fresh cluster: a head and two worker no
 same command with ``--engine local --workers 2`` (``--num-workers 2`` for info). On the cluster
 the command runs twice: intact, then with worker node 2 killed once ``--kill-after`` rows are
 journaled (info keeps no journal: at once) and one of its workers is running a task with a file
-of the table open, a read in progress (``NodeKiller``: the raylet and that worker first, then the
-node's other processes, all SIGKILL). Rows: every real clip under ``REAL_DIR`` (a few with an
-empty caption, so prepare rejects some before decoding), each path once. Compared: the output
+of the table open, a read in progress (plain info, whose header reads take milliseconds and may
+never reach worker 2: once another node reads a file; ``info-exact`` is ``info --exact-frames``,
+which decodes) (``NodeKiller``: the raylet and that worker first, then the
+node's other processes, all SIGKILL). Rows: every real clip under ``REAL_DIR``, ``--copies``
+times as symlinks (one caption in 30 empty, so prepare rejects some before decoding), each path
+once. Compared: the output
 tables row by row (keyed by path) against the baseline's, the row count and order, and (check,
 prepare) that the journal holds each path once. Retried tasks: the driver's own count, from the
 line `map_on_ray` logs on stderr (Note [lost nodes] in pyvidfast/parallel/ray_loop.py).
 
-    python benchmarks/bench_ray_cluster.py [--cpus 1] [--kill-after 12] [--repeats 3]
+    python benchmarks/bench_ray_cluster.py [--cpus 1] [--kill-after 24] [--copies 3] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -32,15 +35,24 @@ from pathlib import Path
 
 import pandas as pd
 from common import REAL_DIR, print_table, write_results
-from ray_cluster import LocalCluster, NodeKiller
+from ray_cluster import LocalCluster, NodeKiller, open_files
 
-COMMANDS = ("info", "check", "prepare")
+# info-exact: `info --exact-frames`, which decodes every video (no RGB) where info reads headers.
+COMMANDS = ("info", "info-exact", "check", "prepare")
 RESUBMITTED = re.compile(r"ray: (\d+) task\(s\) resubmitted after (\d+) node\(s\)")
 
 
-def make_dataset(folder: Path) -> Path:
-    """``dataset.csv``: every real clip once, with a caption (three left empty)."""
-    paths = sorted(str(p) for p in REAL_DIR.glob("*/*") if p.suffix not in (".csv", ".md"))
+def make_dataset(folder: Path, copies: int) -> Path:
+    """``dataset.csv``: every real clip ``copies`` times, each copy a symlink of its own (a row,
+    a path and a decode of its own), with a caption (one in 30 left empty)."""
+    sources = sorted(p for p in REAL_DIR.glob("*/*") if p.suffix not in (".csv", ".md"))
+    paths = []
+    for k in range(copies):
+        (folder / f"copy{k}").mkdir()
+        for source in sources:
+            link = folder / f"copy{k}" / f"{source.parent.name}__{source.name}"
+            link.symlink_to(source)
+            paths.append(str(link))
     text = [f"clip {i}" if i % 30 != 7 else "" for i in range(len(paths))]
     table = folder / "dataset.csv"
     pd.DataFrame({"path": paths, "text": text}).to_csv(table, index=False)
@@ -49,16 +61,18 @@ def make_dataset(folder: Path) -> Path:
 
 def command_line(command: str, table: Path, out: Path, engine: list[str]) -> list[str]:
     """The CLI call for ``command`` writing under ``out``, and the tables it writes."""
-    base = [sys.executable, "-m", "pyvidfast", command, str(table), "--no-progress", *engine]
-    if command == "info":
-        return [*base, "--info-errors", "--output", str(out / "info.csv")]
+    name = command.split("-")[0]
+    base = [sys.executable, "-m", "pyvidfast", name, str(table), "--no-progress", *engine]
+    if name == "info":
+        exact = ["--exact-frames"] if command == "info-exact" else []
+        return [*base, *exact, "--info-errors", "--output", str(out / "info.csv")]
     if command == "check":
         return [*base, "-o", str(out / "checked.csv")]
     return [*base, "--max-size-mb", "2", "--output-dir", str(out)]
 
 
 def outputs(command: str, out: Path) -> dict[str, pd.DataFrame]:
-    if command == "info":
+    if command.startswith("info"):
         return {"info": pd.read_csv(out / "info.csv")}
     if command == "check":
         return {"checked": pd.read_csv(out / "checked.csv")}
@@ -164,7 +178,8 @@ def command_is_ordered(first: pd.DataFrame, table: pd.DataFrame) -> bool | None:
 def one_round(command: str, table: Path, work: Path, args) -> dict:
     """Local baseline, then a fresh cluster: the command intact, then with worker 2 killed."""
     data = pd.read_csv(table)
-    workers = ["--num-workers", "2"] if command == "info" else ["--workers", "2"]
+    info = command.startswith("info")
+    workers = ["--num-workers", "2"] if info else ["--workers", "2"]
     local = run(command, table, work / "local", ["--engine", "local", *workers])
     cluster = LocalCluster(workers=2, cpus=args.cpus)
     t0 = time.monotonic()
@@ -174,8 +189,9 @@ def one_round(command: str, table: Path, work: Path, args) -> dict:
         engine = ["--engine", "ray", "--address", cluster.address]
         intact = run(command, table, work / "ray", engine)
         out = work / "ray-kill"
-        after = args.kill_after if command != "info" else None
-        killer = start_killer(cluster, out, after, list(data["path"]))
+        after = None if info else args.kill_after
+        reading = [os.path.realpath(p) for p in data["path"]]  # what a worker's fd links show
+        killer = start_killer(cluster, out, after, reading, command == "info")
         killed = run(command, table, out, engine, killer)
     result = {"cluster_start_s": round(start_s, 2), "nodes": nodes, "local_s": local["seconds"]}
     for name, candidate in (("ray_intact", intact), ("ray_node_killed", killed)):
@@ -201,6 +217,7 @@ def one_command(command: str, table: Path, work: Path, args) -> dict:
         "median_local_s": median("local_s"),
         "median_ray_intact_s": median("ray_intact", "seconds"),
         "median_ray_node_killed_s": median("ray_node_killed", "seconds"),
+        "rounds_with_a_kill": sum(1 for k in killed if k["kill"]["killed_pids"]),
         "retried_tasks": [k["retried_tasks"] for k in killed],
         "differing_rows_intact": sum(r["ray_intact"]["vs_local"]["differing_rows"] for r in rounds),
         "differing_rows_killed": sum(k["vs_local"]["differing_rows"] for k in killed),
@@ -210,18 +227,29 @@ def one_command(command: str, table: Path, work: Path, args) -> dict:
     }
 
 
-def start_killer(cluster: LocalCluster, out: Path, after: int | None, paths: list[str]):
+def start_killer(
+    cluster: LocalCluster, out: Path, after: int | None, paths: list[str], headers: bool
+):
     """A started ``NodeKiller`` for worker node 2, ready once ``after`` rows are journaled under
     ``out`` (None: at once), firing while a worker there has one of ``paths`` open;
-    ``killer.rows_seen`` is the count read just before the kill."""
+    ``killer.rows_seen`` is the count read just before the kill. ``headers`` (plain info, whose
+    tasks take milliseconds and may never reach worker 2): fire once the head or worker 1 reads
+    one of ``paths``, worker 2 busy or not."""
+    others = [cluster.node("head"), cluster.node("worker1")]
+
+    def reading_elsewhere() -> bool:
+        busy = [pid for node in others for pid in node.busy_workers()]
+        return any(set(paths) & open_files(pid) for pid in busy)
 
     def ready() -> bool:
+        if headers:
+            return reading_elsewhere()
         if after is None:
             return True
         killer.rows_seen = journal_rows(out)
         return killer.rows_seen >= after
 
-    killer = NodeKiller(cluster, "worker2", ready, reading=paths)
+    killer = NodeKiller(cluster, "worker2", ready, reading=paths, require_task=not headers)
     killer.rows_seen = None
     killer.start()
     return killer
@@ -255,7 +283,8 @@ def node_report(address: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpus", type=int, default=1, help="CPUs each node offers Ray")
-    parser.add_argument("--kill-after", type=int, default=12, help="journaled rows before the kill")
+    parser.add_argument("--kill-after", type=int, default=24, help="journaled rows before the kill")
+    parser.add_argument("--copies", type=int, default=3, help="rows per real clip (symlinks)")
     parser.add_argument("--commands", default=",".join(COMMANDS))
     parser.add_argument("--repeats", type=int, default=3, help="rounds per command")
     parser.add_argument("--out", default="bench_ray_cluster")
@@ -263,7 +292,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="pvf-raybench") as tmp:
         work = Path(tmp)
-        table = make_dataset(work)
+        table = make_dataset(work, args.copies)
         n_rows = len(pd.read_csv(table))
         for command in args.commands.split(","):
             results.append(one_command(command, table, work, args))
@@ -276,6 +305,7 @@ def main() -> None:
             "nodes": "head + 2 workers, `ray start` on 127.0.0.1",
             "cpus_per_node": args.cpus,
             "kill_after_rows": args.kill_after,
+            "copies": args.copies,
             "recovered_by": "the driver resubmitting the tasks of the lost node (map_on_ray, Note "
             "[lost nodes]); Ray's own task retries are off (max_retries=0) and the journal is not "
             "needed, the driver lives on the head",
@@ -293,6 +323,7 @@ def main() -> None:
                 "ray_s": r["median_ray_intact_s"],
                 "ray_killed_s": r["median_ray_node_killed_s"],
                 "killed/intact": f"{r['median_ray_node_killed_s'] / r['median_ray_intact_s']:.2f}",
+                "killed": f"{r['rounds_with_a_kill']}/{len(r['rounds'])}",
                 "retried": "/".join(str(n) for n in r["retried_tasks"]),
                 "rows": "/".join(str(n) for n in r["rows_out_killed"]) + f" of {n_rows}",
                 "diff_rows": f"{r['differing_rows_intact']}/{r['differing_rows_killed']}",

@@ -267,7 +267,8 @@ def _kill(pids) -> None:
 class NodeKiller(threading.Thread):
     """Kills a node in the middle of a run, at a state rather than after a guessed sleep: once
     ``ready()`` (e.g. N rows journaled) and one of the node's workers is running a task (with one
-    of the files ``reading`` open, if given: a decode in progress). The raylet and that worker
+    of the files ``reading`` open, if given: a decode in progress; ``require_task=False``: at
+    ``ready()`` alone). The raylet and that worker
     are killed first, then every other process of the node."""
 
     def __init__(
@@ -276,10 +277,11 @@ class NodeKiller(threading.Thread):
         name: str,
         ready: Callable[[], bool],
         reading: Sequence[str] = (),
+        require_task: bool = True,
     ) -> None:
         super().__init__(name=f"kill-{name}", daemon=True)
         self.cluster, self.node_name, self.ready = cluster, name, ready
-        self.reading = set(reading)
+        self.reading, self.require_task = set(reading), require_task
         self.done = threading.Event()
         self.busy: dict[int, str] = {}  # the workers that were running a task
         self.killed: dict[int, str] = {}
@@ -292,7 +294,7 @@ class NodeKiller(threading.Thread):
                 busy = node.busy_workers()
                 if self.reading:  # only a worker with one of these files open counts
                     busy = {p: t for p, t in busy.items() if self.reading & open_files(p)}
-                if busy:
+                if busy or not self.require_task:
                     raylet = node.raylet_pid()
                     # The raylet first: a lost machine's raylet is gone when the driver asks
                     # it why the worker died (a live raylet reports a WorkerCrashedError).
