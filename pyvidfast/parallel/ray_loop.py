@@ -36,7 +36,7 @@ MAX_RESUBMITS = 3  # per item: a file whose node dies this often becomes a crash
 @dataclass
 class RayRunStats:
     """What one ``map_on_ray`` call did: ``submitted`` tasks (resubmissions included),
-    ``resubmitted`` (tasks sent again after their node died) and the ``lost_nodes``' ids."""
+    ``resubmitted`` (tasks sent again, Note [lost nodes]) and the ``lost_nodes``' ids."""
 
     submitted: int = 0
     resubmitted: int = 0
