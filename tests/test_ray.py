@@ -1,4 +1,5 @@
-"""--engine ray: the same verdicts as the local pool, on a local Ray instance."""
+"""--engine ray: the same verdicts and info rows as the local pool, on a local Ray instance
+(a real multi-node cluster that loses a node: test_ray_cluster.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pyvidfast.curation import check_files, make_sample_dataset, prepare
+from pyvidfast.opensora.info import compute_info
 
 ray = pytest.importorskip("ray")
 
@@ -25,6 +27,10 @@ def test_ray_engine_matches_local(tmp_path: Path, real_dir: Path):
     try:
         on_ray = check_files(paths, engine="ray")
         pd.testing.assert_frame_equal(on_ray, local)
+        info_local = pd.DataFrame(compute_info(paths, num_workers=2, progress=False))
+        info_ray = pd.DataFrame(compute_info(paths, engine="ray", progress=False))
+        pd.testing.assert_frame_equal(info_ray, info_local)
+        assert info_local["info_error"].notna().any() and info_local["info_error"].isna().any()
         assert not local["ok"].all() and local["ok"].any()
         data = pd.read_csv(tmp_path / "sample" / "dataset.csv")
         a = prepare(data, 1.2, engine="ray")
@@ -36,3 +42,20 @@ def test_ray_engine_matches_local(tmp_path: Path, real_dir: Path):
         assert slow["error_kind"].tolist() == ["timeout"]
     finally:
         ray.shutdown()
+
+
+def test_init_ray_passes_pyvidfast_settings_to_workers_on_other_nodes(monkeypatch):
+    """--storage-options and the remote retry settings live in PYVIDFAST_* variables, which a
+    worker on another node does not inherit: they go in the job's runtime_env."""
+    ray = pytest.importorskip("ray")
+    from pyvidfast.parallel import ray_loop
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    monkeypatch.setenv("PYVIDFAST_STORAGE_OPTIONS", '{"endpoint_url": "http://127.0.0.1:9"}')
+    monkeypatch.setenv("UNRELATED_SETTING", "x")
+    ray_loop.init_ray("127.0.0.1:6379")
+    env = calls[0]["runtime_env"]["env_vars"]
+    assert env["PYVIDFAST_STORAGE_OPTIONS"] == '{"endpoint_url": "http://127.0.0.1:9"}'
+    assert "UNRELATED_SETTING" not in env and calls[0]["address"] == "127.0.0.1:6379"

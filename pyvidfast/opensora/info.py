@@ -26,7 +26,9 @@ import pandas as pd
 from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.probe import VideoProbe, failed, is_image, probe_image, probe_video
 from pyvidfast.io.storage import add_storage_argument, apply_storage_argument
+from pyvidfast.parallel.options import add_cluster_arguments
 from pyvidfast.parallel.pool import map_in_process, map_with_timeout
+from pyvidfast.parallel.ray_loop import map_on_ray_in_order
 
 INFO_COLUMNS = ["num_frames", "height", "width", "aspect_ratio", "fps", "resolution"]
 ERROR_COLUMN = "info_error"
@@ -129,12 +131,15 @@ def compute_info(
     num_workers: int | None = None,
     parallel: bool = True,
     progress: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> list[dict]:
     """``video_info`` for every path, in order, with a per-file timeout.
 
     ``parallel`` runs ``num_workers`` worker processes (default: cpu count) and kills a worker
     whose file runs past ``timeout``; ``parallel=False`` runs in this process (timeout by
-    SIGALRM). ``progress`` shows a tqdm bar (files/s, ETA) on stderr. Memory does not grow with
+    SIGALRM). ``engine="ray"``: one Ray task per file on the cluster at ``address`` instead.
+    ``progress`` shows a tqdm bar (files/s, ETA) on stderr. Memory does not grow with
     video length: no frame is kept.
     """
     paths = [os.fspath(p) if not isinstance(p, str) else p for p in paths]
@@ -149,7 +154,10 @@ def compute_info(
             bar.update(1)
 
     try:
-        if parallel and len(paths) > 1:
+        if engine == "ray":
+            tasks = [(p, exact_frames) for p in paths]
+            results = _info_on_ray(tasks, num_workers, timeout, tick, address)
+        elif parallel and len(paths) > 1:
             tasks = [(p, exact_frames) for p in paths]
             results = map_with_timeout(
                 _info_task,
@@ -171,6 +179,20 @@ def compute_info(
         r if isinstance(r, dict) else _failure_row(f"error: {type(r).__name__}: {r}"[:200])
         for r in results
     ]
+
+
+def _info_on_ray(tasks, num_workers, timeout, tick, address) -> list:
+    """``compute_info(engine="ray")``: one Ray task per file, failures as rows."""
+    return map_on_ray_in_order(
+        _info_task,
+        tasks,
+        num_workers,
+        timeout,
+        on_timeout=lambda task: _failure_row(f"timeout after {timeout:g}s"),
+        on_crash=lambda task, exc: _failure_row(f"ray task failed: {exc}"[:200]),
+        on_result=tick,
+        address=address,
+    )
 
 
 def _reason_kind(reason: str) -> str:
@@ -197,6 +219,8 @@ def add_info(
     parallel: bool = True,
     progress: bool = True,
     errors_column: bool = False,
+    engine: str = "local",
+    address: str | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Add or overwrite the ``INFO_COLUMNS`` of ``data`` from its ``path`` column.
 
@@ -213,6 +237,8 @@ def add_info(
         num_workers=num_workers,
         parallel=parallel,
         progress=progress,
+        engine=engine,
+        address=address,
     )
     return assign_info(data, rows, errors_column), rows
 
@@ -229,6 +255,8 @@ def add_info_from_args(
         parallel=not args.disable_parallel,
         progress=not args.no_progress,
         errors_column=args.info_errors,
+        engine=args.engine,
+        address=args.address,
     )
 
 
@@ -282,6 +310,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_storage_argument(parser, nal_walk=True)
+    add_cluster_arguments(parser)
 
 
 DESCRIPTION = (

@@ -39,20 +39,25 @@ class EngineOptions:
         return asdict(self)
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--engine --address --workers --threads --timeout --journal --no-progress``."""
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine --address``: where the work runs (``info`` takes these two alone)."""
     parser.add_argument(
         "--engine",
         choices=ENGINES,
         default="local",
-        help="where files are decoded: 'local' process pool (default) or a 'ray' cluster",
+        help="where files are read: 'local' process pool (default) or a 'ray' cluster",
     )
     parser.add_argument(
         "--address",
         default=None,
-        help="with --engine ray: the cluster address (e.g. ray://head:10001 or 'auto'); "
-        "default starts a local Ray instance",
+        help="with --engine ray: the cluster address (a head's HOST:6379, ray://head:10001 or "
+        "'auto'); default starts a local Ray instance",
     )
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine --address --workers --threads --timeout --journal --no-progress``."""
+    add_cluster_arguments(parser)
     parser.add_argument(
         "--workers",
         type=int,
