@@ -227,6 +227,21 @@ def test_bytes_and_resized_batches(bframes: Path):
         assert torch.equal(out[0], out[1])
 
 
+def test_both_backends_share_defaults_and_the_empty_batch(bframes: Path):
+    """Issue 22: one signature, one default dtype, one answer to an empty index list (decord
+    0.6.0's ``get_batch([])`` is an empty batch, not an error; tests/test_decord_parity.py)."""
+    with open_video(bframes, "cpu", pool=standin_pool(1)) as r, VideoReader(bframes) as cpu:
+        assert r.on_gpu
+        assert (
+            r.get_batch_resized([2], (16, 16)).dtype == cpu.get_batch_resized([2], (16, 16)).dtype
+        )
+        for layout in ("TCHW", "CTHW"):
+            got = r.get_batch_resized([], (16, 24), layout=layout)
+            want = cpu.get_batch_resized([], (16, 24), layout=layout)
+            assert got.shape == want.shape and got.dtype == want.dtype and got.numel() == 0
+        assert r.get_batch([]).shape == cpu.get_batch([]).shape == (0, 64, 96, 3)
+
+
 def test_videoreader_is_the_cpu_reader_and_open_video_routes(real_dir: Path):
     path = real_dir / NASA
     assert type(open_video(path)) is VideoReader

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from pyvidfast.io.errors import FrameIndexError
 from pyvidfast.io.nvdec.caps import Decision, gpu_decision
 from pyvidfast.io.nvdec.decode import decode_frames
 from pyvidfast.io.nvdec.formats import stream_format_of
@@ -199,20 +198,21 @@ class NvdecVideoReader:
         indices,
         size: tuple[int, int],
         *,
-        out_dtype: torch.dtype = torch.bfloat16,
+        out_dtype: torch.dtype = torch.float32,
         layout: str = "TCHW",
         crop: str | tuple[int, int] = "center",
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """``resize_crop_normalize(get_batch(indices), size, ...)`` from the decoder's YUV in one
-        kernel (``yuv_resize_crop_normalize``); each distinct frame once."""
+        kernel (``yuv_resize_crop_normalize``); each distinct frame once. Same defaults and the
+        same empty result as ``VideoReader.get_batch_resized`` (as decord's empty batch)."""
         from pyvidfast.transform import resize_crop_normalize, yuv_resize_crop_normalize
 
         distinct, rows = plan_indices(indices, len(self), self.path, self._cpu.padded_from)
-        if not distinct:
-            raise FrameIndexError(self.path, "no frame indices given")
         fmt = self.format
         options = dict(crop=crop, out_dtype=out_dtype, layout=layout, generator=generator)
+        if not distinct:
+            return self._cpu.get_batch_resized([], size, **options).to(self.device)
 
         def consume(lumas, chromas):
             return yuv_resize_crop_normalize(
