@@ -26,13 +26,12 @@ import pandas as pd
 from pyvidfast.io.errors import ffmpeg_text
 from pyvidfast.io.probe import VideoProbe, failed, is_image, probe_image, probe_video
 from pyvidfast.io.storage import add_storage_argument, apply_storage_argument
-from pyvidfast.parallel.options import add_cluster_arguments
+from pyvidfast.parallel.options import DEFAULT_TIMEOUT, add_cluster_arguments
 from pyvidfast.parallel.pool import map_in_process, map_with_timeout
 from pyvidfast.parallel.ray_loop import map_on_ray_in_order
 
 INFO_COLUMNS = ["num_frames", "height", "width", "aspect_ratio", "fps", "resolution"]
 ERROR_COLUMN = "info_error"
-DEFAULT_TIMEOUT = 300.0
 
 __all__ = [
     "DEFAULT_TIMEOUT",
