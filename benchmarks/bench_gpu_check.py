@@ -164,7 +164,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None, help="GPU checker processes")
     parser.add_argument("--ceiling-of", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--ceiling-threads", type=int, default=14, help="raw NVDEC threads")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="CPU: a few real clips, the NVDEC stand-in"
+    )
     args = parser.parse_args()
+    if args.dry_run:
+        return dry_run()
     if args.ceiling_of:
         with open(args.ceiling_of) as f:
             print(json.dumps(ceiling(f.read().split("\n"), args.ceiling_threads)))
@@ -190,6 +195,45 @@ def main() -> int:
         results["generated"]["nvdec_fps"] / README_CEILING_FPS
     )
     return report(args, results, gen_seconds)
+
+
+DRY_RUN_FILES = (
+    "vpf/test.mp4",
+    "decord/corrupted.mp4",
+    "androidx_media/mp4__h265_bframes.mp4",
+    "androidx_media/vp9__bear-vp9.webm",
+)
+
+
+def dry_run() -> int:
+    """gpu_verify.sh's CPU rehearsal: the GPU checker's processes over the measured NVDEC
+    stand-in, against the CPU check, on a few real clips; per-file verdicts compared."""
+    from pyvidfast.curation.check import run_files
+    from pyvidfast.curation.gpu import check_paths_cuda
+    from pyvidfast.curation.tasks import Task
+    from pyvidfast.io.nvdec.standin import standin_pool
+
+    paths = [str(REAL_DIR / f) for f in DRY_RUN_FILES]
+    cpu = run_files(paths, progress=False)
+    got: dict = {}
+    stats = check_paths_cuda(
+        [Task(p) for p in paths],
+        got.__setitem__,
+        workers=1,
+        timeout=120,
+        pool_factory=lambda: standin_pool(1),
+    )
+    differ = [
+        os.path.basename(p)
+        for p in paths
+        if (cpu[p]["ok"], cpu[p]["error_kind"]) != (got[p]["ok"], got[p]["error_kind"])
+    ]
+    out = write_results(
+        "bench_gpu_check_dry_run",
+        {"dry_run": True, "files": len(paths), "devices": stats, "verdicts_differ": differ},
+    )
+    print(f"wrote {out}")
+    return 0 if not differ else 1
 
 
 def report(args, results: dict, gen_seconds: float) -> int:

@@ -171,7 +171,12 @@ def main() -> int:
     parser.add_argument("--cpu-items", type=int, default=96, help="items per CPU baseline")
     parser.add_argument("--workers", type=int, default=16, help="DataLoader workers (CPU)")
     parser.add_argument("--threads", type=int, default=None, help="decode threads (default: pool)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="CPU: 2 clips, the baselines and the NVDEC stand-in"
+    )
     args = parser.parse_args()
+    if args.dry_run:
+        return dry_run(args)
 
     from pyvidfast.io.nvdec import engine_count, nvdec_available
     from pyvidfast.io.nvdec.packets import first_packet_shift
@@ -193,6 +198,40 @@ def main() -> int:
     out = write_results("bench_gpu_dataset", results)
     print(f"wrote {out}")
     print_table(table_rows(results), ["path", "clips/s", "vs ours", "vs decord", "of ceiling"])
+    return 0
+
+
+def dry_run(args) -> int:
+    """gpu_verify.sh's CPU rehearsal: the same clips, the CPU baselines, and the dataset over
+    the measured NVDEC stand-in (io/nvdec/standin.py) instead of a GPU, a few items each."""
+    from pyvidfast.cogvideox import SFTDataset
+    from pyvidfast.io.nvdec.standin import standin_pool
+
+    with tempfile.TemporaryDirectory() as tmp:
+        videos = make_dataset(Path(tmp), 2, args.seconds)
+        paths = sorted(str(p) for p in videos.glob("*.mp4"))
+        cpu = cpu_rates(videos, paths, 4, 2)
+        ds = SFTDataset(videos, SIZE, FPS, FRAMES, SKIP, decoder_pool=standin_pool(1))
+        cpu_ds = SFTDataset(videos, SIZE, FPS, FRAMES, SKIP)
+        t0 = time.perf_counter()
+        items = [ds[i] for i in range(len(ds))]
+        rate = len(items) / (time.perf_counter() - t0)
+        diff = max(
+            (a["mp4"] - b["mp4"]).abs().max().item()
+            for a, b in zip(items, map(cpu_ds.__getitem__, range(len(ds))))
+        )
+    out = write_results(
+        "bench_gpu_dataset_dry_run",
+        {
+            "dry_run": True,
+            "cpu": cpu,
+            "standin_items_per_s": rate,
+            "standin_vs_cpu_max_diff": diff,
+            "fallbacks": ds.fallbacks,
+            "shapes": [list(i["mp4"].shape) for i in items],
+        },
+    )
+    print(f"wrote {out}")
     return 0
 
 

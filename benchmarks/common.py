@@ -26,7 +26,10 @@ __all__ = [
     "write_results",
 ]
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# PYVIDFAST_RESULTS_DIR redirects the JSON (gpu_verify.sh's dry run writes under $OUT, not here).
+RESULTS_DIR = Path(
+    os.environ.get("PYVIDFAST_RESULTS_DIR") or Path(__file__).resolve().parent / "results"
+)
 
 # The real test clips: ../shared/testdata/real beside the checkout, or PYVIDFAST_TESTDATA.
 REAL_DIR = Path(

@@ -8,7 +8,7 @@ frames around it (two before, the keyframe, one after), which needs a seek into 
 99.9% of the pixels differ by at most 2 levels, on every frame, and stays on the GPU throughout.
 
 ``--standin`` runs the same sweep on the CPU over the measured NVDEC stand-in (the CPU suite
-runs it on a few files); ``--device cuda`` is the real run (benchmarks/gpu_nvdec_check.sh).
+runs it on a few files); ``--device cuda`` is the real run (benchmarks/gpu_verify.sh).
 
     python benchmarks/nvdec_sweep.py [--device cuda | --standin] [--out DIR] [files ...]
 """

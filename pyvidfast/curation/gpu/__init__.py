@@ -1,7 +1,7 @@
 """``pyvidfast check --device cuda``: the integrity check with every video frame decoded on NVDEC.
 
 Unverified on a GPU as rewritten: CPU-tested with a stand-in decoder (tests/test_gpu_check.py);
-benchmarks/gpu_check.sh is the device check.
+benchmarks/gpu_verify.sh is the device check.
 
 The verdict is ``integrity.check_file``'s (same ``CheckResult``, columns, journal), with the
 video decoded on NVDEC. The modules, in the order a file meets them:

@@ -1,7 +1,7 @@
 """The real decoder: PyNvVideoCodec's ``CreateDecoder`` fed with our own packets.
 
 Unverified on a GPU in this form (the H200 run measured SimpleDecoder and CreateDecoder over
-PyNvVideoCodec's own demuxer); benchmarks/gpu_nvdec_check.sh runs it. It satisfies the same
+PyNvVideoCodec's own demuxer); benchmarks/gpu_verify.sh runs it. It satisfies the same
 ``FrameDecoder`` contract as the stand-in (``pyvidfast.io.nvdec.standin``):
 
 * ``decode(packet)`` feeds one ``Packet`` (``None``: end of stream, which flushes the frames
