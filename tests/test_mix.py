@@ -177,3 +177,28 @@ def test_ts_cut_before_an_idr_counts_equal_the_reference(tmp_path, x264):
         assert (probe.num_frames, probe.height, probe.width) == want[:3], (head, probe.method)
         methods.append(probe.method)
     assert methods.count("demux") >= 8  # the rule was used, not only the decode fallback
+
+
+def test_vp9_keyframe_size_reads_the_real_webm_files(real_dir: Path):
+    """Note [no probe decode] for VP9: the first key frame's header gives the decoded size on
+    the real VP9 WebM files, and nothing on the three whose bitstream is invalid (those keep
+    FFmpeg's probe decode and its failure row)."""
+    from pyvidfast.io.vpx import vp9_keyframe_size
+
+    seen = {}
+    for path in sorted(real_dir.glob("*/*.webm")):
+        try:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                if stream.codec_context.name != "vp9":
+                    continue
+                packet = next(p for p in container.demux(stream) if p.size)
+        except (av.FFmpegError, IndexError, StopIteration):
+            continue
+        want = reference_info(str(path), rgb=False)
+        seen[path.name] = (vp9_keyframe_size(bytes(packet)), want, path)
+    invalid = {n for n in seen if "invalid" in n}
+    assert len(invalid) == 3 and len(seen) >= 8
+    for name, (size, want, path) in seen.items():
+        assert size == (None if name in invalid else (want[2], want[1])), name
+        assert (probe_video(str(path)).method == "demux") == (name not in invalid), name

@@ -60,12 +60,13 @@ _SHOWN_FRAMES = {"vp9": vp9_shown_frames, "libvpx-vp9": vp9_shown_frames}
 _SHOWN_FRAMES.update({"vp8": vp8_shown_frames, "libvpx": vp8_shown_frames})
 
 
-def demux_count(container, stream, cap: int) -> int | None:
+def demux_count(container, stream, cap: int, first=None) -> int | None:
     """Packets that become frames (non-empty, not discarded, pts >= 0 or unknown), at most cap.
 
     For VP8/VP9 a packet counts for the shown frames it carries (hidden alt-ref frames yield no
     picture). None when packets cannot stand for frames (MPEG-TS: see ``pyvidfast/io/ts_start.py``;
-    MPEG-4 Part 2: see ``pyvidfast/io/mpeg4.py``).
+    MPEG-4 Part 2: see ``pyvidfast/io/mpeg4.py``), or when ``first(packet bytes)`` is false for
+    the first non-empty packet.
     """
     shown = _SHOWN_FRAMES.get(stream.codec_context.name)
     ts = TsStart(stream.codec_context.name) if "mpegts" in container.format.name else None
@@ -76,6 +77,10 @@ def demux_count(container, stream, cap: int) -> int | None:
     for packet in container.demux(stream):
         if packet.size == 0 or packet.is_discard:
             continue
+        if first is not None:
+            if not first(bytes(packet)):
+                return None
+            first = None
         if ts is not None and not (counts := ts.counts(packet)):
             if counts is None:
                 return None

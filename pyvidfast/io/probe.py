@@ -79,6 +79,7 @@ from pyvidfast.io.remote import open_remote
 from pyvidfast.io.source import open_bytes
 from pyvidfast.io.storage import is_remote, walk_remote_nals
 from pyvidfast.io.ts_start import annexb_nal_types, clean_ts_start  # noqa: F401
+from pyvidfast.io.vpx import vp9_keyframe_size
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -169,39 +170,50 @@ def _moov_probe(path: Bytes) -> VideoProbe | None:
 
 
 # Note [no probe decode]
-#     H.264/HEVC in Matroska/WebM and MPEG-TS, and MP4s counted from a bad NAL or a cut, are
-#     opened with ``skip_frame=all``: FFmpeg's probe decoders parse headers only (an 8K frame
-#     costs 150 ms). Size, fps and count do not depend on it; a parsed non-zero size replaces
-#     the decoded-picture check. docs/notes.md.
+#     H.264/HEVC in Matroska/WebM and MPEG-TS, VP9 in Matroska/WebM, and MP4s counted from a bad
+#     NAL or a cut open without FFmpeg's probe decode (``skip_frame``; an 8K frame costs 150 ms).
+#     Size, fps and count do not depend on it; a parsed non-zero size (for VP9: the first key
+#     frame's header, equal to the container's) replaces the decoded-picture check. docs/notes.md.
 _HEADER_ONLY_OPTIONS = {"skip_frame": "all"}
 _HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
+_VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
 _EBML = b"\x1a\x45\xdf\xa3"
 
 
-def _header_only_format(source: Bytes) -> bool:
-    """Matroska/WebM naming an H.264/HEVC track in its first 64 KiB, or MPEG-TS."""
+def _header_only_format(source: Bytes) -> dict | None:
+    """The open options for Matroska/WebM naming an H.264, HEVC or VP9 track in its first 64 KiB,
+    or MPEG-TS; None for other files."""
     with open_bytes(source) as f:
         f.seek(0)
         head = f.read(1 << 16)
     if head[:4] == _EBML:
-        return b"V_MPEG4/ISO/AVC" in head or b"V_MPEGH/ISO/HEVC" in head
-    return len(head) > 188 and head[0] == head[188] == 0x47
+        if b"V_MPEG4/ISO/AVC" in head or b"V_MPEGH/ISO/HEVC" in head:
+            return _HEADER_ONLY_OPTIONS
+        return _VP9_OPTIONS if b"V_VP9" in head else None
+    return _HEADER_ONLY_OPTIONS if len(head) > 188 and head[0] == head[188] == 0x47 else None
 
 
-def _header_only_probe(source: Bytes) -> VideoProbe | None:
+def _header_only_probe(source: Bytes, options: dict) -> VideoProbe | None:
     """The demuxed row without FFmpeg's probe decode (Note [no probe decode]), or None."""
     if not isinstance(source, str):
         source.seek(0)
     try:
-        container = av.open(source, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
+        container = av.open(source, metadata_errors="ignore", options=options)
     except Exception:
         return None  # the full open reports it
     with container:
         stream = container.streams.video[0] if container.streams.video else None
         cc = stream.codec_context if stream is not None else None
-        if cc is None or cc.name not in _HEADER_ONLY_CODECS or cc.width <= 0 or cc.height <= 0:
+        vp9 = cc is not None and cc.name == "vp9" and options is _VP9_OPTIONS
+        if (
+            cc is None
+            or not (vp9 or cc.name in _HEADER_ONLY_CODECS)
+            or min(cc.width, cc.height) <= 0
+        ):
             return None
-        count = demux_count(container, stream, stream.frames or MAX_NUM_FRAMES)
+        size = (cc.width, cc.height)
+        first = (lambda data: vp9_keyframe_size(data) == size) if vp9 else None
+        count = demux_count(container, stream, stream.frames or MAX_NUM_FRAMES, first)
         if not count:
             return None
         info = {"codec": cc.name, "container": container.format.name}
@@ -246,8 +258,8 @@ def _probe(path: str, source: Bytes, exact_frames: bool, walk_nals: bool) -> Vid
         found = _bad_nal_probe(source, problem) if exact_frames else _moov_probe(source)
         if found is not None:
             return found
-    elif not exact_frames and _header_only_format(source):
-        found = _header_only_probe(source)
+    elif not exact_frames and (options := _header_only_format(source)) is not None:
+        found = _header_only_probe(source, options)
         if found is not None:
             return found
     if not isinstance(source, str):

@@ -3,6 +3,8 @@ hidden alt-ref frames), for ``pyvidfast.io.probe``'s packet counts."""
 
 from __future__ import annotations
 
+from pyvidfast.io.bits import BitReader
+
 
 def _vp9_shown(frame: memoryview) -> int:
     """1 when a VP9 frame is shown (show_frame or show_existing_frame), from its first byte."""
@@ -48,3 +50,33 @@ def vp9_shown_frames(data: memoryview) -> int:
 def vp8_shown_frames(data: memoryview) -> int:
     """1 when a VP8 frame is shown (show_frame bit of the frame tag): FFmpeg drops hidden ones."""
     return (data[0] >> 4) & 1 if data else 0
+
+
+def vp9_keyframe_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """``(width, height)`` from the uncompressed header of a VP9 packet that opens with a key
+    frame (VP9 bitstream spec 6.2: frame marker, profile, frame sync code, colour config, frame
+    size); None for anything else. FFmpeg gives decoded pictures this size."""
+    try:
+        r = BitReader(bytes(data[:16]))
+        if r.u(2) != 2:  # frame_marker
+            return None
+        low, high = r.u(1), r.u(1)
+        profile = (high << 1) | low
+        if profile == 3:
+            r.u(1)  # reserved_zero
+        if r.u(1) or r.u(1):  # show_existing_frame, frame_type (0: key frame)
+            return None
+        r.u(2)  # show_frame, error_resilient_mode
+        if r.u(24) != 0x498342:  # frame_sync_code
+            return None
+        if profile >= 2:
+            r.u(1)  # ten_or_twelve_bit
+        if r.u(3) != 7:  # color_space other than sRGB: color_range, then subsampling
+            r.u(1)
+            if profile in (1, 3):
+                r.u(3)
+        elif profile in (1, 3):
+            r.u(1)
+        return r.u(16) + 1, r.u(16) + 1
+    except EOFError:
+        return None
