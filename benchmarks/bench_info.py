@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
 
-from common import REAL_DIR, peak_rss_mb, print_table, write_results
+from common import REAL_DIR, in_fresh_process, peak_rss_mb, print_table, write_results
 
 CLIP_DIR = Path(tempfile.gettempdir()) / "pyvidfast-bench-info"
 MODES = ["reference", "default", "default_pool", "exact", "exact_pool"]
@@ -103,19 +102,7 @@ def run_mode(mode: str, paths: list[str]) -> dict:
 
 def measure(mode: str, paths: list[str]) -> dict:
     """Run ``mode`` in a fresh child process; its timing, frame counts and peak RSS."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(paths, f)
-        listing = f.name
-    try:
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker", mode, listing],
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(listing)
-    return json.loads(out)
+    return in_fresh_process(__file__, mode, paths)
 
 
 def warm_cache(paths: list[str]) -> None:

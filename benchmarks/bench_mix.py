@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import cpu_seconds, print_table, write_results
+from common import cpu_seconds, in_fresh_process, print_table, write_results
 
 from pyvidfast.bench.measures import ffmpeg_check
 
@@ -147,14 +147,7 @@ def run_worker(kind: str, paths: list[str]) -> dict:
 
 
 def in_child(kind: str, paths: list[str]) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(paths, f)
-    try:
-        command = [sys.executable, __file__, "--worker", kind, f.name]
-        out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
-    finally:
-        os.unlink(f.name)
-    return json.loads(out)
+    return in_fresh_process(__file__, kind, paths)
 
 
 def measure_check(paths: list[str], repeats: int, jobs: int, ffmpeg: str) -> dict:

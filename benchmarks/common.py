@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ __all__ = [
     "REAL_DIR",
     "RESULTS_DIR",
     "cpu_seconds",
+    "in_fresh_process",
     "machine_info",
     "peak_rss_mb",
     "print_table",
@@ -57,3 +61,16 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+
+
+def in_fresh_process(script: str, mode: str, paths: list[str]) -> dict:
+    """``python script --worker mode LIST`` in a child process (its own imports, caches and peak
+    RSS), ``paths`` handed over in a temporary JSON file; the JSON the child prints."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(paths, f)
+    try:
+        command = [sys.executable, script, "--worker", mode, f.name]
+        out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    return json.loads(out)

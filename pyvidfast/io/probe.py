@@ -193,14 +193,22 @@ def _header_only_format(source: Bytes) -> dict | None:
     return _HEADER_ONLY_OPTIONS if len(head) > 188 and head[0] == head[188] == 0x47 else None
 
 
-def _header_only_probe(source: Bytes, options: dict) -> VideoProbe | None:
-    """The demuxed row without FFmpeg's probe decode (Note [no probe decode]), or None."""
+def _open_without_probe_decode(source: Bytes, options: dict):
+    """The FFmpeg container of ``source`` opened with ``options`` from its start, or None (the
+    full open that follows reports why)."""
     if not isinstance(source, str):
         source.seek(0)
     try:
-        container = av.open(source, metadata_errors="ignore", options=options)
+        return av.open(source, metadata_errors="ignore", options=options)
     except Exception:
-        return None  # the full open reports it
+        return None
+
+
+def _header_only_probe(source: Bytes, options: dict) -> VideoProbe | None:
+    """The demuxed row without FFmpeg's probe decode (Note [no probe decode]), or None."""
+    container = _open_without_probe_decode(source, options)
+    if container is None:
+        return None
     with container:
         stream = container.streams.video[0] if container.streams.video else None
         cc = stream.codec_context if stream is not None else None
@@ -279,12 +287,9 @@ def _bad_nal_probe(source: Bytes, problem: HeaderProblem) -> VideoProbe | None:
     changes (the reorder depth comes from the SPS, not the probe decoder)."""
     if problem.bad_sample is None and problem.end_sample is None:
         return None
-    if not isinstance(source, str):
-        source.seek(0)
-    try:
-        container = av.open(source, metadata_errors="ignore", options=_HEADER_ONLY_OPTIONS)
-    except Exception:
-        return None  # the full open reports it
+    container = _open_without_probe_decode(source, _HEADER_ONLY_OPTIONS)
+    if container is None:
+        return None
     with container:
         if not container.streams.video:
             return None
