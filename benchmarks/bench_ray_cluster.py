@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 from common import REAL_DIR, print_table, write_results
-from ray_cluster import LocalCluster, NodeKiller, open_files
+from ray_cluster import LocalCluster, NodeKiller, file_ids, open_files
 
 # info-exact: `info --exact-frames`, which decodes every video (no RGB) where info reads headers.
 COMMANDS = ("info", "info-exact", "check", "prepare")
@@ -236,10 +236,11 @@ def start_killer(
     tasks take milliseconds and may never reach worker 2): fire once the head or worker 1 reads
     one of ``paths``, worker 2 busy or not."""
     others = [cluster.node("head"), cluster.node("worker1")]
+    ids = file_ids(paths)
 
     def reading_elsewhere() -> bool:
         busy = [pid for node in others for pid in node.busy_workers()]
-        return any(set(paths) & open_files(pid) for pid in busy)
+        return any(ids & open_files(pid) for pid in busy)
 
     def ready() -> bool:
         if headers:

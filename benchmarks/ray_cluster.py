@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 # Ray 2.5x turns token authentication on for a head when ~/.ray/auth_token exists, which any
@@ -245,14 +245,29 @@ class LocalCluster:
         self.stop()
 
 
-def open_files(pid: int) -> set[str]:
-    """The paths process ``pid`` has open (its /proc fd links)."""
+def file_ids(paths: Iterable[str]) -> set[tuple[int, int]]:
+    """(device, inode) of each path that exists: what ``open_files`` compares against."""
+    found = set()
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        found.add((st.st_dev, st.st_ino))
+    return found
+
+
+def open_files(pid: int) -> set[tuple[int, int]]:
+    """(device, inode) of the files process ``pid`` has open (its /proc fd links, followed). By
+    identity, not by path: a checkout reached through a symlink or a bind mount shows a fd link
+    path other than the one the worker was given."""
     found = set()
     for fd in glob.glob(f"/proc/{pid}/fd/*"):
         try:
-            found.add(os.readlink(fd))
+            st = os.stat(fd)
         except OSError:
             continue  # closed while we looked
+        found.add((st.st_dev, st.st_ino))
     return found
 
 
@@ -281,7 +296,7 @@ class NodeKiller(threading.Thread):
     ) -> None:
         super().__init__(name=f"kill-{name}", daemon=True)
         self.cluster, self.node_name, self.ready = cluster, name, ready
-        self.reading, self.require_task = set(reading), require_task
+        self.reading, self.require_task = file_ids(reading), require_task
         self.done = threading.Event()
         self.busy: dict[int, str] = {}  # the workers that were running a task
         self.killed: dict[int, str] = {}
