@@ -152,3 +152,63 @@ def test_a_reader_inherited_by_a_forked_child_reads_and_frees_there(gop_clip):
     assert os.waitstatus_to_exitcode(status) == 0
     # the parent's reader goes on as before
     assert [frame_number(f) for f in reader.get_batch([41, 42]).numpy()] == [41, 42]
+
+
+X264_CORE142 = os.path.join(os.path.dirname(__file__), "data", "x264_core142_lossless444.mp4")
+
+
+def test_a_seek_in_an_x264_core142_lossless_clip_gives_the_frames_of_a_pass_from_the_start():
+    """Note [x264 build]: without the version from the first packet, every frame read after a
+    seek differs from the pass from frame 0 (mean difference about 100 of 255, as in plain
+    PyAV below); with it, none does."""
+    assert _exact_after_seeks(X264_CORE142) == []
+    full = VideoReader(X264_CORE142).get_batch(list(range(48))).numpy()
+    for ask in ([30], [13, 40], list(range(24, 30))):
+        assert np.array_equal(VideoReader(X264_CORE142).get_batch(ask).numpy(), full[ask])
+
+
+def test_the_x264_core142_clip_reproduces_the_class_in_plain_pyav():
+    """The regression clip is what it claims: FFmpeg decodes it right from the start, and wrong
+    after a seek unless it is told the x264 version."""
+    import av
+
+    def frames(seek_to: int | None, options: dict | None = None) -> dict[int, np.ndarray]:
+        with av.open(X264_CORE142) as container:
+            stream = container.streams.video[0]
+            if options:
+                stream.codec_context.options = options
+            if seek_to is not None:
+                container.seek(seek_to, stream=stream, backward=True)
+            return {f.pts: f.to_ndarray(format="rgb24") for f in container.decode(stream)}
+
+    full = frames(None)
+    pts = sorted(full)
+    after_seek = frames(pts[24])
+    assert all(np.abs(after_seek[p].astype(int) - full[p]).mean() > 50 for p in after_seek)
+    told = frames(pts[24], {"x264_build": "142"})
+    assert all(np.array_equal(told[p], full[p]) for p in told)
+
+
+def test_x264_build_read_as_ffmpeg_reads_it():
+    import av
+
+    from pyvidfast.io.nal import x264_build
+
+    with av.open(X264_CORE142) as container:
+        stream = container.streams.video[0]
+        first = bytes(next(container.demux(stream)))
+        extradata = stream.codec_context.extradata or b""
+    assert x264_build(first, extradata) == 142
+    uuid = bytes.fromhex("dc45e9bde6d948b7962cd820d923eeef")  # x264's; FFmpeg reads any
+
+    def sei(text: bytes) -> bytes:  # one user-data-unregistered message, Annex B
+        payload = uuid + text
+        size = bytes([255] * (len(payload) // 255) + [len(payload) % 255])
+        return b"\x00\x00\x00\x01\x06\x05" + size + payload + b"\x80"
+
+    assert x264_build(sei(b"x264 - core 150 - H.264"), b"") == 150
+    assert x264_build(sei(b"x264 - core 00001"), b"") == 67  # FFmpeg's quirk, kept
+    assert x264_build(sei(b"x264 - core 0000"), b"") is None
+    assert x264_build(sei(b"x264 - core 142" + b" " * 300), b"") == 142  # a size over 255
+    assert x264_build(sei(b"Lavc60 libx264"), b"") is None
+    assert x264_build(b"\x00\x00\x00\x01\x65" + b"x264 - core 142", b"") is None  # a slice

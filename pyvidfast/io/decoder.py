@@ -30,15 +30,11 @@ import numpy as np
 import torch
 
 from pyvidfast.io.buffers import Prefaulter, new_batch
-from pyvidfast.io.errors import (
-    FrameIndexError,
-    NoVideoStreamError,
-    VideoDecodeError,
-    VideoOpenError,
-    ffmpeg_text,
-)
+from pyvidfast.io.errors import FrameIndexError, VideoDecodeError, ffmpeg_text
 from pyvidfast.io.forks import track
 from pyvidfast.io.keyframes import keyframe_before, runs
+from pyvidfast.io.nal import x264_build
+from pyvidfast.io.opening import open_stream
 from pyvidfast.io.orientation import decord_rotation, rotated_shape
 from pyvidfast.io.scaler import DecordScaler, plain_conversion_matches, plain_rgb
 from pyvidfast.io.source import Source, as_seekable, source_name
@@ -89,6 +85,7 @@ class FFmpegDecoder:
         self.frames_decoded = 0  # pictures the decoder has output (each frame once: Note [cursor])
         self._size = size
         self.decode_errors = 0
+        self._x264_build: int | None = None  # Note [x264 build] in io/nal.py
         self._open()
         stream = self._stream
         self.codec = stream.codec_context.name
@@ -137,42 +134,36 @@ class FFmpegDecoder:
 
     def _open(self) -> None:
         self.close()
-        src = self._source
         if self._start_pos is not None:
-            src.seek(self._start_pos)
-        elif not os.path.exists(src):
-            raise VideoOpenError(self.path, "no such file")
-        try:
-            container = av.open(src, mode="r", metadata_errors="ignore")
-        except Exception as exc:  # FFmpeg errors, OSError, and PyAV's own ValueErrors
-            raise VideoOpenError(self.path, f"cannot open: {ffmpeg_text(exc)}") from exc
-        try:
-            stream = container.streams.best("video")
-        except Exception:  # PyAV/FFmpeg refusing to rank the streams: treated as none found
-            stream = None
-        ctx = None if stream is None else stream.codec_context
-        if ctx is None:  # no stream, or a codec tag FFmpeg has no decoder for (tests/test_fuzz.py)
-            container.close()
-            if stream is None:
-                raise NoVideoStreamError(self.path, "no video stream")
-            raise VideoDecodeError(self.path, "no decoder for the video stream")
-        if self._verified:
-            # Frame threads drop different frames after a decode error depending on the thread
-            # count; once a file needed a rescan it is decoded one frame at a time so that the
-            # frames that come out are the same every time (and on every machine).
-            ctx.thread_type, ctx.thread_count = "SLICE", 1
-        else:
-            ctx.thread_type, ctx.thread_count = "AUTO", self.num_threads
-        self._container, self._stream = container, stream
+            self._source.seek(self._start_pos)
+        # Frame threads drop different frames after a decode error depending on the thread
+        # count: a file that needed a rescan is decoded on one thread from then on.
+        threads = None if self._verified else self.num_threads
+        opened = open_stream(self._source, self.path, threads, self._x264_build)
+        self._container, self._stream = opened
         self._gen, self._pos = None, -1
 
     def _build_index(self) -> None:
-        index = demuxed_index(self._container.demux(self._stream))
+        packets = self._container.demux(self._stream)
+        index = demuxed_index(self._first_packet_read(packets) if self.codec == "h264" else packets)
         self._gen, self._pos = None, -1
         if index is None:
             self._rescan()
         else:
             self.index = index
+
+    def _first_packet_read(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+        """``packets``, the first one's x264 version kept for every decoder (Note [x264 build])."""
+        for packet in packets:
+            if packet.size:
+                ctx = self._stream.codec_context
+                self._x264_build = x264_build(bytes(packet), ctx.extradata or b"")
+                if self._x264_build is not None:
+                    ctx.options = {"x264_build": str(self._x264_build)}  # not opened yet
+            yield packet
+            if packet.size:
+                break
+        yield from packets
 
     def _rescan(self) -> None:
         """Decode every frame (no colour conversion) and index what actually comes out."""

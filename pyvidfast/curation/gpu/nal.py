@@ -10,20 +10,11 @@ exactly the files ffmpeg fails for it (mp4__sample_with_invalid_nalu.mp4, decord
 
 from __future__ import annotations
 
+from pyvidfast.io.nal import length_size
+
 __all__ = ["length_size", "split_errors"]
 
 SPLIT_ERROR = "Error splitting the input into NAL units."
-
-
-def length_size(codec: str, extradata: bytes) -> int | None:
-    """Bytes of each NAL size prefix, from avcC/hvcC; None when the stream is Annex B."""
-    if extradata[:1] != b"\x01":
-        return None
-    if codec == "h264" and len(extradata) > 4:
-        return (extradata[4] & 3) + 1
-    if codec == "hevc" and len(extradata) > 21:
-        return (extradata[21] & 3) + 1
-    return None
 
 
 def split_errors(data: bytes, size_bytes: int) -> list[str]:
