@@ -6,8 +6,10 @@ CLI decoding to rgb24 as the limit, all with the same thread count, over generat
 H.264 with B-frames, 1080p HEVC and VP9 (GOP 48; ../shared/spec/peers.md's recipe) and the real
 720p/1080p clips of ../shared/testdata/real. Every tool runs in its own process per clip
 (``decode_peers.py``), tools interleaved, median of ``--repeats``; output frames per second
-per access pattern, the ratio to the best peer and to the CLI, and whether each tool delivered
-the same frames as pyvidfast (a checksum of every delivered frame).
+per access pattern, the ratio to the best peer and to the CLI, whether each tool delivered
+the same frames as pyvidfast (a checksum of every delivered frame), and which tools' reads
+after a seek differ from their own pass from frame 0 ("seeks inexact"; the x264 core 142 clip
+of tests/data is there for that, issue 28).
 
     python benchmarks/bench_decode.py [--threads 2] [--repeats 3] [--quick]
 """
@@ -48,6 +50,10 @@ REAL = (
     "androidx_media/mp4__edit_list_positive_shift.mp4",  # 1080p30 H.264, edit list, 270 frames
     "androidx_media/mp4__sample_fragmented_seekable_multiple_sidx.mp4",  # 1080p30, 600 frames
     "torchcodec/testsrc2.mp4",  # 720p30 H.264, 60 frames
+)
+# x264 core 142 lossless 4:4:4 (issue 28): which tools read it exactly after a seek
+EXACTNESS = (
+    Path(__file__).resolve().parents[1] / "tests" / "data" / "x264_core142_lossless444.mp4",
 )
 
 
@@ -121,6 +127,11 @@ def summarize(clip: str, runs: dict[str, list[dict]], cli: list[float]) -> list[
     rows = []
     for pattern in PATTERNS:
         row: dict = {"clip": clip, "pattern": pattern, "fps": {}, "errors": {}, "same": {}}
+        row["inexact"] = sorted(  # tools whose frames after a seek differ from their own pass
+            t
+            for t, rs in runs.items()
+            if any(r["patterns"].get(pattern, {}).get("exact") is False for r in rs)
+        )
         sums = {}
         for tool, results in runs.items():
             got = [r["patterns"].get(pattern, {}) for r in results]
@@ -163,6 +174,7 @@ def main() -> None:
 
     clips = generate(Path(args.clips_dir), args.gen_seconds)
     clips += [REAL_DIR / rel for rel in REAL if (REAL_DIR / rel).exists()]
+    clips += [p for p in EXACTNESS if p.exists()]
     if args.clips:
         clips = [c for c in clips if c.name in args.clips.split(",")]
     pythons = interpreters(args)
@@ -197,8 +209,10 @@ def main() -> None:
         cells["vs best"] = f"{r['vs_best_peer']:.2f}x {r['best_peer']}" if "best_peer" in r else ""
         cells["vs cli"] = f"{r['vs_cli']:.2f}x" if "vs_cli" in r else ""
         cells["frames differ"] = ",".join(t for t, same in r["same"].items() if not same)
+        cells["seeks inexact"] = ",".join(r["inexact"])
         table.append(cells)
-    print_table(table, ["clip", "pattern", *tools, "vs best", "vs cli", "frames differ"])
+    columns = ["clip", "pattern", *tools, "vs best", "vs cli", "frames differ", "seeks inexact"]
+    print_table(table, columns)
 
 
 if __name__ == "__main__":

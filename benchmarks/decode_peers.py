@@ -3,7 +3,9 @@
 Runs in whichever interpreter has the tool (decord2 and torchcodec live in venvs of their own,
 ../shared/spec/peers.md), so it imports nothing from pyvidfast unless the tool is pyvidfast.
 Prints one JSON line: per pattern the frames delivered, the seconds taken (open included for the
-fresh-reader patterns) and a checksum of the frames, or the error the tool raised.
+fresh-reader patterns) and a checksum of the frames, or the error the tool raised; for the
+fresh-reader patterns also ``exact``: whether every frame equals the same tool's frame of that
+index in ``seq_all`` (one pass from frame 0), i.e. whether its seeks are exact.
 
     python decode_peers.py TOOL CLIP --frames N --threads 2 [--patterns seq32,...]
 
@@ -152,6 +154,7 @@ TOOLS["pyav"] = _pyav
 def run(tool: str, path: str, threads: int, n: int, patterns: list[str]) -> dict:
     open_, read = TOOLS[tool]()
     result = {"tool": tool, "clip": path, "frames": n, "patterns": {}}
+    from_start: list[int] = []  # per-frame checksums of seq_all
     for name, calls in plans(n).items():
         if name not in patterns:
             continue
@@ -172,6 +175,14 @@ def run(tool: str, path: str, threads: int, n: int, patterns: list[str]) -> dict
                 "fps": frames / seconds,
                 "checksum": sum(checksum(g) for g in got),
             }
+            if name == "seq_all":
+                from_start = [checksum(f[None]) for f in got[0]]
+            elif fresh and from_start:
+                result["patterns"][name]["exact"] = all(
+                    checksum(g[j][None]) == from_start[i]
+                    for g, idx in zip(got, calls)
+                    for j, i in enumerate(idx)
+                )
             del got, reader
         except Exception as exc:  # a tool that cannot read the clip: its own words
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import gc
 import os
-import random
 import signal
 import time
 
 import numpy as np
 import pytest
+from exactness import exact_after_seeks
 from media import frame_number, make_clip
 
-from pyvidfast.io.errors import VideoReadError
 from pyvidfast.io.keyframes import keyframe_before, runs
 from pyvidfast.io.reader import VideoReader
 
@@ -73,46 +72,16 @@ def test_sorted_random_indices_skip_the_gops_between_them(gop_clip):
     assert reader.frames_decoded < keys[-1]
 
 
-def _window(n: int, rng: random.Random) -> list[int]:
-    start = rng.randrange(max(1, n - 16))
-    return list(range(start, min(n, start + 16)))
-
-
-def _exact_after_seeks(path: str, limit: int = 120) -> list[str]:
-    """Differences between fresh readers' random and window reads (each done twice) and one
-    pass from frame 0; an empty list when every byte agrees."""
-    try:
-        reader = VideoReader(path)
-        n = min(reader.num_decodable, limit)
-        if n == 0:
-            return []
-        rng = random.Random(path)
-        asks = [sorted(rng.sample(range(n), min(8, n))), _window(n, rng)]
-        top = max(max(a) for a in asks)
-        full = reader.get_batch(list(range(top + 1))).numpy()
-    except VideoReadError:
-        return []  # broken files: tests/test_reader.py proves their errors
-    problems = []
-    for ask in asks:
-        reads = [VideoReader(path).get_batch(ask).numpy() for _ in range(2)]
-        if not np.array_equal(reads[0], reads[1]):
-            problems.append(f"{ask}: two identical reads differ")
-        differ = [i for j, i in enumerate(ask) if not np.array_equal(reads[0][j], full[i])]
-        if differ:
-            problems.append(f"frames {differ} differ from the pass from frame 0")
-    return problems
-
-
 def test_random_access_equals_a_pass_from_the_start_on_real_files(real_dir):
     files = sorted(p for p in real_dir.rglob("*") if p.suffix not in {".csv", ".md"})
     files = [p for p in files if p.is_file() and p.stat().st_size < 40 << 20]
     assert len(files) > 60
-    problems = {str(p.relative_to(real_dir)): _exact_after_seeks(str(p)) for p in files}
+    problems = {str(p.relative_to(real_dir)): exact_after_seeks(str(p)) for p in files}
     assert {k: v for k, v in problems.items() if v} == {}
 
 
 def test_random_access_equals_a_pass_from_the_start_on_generated_clips(gop_clip):
-    assert _exact_after_seeks(gop_clip) == []
+    assert exact_after_seeks(gop_clip) == []
 
 
 def test_keyframe_runs_rule():
@@ -161,7 +130,7 @@ def test_a_seek_in_an_x264_core142_lossless_clip_gives_the_frames_of_a_pass_from
     """Note [x264 build]: without the version from the first packet, every frame read after a
     seek differs from the pass from frame 0 (mean difference about 100 of 255, as in plain
     PyAV below); with it, none does."""
-    assert _exact_after_seeks(X264_CORE142) == []
+    assert exact_after_seeks(X264_CORE142) == []
     full = VideoReader(X264_CORE142).get_batch(list(range(48))).numpy()
     for ask in ([30], [13, 40], list(range(24, 30))):
         assert np.array_equal(VideoReader(X264_CORE142).get_batch(ask).numpy(), full[ask])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import av
 import pytest
+from exactness import exact_after_seeks
 from media_broken import reference_row, same_values
 from media_mix import annexb_copy, make_mix_corpus
 
@@ -50,6 +51,13 @@ def test_every_check_verdict_equals_ffmpeg(mix):
         if bool(ok) != (stderr == ""):
             differ[Path(path).name] = (bool(ok), stderr[:200])
     assert differ == {}
+
+
+def test_every_file_reads_the_same_frames_after_a_seek_as_from_the_start(mix):
+    """Issue 28 on the mix (cut, broken, odd files): fresh readers' random and window reads,
+    each twice, equal a pass from frame 0."""
+    problems = {name: exact_after_seeks(str(path)) for name, path in mix.items()}
+    assert {k: v for k, v in problems.items() if v} == {}
 
 
 def _encode(path: Path, x264: list[str]) -> bytes:
