@@ -14,6 +14,10 @@ Note [cursor]
     is at or before that point (``io.keyframes.runs``), and seeks otherwise; frames past the last
     wanted one are decoded in full, so nothing is decoded twice. docs/notes.md has the numbers.
 
+Note [cut TS tail]
+    A TS file that ends inside a transport packet gives a cut last frame not flagged corrupt,
+    which frame threads conceal differently on every run: it is decoded on one thread.
+
 Frames come out upright as decord 0.6.0 turns them (``io.orientation``); turned or resized
 frames and all but 8-bit 4:2:0 ones go through decord's graph (``io.scaler``).
 """
@@ -39,6 +43,7 @@ from pyvidfast.io.orientation import decord_rotation, rotated_shape
 from pyvidfast.io.scaler import DecordScaler, plain_conversion_matches, plain_rgb
 from pyvidfast.io.source import Source, as_seekable, source_name
 from pyvidfast.io.stream_index import decoded_index, demuxed_index
+from pyvidfast.io.ts_start import file_ends_mid_packet
 
 __all__ = ["FFmpegDecoder"]
 
@@ -86,7 +91,11 @@ class FFmpegDecoder:
         self._size = size
         self.decode_errors = 0
         self._x264_build: int | None = None  # Note [x264 build] in io/nal.py
+        self._cut_tail = False  # Note [cut TS tail]
         self._open()
+        if self._container.format.name == "mpegts" and file_ends_mid_packet(self._source):
+            self._cut_tail = True
+            self._open()
         stream = self._stream
         self.codec = stream.codec_context.name
         self.pix_fmt = stream.codec_context.pix_fmt
@@ -138,7 +147,7 @@ class FFmpegDecoder:
             self._source.seek(self._start_pos)
         # Frame threads drop different frames after a decode error depending on the thread
         # count: a file that needed a rescan is decoded on one thread from then on.
-        threads = None if self._verified else self.num_threads
+        threads = None if self._verified or self._cut_tail else self.num_threads
         opened = open_stream(self._source, self.path, threads, self._x264_build)
         self._container, self._stream = opened
         self._gen, self._pos = None, -1

@@ -1,4 +1,5 @@
-"""Where an MPEG-TS H.264/HEVC stream's packets begin to stand for frames, by NAL unit types.
+"""Where an MPEG-TS H.264/HEVC stream's packets begin to stand for frames, by NAL unit types;
+whether a TS file ends inside a transport packet (``ends_mid_packet``).
 
 Note [TS cut before an IDR]
     An H.264 TS joined mid-GOP: packets before the first one that opens with an AUD and carries
@@ -8,7 +9,18 @@ Note [TS cut before an IDR]
 
 from __future__ import annotations
 
-__all__ = ["TsStart", "annexb_nal_types", "clean_ts_start"]
+from pyvidfast.io.source import open_bytes, source_size
+
+__all__ = [
+    "TsStart",
+    "annexb_nal_types",
+    "clean_ts_start",
+    "ends_mid_packet",
+    "file_ends_mid_packet",
+]
+
+_SYNC = 0x47
+_PACKET_SIZES = (188, 192, 204)  # plain, M2TS (4-byte time code first), with 16 bytes of FEC
 
 # Annex-B NAL unit type from its first header byte; the access unit delimiter type; the
 # parameter sets a decoder needs before the first picture.
@@ -71,3 +83,23 @@ class TsStart:
         if {_H264_IDR, 7, 8} & set(types):
             return None  # parameter sets or an IDR without the rest: decode
         return False
+
+
+def ends_mid_packet(head: bytes, size: int) -> bool:
+    """Does a TS file of ``size`` bytes, starting with ``head`` (a kilobyte or more), end inside
+    a transport packet, as a download or copy that stopped does? (Note [cut TS tail] in
+    io/decoder.py.) False when no packet size fits the sync bytes of ``head``."""
+    for packet in _PACKET_SIZES:
+        for offset in range(min(packet, len(head) - 3 * packet)):
+            if all(head[offset + k * packet] == _SYNC for k in range(4)):
+                return (size - offset) % packet not in (0, packet - offset)
+    return False
+
+
+def file_ends_mid_packet(source) -> bool:
+    """``ends_mid_packet`` of a path or a seekable binary file (its position is kept)."""
+    with open_bytes(source) as f:
+        pos = f.tell()
+        head = f.read(4096)
+        f.seek(pos)
+    return ends_mid_packet(head, source_size(source))
