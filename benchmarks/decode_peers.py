@@ -3,7 +3,9 @@
 Runs in whichever interpreter has the tool (decord2 and torchcodec live in venvs of their own,
 ../shared/spec/peers.md), so it imports nothing from pyvidfast unless the tool is pyvidfast.
 Prints one JSON line: per pattern the frames delivered, the seconds taken (open included for the
-fresh-reader patterns) and a checksum of the frames, or the error the tool raised; for the
+fresh-reader patterns) and a checksum of the frames, or the error the tool raised. Each call's
+frames are checksummed (untimed) and dropped before the next call, as a training loop drops a
+chunk or a sample once it is used (the memory a tool allocates per call is part of its cost); for the
 fresh-reader patterns also ``exact``: whether every frame equals the same tool's frame of that
 index in ``seq_all`` (one pass from frame 0), i.e. whether its seeks are exact.
 
@@ -161,29 +163,28 @@ def run(tool: str, path: str, threads: int, n: int, patterns: list[str]) -> dict
         size = RESIZE if name == "resize" else None
         fresh = name in ("cogvideox", "random8")
         try:
-            t = time.perf_counter()
-            reader, got = None, []
+            seconds, reader, sums = 0.0, None, []  # sums: per delivered frame
             for idx in calls:
+                t = time.perf_counter()
                 if reader is None or fresh:
                     reader = open_(path, threads, size)
-                got.append(read(reader, idx))
-            seconds = time.perf_counter() - t
-            frames = sum(len(g) for g in got)
+                got = read(reader, idx)
+                seconds += time.perf_counter() - t
+                sums.append([checksum(f[None]) for f in got])  # untimed, then the batch is
+                del got  # dropped, as a loop that reads a clip in chunks to bound memory does
             result["patterns"][name] = {
-                "frames": frames,
+                "frames": sum(len(c) for c in sums),
                 "seconds": seconds,
-                "fps": frames / seconds,
-                "checksum": sum(checksum(g) for g in got),
+                "fps": sum(len(c) for c in sums) / seconds,
+                "checksum": sum(map(sum, sums)),
             }
             if name == "seq_all":
-                from_start = [checksum(f[None]) for f in got[0]]
+                from_start = sums[0]
             elif fresh and from_start:
                 result["patterns"][name]["exact"] = all(
-                    checksum(g[j][None]) == from_start[i]
-                    for g, idx in zip(got, calls)
-                    for j, i in enumerate(idx)
+                    c == from_start[i] for got, idx in zip(sums, calls) for c, i in zip(got, idx)
                 )
-            del got, reader
+            del reader
         except Exception as exc:  # a tool that cannot read the clip: its own words
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
             result["patterns"][name] = {"error": last[:300]}

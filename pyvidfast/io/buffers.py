@@ -130,8 +130,16 @@ class BufferPool:
             weakref.finalize(view, self.give, buf).atexit = False
         return tensor, view, fresh
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock another thread held at the fork would never be released,
+        and the kept buffers are the parent's pages (copied on the first write)."""
+        self._lock = threading.Lock()
+        self._free = []
+
 
 _POOL = BufferPool(int(float(os.environ.get("PYVIDFAST_BATCH_POOL_MB", "1024")) * (1 << 20)))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOL.after_fork)
 
 
 def new_batch(shape: tuple[int, ...]) -> tuple[torch.Tensor, np.ndarray, Prefaulter | None]:

@@ -44,7 +44,7 @@ _MP4_CODECS = {
     b"vvi1": "vvc",
 }
 _ISO_TOP = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
-_MAX_MOOV = 64 << 20
+MAX_MOOV = 64 << 20  # bigger moov boxes are not read (FFmpeg reads them)
 _INT_MAX = 2**31 - 1
 
 
@@ -106,7 +106,7 @@ def read_moov(path: Bytes) -> bytes | None:
             if size < header or pos + size > size_total:
                 return None  # FFmpeg gives up on such files too ("moov atom not found")
             if kind == b"moov":
-                if size > _MAX_MOOV:
+                if size > MAX_MOOV:
                     return None
                 f.seek(pos + header)
                 return f.read(size - header)

@@ -3,7 +3,7 @@
 FFmpeg's MPEG-4 decoder turns a packet into a picture unless the VOP is not coded (an N-VOP:
 no picture), the packet packs two VOPs (DivX/Xvid "packed B-frames": the second comes out with
 the next packet, and the placeholder after it gives none), or a B-VOP arrives before two
-reference VOPs (``ff_h263_decode_frame`` skips B-frames without references). ``vop_counts``
+reference VOPs (``ff_h263_decode_frame`` skips B-frames without references). ``VopCounter``
 reads the VOL header for ``vop_time_increment``'s width and each packet's VOP header up to
 ``vop_coded``; when every packet is one coded VOP after a valid start, packets stand for frames
 and the caller counts them as for other codecs. Anything else (packed, not coded, a header it

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+from pyvidfast.io.mp4 import MAX_MOOV
+
 if TYPE_CHECKING:
     import torch
 
@@ -40,7 +42,6 @@ __all__ = [
 ]
 
 _ROTATIONS = (0, 90, 180, 270)
-_MAX_MOOV = 64 << 20  # bigger moov boxes are not read for their matrix (FFmpeg reads them)
 _IDENTITY = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)
 _FLOAT_PREFIX = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -162,7 +163,7 @@ def _read_moov(f: BinaryIO) -> bytes | None:
         if size < header:
             return None
         if head[4:8] == b"moov":
-            if size - header > _MAX_MOOV:
+            if size - header > MAX_MOOV:
                 return None
             f.seek(pos + header)
             return f.read(size - header)[: max(total - pos - header, 0)]

@@ -1,10 +1,10 @@
 """One checker process: files one at a time, so every NVDEC message belongs to the file at hand.
 
 ``check_task`` is what the process pool runs. Per file: open it once with PyAV; a file NVDEC
-cannot take (routing.py) is checked by ``integrity.check_file`` right here, so it lands in the
-same run and output; otherwise the one demux (demux.py) runs on a thread and feeds this process's
-long-lived decoders (session.py), and the decode-status errors NVDEC prints while this file is
-decoded (errwatch.py) are this file's. The verdict is built by ``verdict``.
+cannot take (``route``: the pool's caps) is checked by ``integrity.check_file`` right here, so
+it lands in the same run and output; otherwise the one demux (demux.py) runs on a thread and
+feeds this process's long-lived decoders (session.py), and the decode-status errors NVDEC prints
+while this file is decoded (errwatch.py) are this file's. The verdict is built by ``verdict``.
 
 Nothing here touches CUDA before the first file: the pool forks its workers from a parent that
 never initialised CUDA, and each worker makes its own context.
