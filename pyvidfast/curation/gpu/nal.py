@@ -10,9 +10,7 @@ exactly the files ffmpeg fails for it (mp4__sample_with_invalid_nalu.mp4, decord
 
 from __future__ import annotations
 
-from pyvidfast.io.nal import length_size
-
-__all__ = ["length_size", "split_errors"]
+__all__ = ["split_errors"]
 
 SPLIT_ERROR = "Error splitting the input into NAL units."
 
