@@ -33,9 +33,16 @@ PATTERNS = ("seq32", "seq_all", "cogvideox", "random8", "resize")
 PEERS = ("decord", "decord2", "torchcodec", "pyav")
 SEQUENTIAL = ("seq32", "seq_all")
 
-# name -> ffmpeg encoder arguments (10 s of testsrc2 with temporal noise, 24 fps)
+# name -> ffmpeg encoder arguments (10 s of testsrc2 with temporal noise, 24 fps). On this noise
+# x264's adaptive choice leaves the "bf3" clips with 23 B-frames of 240 (ffprobe pict_type); the
+# "bfixed" clip is a streaming ladder's encode (fixed GOP, no scene cuts, B-frames placed without
+# adaptation: 3 of every 4 frames are B, half of them referenced by nothing).
 GENERATED = {
     "gen_h264_1080p_bf3_gop48.mp4": ("1920x1080", "-c:v libx264 -preset medium -bf 3 -g 48"),
+    "gen_h264_1080p_bfixed_gop48.mp4": (
+        "1920x1080",
+        "-c:v libx264 -preset medium -bf 3 -g 48 -x264-params b-adapt=0:scenecut=0",
+    ),
     "gen_h264_720p_bf3_gop48.mp4": ("1280x720", "-c:v libx264 -preset medium -bf 3 -g 48"),
     "gen_hevc_1080p_bf3_gop48.mp4": (
         "1920x1080",

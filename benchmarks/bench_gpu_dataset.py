@@ -179,7 +179,7 @@ def main() -> int:
         return dry_run(args)
 
     from pyvidfast.io.nvdec import engine_count, nvdec_available
-    from pyvidfast.io.nvdec.packets import first_packet_shift
+    from pyvidfast.io.reader import VideoReader
 
     if not torch.cuda.is_available() or not nvdec_available():
         print("bench_gpu_dataset: no CUDA GPU with NVDEC here; nothing to measure", file=sys.stderr)
@@ -187,7 +187,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         videos = make_dataset(Path(tmp), args.clips, args.seconds)
         paths = sorted(str(p) for p in videos.glob("*.mp4"))
-        shift = first_packet_shift(paths[0], 0)
+        with VideoReader(paths[0]) as first:
+            shift = first.info.stamp_shift
         cpu = cpu_rates(videos, paths, args.cpu_items, args.workers)  # forks: before CUDA
         torch.cuda.reset_peak_memory_stats()
         run = gpu_dataloader_run(videos, args.items, args.batch_size)

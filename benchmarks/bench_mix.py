@@ -85,7 +85,7 @@ def info_breakdown(path: str) -> dict:
     FFmpeg's open (which decodes frames to learn the stream) and the rest (counting)."""
     import av
 
-    from pyvidfast.io.mp4 import is_iso_bmff
+    from pyvidfast.io.bitstream.boxes import is_iso_bmff
     from pyvidfast.io.mp4_trust import header_distrust
     from pyvidfast.io.probe import _PROBE_OPTIONS, probe_video
 

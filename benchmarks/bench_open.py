@@ -40,7 +40,7 @@ def version_read_seconds(path: str) -> float | None:
     and the walk over its NAL units; median of 200), None for a stream that is not H.264."""
     import av
 
-    from pyvidfast.io.nal import x264_build
+    from pyvidfast.io.bitstream.nal import x264_build
 
     with av.open(path) as container:
         stream = container.streams.video[0]

@@ -7,8 +7,9 @@ that needs native code raises one error listing the likely causes, chained to th
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
-_C = None
+_C: ModuleType | None = None  # untyped: pybind11 writes no stubs
 _IMPORT_ERROR: BaseException | None = None
 
 try:
@@ -39,7 +40,7 @@ def has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def native():
+def native() -> ModuleType:
     """Return the extension module or raise one error that names the likely causes."""
     if _C is None:
         raise NativeUnavailableError(
@@ -51,7 +52,7 @@ def native():
     return _C
 
 
-def require_cuda():
+def require_cuda() -> ModuleType:
     """Return the extension module when its CUDA kernels can run, else raise why not."""
     mod = native()
     if not mod.has_cuda():

@@ -6,7 +6,7 @@ empty STSC, a zero ``mdhd`` timescale, annex-B H.264 inside MP4, MPEG-TS without
 delimiters or starting mid-GOP, AVI with B-frames, and MPEG-4 Part 2 with N-VOPs, cut mid-GOP
 or without a container. Broken MP4s are derived from a clean one by patching its boxes, with a
 box walker of its own (not ``pyvidfast.io.mp4``), and N-VOPs are written by a VOP writer of its
-own (not ``pyvidfast.io.mpeg4``), so the tests do not share the code they check.
+own (not ``pyvidfast.io.bitstream.mpeg4``), so the tests do not share the code they check.
 """
 
 from __future__ import annotations

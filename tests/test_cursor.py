@@ -164,7 +164,7 @@ def test_the_x264_core142_clip_reproduces_the_class_in_plain_pyav():
 def test_x264_build_read_as_ffmpeg_reads_it():
     import av
 
-    from pyvidfast.io.nal import x264_build
+    from pyvidfast.io.bitstream.nal import x264_build
 
     with av.open(X264_CORE142) as container:
         stream = container.streams.video[0]

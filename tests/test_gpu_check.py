@@ -231,7 +231,7 @@ def test_container_and_audio_errors_come_from_the_one_demux(real_dir: Path):
 
 def test_nal_framing_as_ffmpeg_splits_it():
     from pyvidfast.curation.gpu.nal import split_errors
-    from pyvidfast.io.nal import length_size
+    from pyvidfast.io.bitstream.nal import length_size
 
     nal = b"\x65" + bytes(9)
     assert split_errors(len(nal).to_bytes(4, "big") + nal, 4) == []

@@ -191,7 +191,7 @@ def test_vp9_keyframe_size_reads_the_real_webm_files(real_dir: Path):
     """Note [no probe decode] for VP9: the first key frame's header gives the decoded size on
     the real VP9 WebM files, and nothing on the three whose bitstream is invalid (those keep
     FFmpeg's probe decode and its failure row)."""
-    from pyvidfast.io.vpx import vp9_keyframe_size
+    from pyvidfast.io.bitstream.vpx import vp9_keyframe_size
 
     seen = {}
     for path in sorted(real_dir.glob("*/*.webm")):

@@ -1,10 +1,10 @@
-"""VOL and VOP header reading (pyvidfast/io/mpeg4.py), on headers written bit by bit here."""
+"""VOL and VOP header reading (pyvidfast/io/bitstream/mpeg4.py), on headers written bit by bit here."""
 
 from __future__ import annotations
 
 import pytest
 
-from pyvidfast.io.mpeg4 import VopCounter, time_increment_bits, vop_header
+from pyvidfast.io.bitstream.mpeg4 import VopCounter, time_increment_bits, vop_header
 
 
 def vol(resolution: int, par: bool = False, vbv: bool = False, shape: int = 0) -> bytes:

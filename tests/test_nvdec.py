@@ -22,8 +22,8 @@ from pyvidfast.io.nvdec import (
     stream_color,
     stream_format_of,
 )
-from pyvidfast.io.nvdec.formats import pix_fmt_layout
 from pyvidfast.io.reader import VideoReader
+from pyvidfast.io.stream_format import pix_fmt_layout
 from pyvidfast.io.video import open_video
 from pyvidfast.transform import yuv_to_rgb
 
@@ -139,7 +139,8 @@ def _fmt(codec="h264", pix_fmt="yuv420p", w=1920, h=1080, matrix="bt709", full=F
         (_fmt("mpeg4"), (9, 0), "mpeg4: not decoded on NVDEC here"),
         (_fmt("h263"), (9, 0), "h263: not decoded on NVDEC here"),
         (_fmt(matrix="smpte240m"), (9, 0), "H264: colour matrix smpte240m"),
-        # Note [measured caps]: the H200's limits, each reason naming codec and limit
+        # the H200's limits (Note [measured caps] in io/nvdec/caps.py), each reason naming codec
+        # and limit
         (_fmt("hevc", w=128, h=128), (9, 0), "HEVC: 128x128 is below the NVDEC minimum 144x144"),
         (_fmt("hevc", w=144, h=144), (9, 0), ""),
         (_fmt("vp9", w=161, h=121), (9, 0), "VP9: 161x121 is below the NVDEC minimum 128x128"),

@@ -17,7 +17,7 @@ from tolerance import pixels_agree
 
 from pyvidfast.io import nvdec
 from pyvidfast.io.nvdec import DecoderKey, DecoderPool, NvdecUnavailableError
-from pyvidfast.io.nvdec.packets import PacketSource, first_packet_shift
+from pyvidfast.io.nvdec.packets import PacketSource
 from pyvidfast.io.nvdec.standin import StandinDecoder, standin_pool
 from pyvidfast.io.reader import VideoReader
 from pyvidfast.io.video import Video, open_video
@@ -36,14 +36,12 @@ def bframes(tmp_path_factory) -> Path:
 
 def _standin_stamps(path: Path) -> tuple[list[int], list[int]]:
     """Every stamp the stand-in gives for the file fed from its start, and the CPU index's pts."""
-    with VideoReader(path) as cpu:
-        pts = cpu.frame_pts
-        source = PacketSource(path, cpu.stream_index)
     decoder = StandinDecoder(_key(path))
     stamps = []
-    for packet in [*source.packets(None), None]:
-        stamps += [f.stamp for f in decoder.decode(packet)]
-    source.close()
+    with VideoReader(path) as cpu:
+        pts = cpu.frame_pts
+        for packet in [*PacketSource(cpu).packets(None), None]:
+            stamps += [f.stamp for f in decoder.decode(packet)]
     return stamps, pts
 
 
@@ -59,36 +57,33 @@ def test_standin_stamps_are_shifted_by_dts0_minus_pts0(bframes: Path, real_dir: 
     """Note [stamps]: what the H200 showed, so the old rule (stamps == pts) is wrong."""
     for path, shift in ((bframes, -1024), (real_dir / NASA, -2002)):
         stamps, pts = _standin_stamps(path)
-        assert first_packet_shift(path, VideoReader(path).stream_index) == shift
+        assert VideoReader(path).info.stamp_shift == shift
         assert stamps == [p + shift for p in pts]
         assert stamps != pts  # the old pts_agree rule rejected every such file
 
 
 def test_standin_unlocks_a_frame_on_the_next_call(bframes: Path):
-    with VideoReader(bframes) as cpu:
-        source = PacketSource(bframes, cpu.stream_index)
     decoder = StandinDecoder(_key(bframes))
     frames = []
-    packets = source.packets(None)
-    while not frames:
-        frames = decoder.decode(next(packets))
-    luma, _ = frames[0].planes(64, 96, torch.device("cpu"))
-    before = luma.clone()
-    decoder.decode(next(packets))
+    with VideoReader(bframes) as cpu:
+        packets = PacketSource(cpu).packets(None)
+        while not frames:
+            frames = decoder.decode(next(packets))
+        luma, _ = frames[0].planes(64, 96, torch.device("cpu"))
+        before = luma.clone()
+        decoder.decode(next(packets))
     assert not torch.equal(luma, before)  # the buffer was reused
     with pytest.raises(RuntimeError, match="unlocked by the next Decode call"):
         frames[0].planes(64, 96, torch.device("cpu"))
-    source.close()
 
 
 def test_standin_refuses_below_the_size_limit_and_av1(tmp_path: Path):
     clip = make_clip(tmp_path / "small.mp4", 6, codec="libx265", size=(128, 128))
-    with VideoReader(clip) as cpu:
-        source = PacketSource(clip, cpu.stream_index)
     assert _key(clip) == DecoderKey("HEVC", 8, 128, 128)
     decoder = StandinDecoder(_key(clip))
-    assert [f for p in [*source.packets(None), None] for f in decoder.decode(p)] == []
-    source.close()
+    with VideoReader(clip) as cpu:
+        packets = [*PacketSource(cpu).packets(None), None]
+    assert [f for p in packets for f in decoder.decode(p)] == []
     with pytest.raises(RuntimeError, match="AV1"):
         StandinDecoder(DecoderKey("AV1", 8, 640, 360))
 
@@ -171,7 +166,7 @@ def test_a_wrong_stamp_rule_falls_back_instead_of_misnumbering(bframes: Path):
     """A decoder whose stamps are not ``pts + dts0 - pts0`` (here: plain pts, the rule the
     old reader demanded) is caught by the frame order check, not silently off by two."""
 
-    shift = first_packet_shift(bframes, 0)
+    shift = VideoReader(bframes).info.stamp_shift
     assert shift != 0
 
     class PlainStamps(StandinDecoder):

@@ -16,8 +16,9 @@ import pytest
 from conftest import REAL_DIR
 from media_broken import make_broken_corpus, reference_row
 
-from pyvidfast.io.h264_sps import avcc_parameter_sets, reorder_declared
-from pyvidfast.io.mp4 import children, find_box, is_iso_bmff, moov_info, read_moov, video_trak
+from pyvidfast.io.bitstream.boxes import children, find_box, is_iso_bmff, read_moov
+from pyvidfast.io.bitstream.h264_sps import avcc_parameter_sets, reorder_declared
+from pyvidfast.io.mp4 import moov_info, video_trak
 from pyvidfast.io.mp4_trust import header_distrust, header_problem, sample_ranges
 from pyvidfast.io.probe import (
     MAX_NUM_FRAMES,

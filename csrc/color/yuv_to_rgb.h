@@ -2,25 +2,13 @@
 // "Note [matching swscale's yuv2rgb]".
 //
 // Note [matching swscale's yuv2rgb]
-// The CPU path's RGB is PyAV's frame.to_ndarray(format="rgb24"), i.e. FFmpeg's swscale. For 8-bit
-// yuv420p / yuvj420p at the same size swscale takes its unscaled special converter
-// (swscale_unscaled.c -> ff_yuv2rgb_get_func_ptr; on x86 the SSSE3 yuv_420_rgb24 in
-// x86/yuv_2_rgb.asm), which:
-//   - uses each chroma sample for its 2x2 luma pixels (nearest, no interpolation);
-//   - promotes Y, U, V to 16-bit words with 3 fractional bits (v << 3) and subtracts the offsets
-//     (16 << 3 for limited-range luma, 0 for full range; 128 << 3 for chroma);
-//   - multiplies with pmulhw, (a * b) >> 16 (arithmetic shift, i.e. floor), by 16-bit
-//     coefficients that ff_yuv2rgb_c_init_tables (yuv2rgb.c) derives from ff_yuv2rgb_coeffs:
-//       cy = 65536 * 255 / 219 (limited) or 65536 (full); crv, cbu, cgu, cgv from the table,
-//       scaled by 224 / 255 for full range (C integer division); coeff = (c * 8192 + 32768) >> 16;
-//   - adds the luma term to each chroma term (saturating 16-bit adds that never saturate for
-//     8-bit input) and packs with unsigned saturation (packuswb: clamp to [0, 255], no rounding).
-// Reproducing that integer arithmetic gives PyAV's RGB bit for bit on the real 8-bit test clips
-// (bt601, bt709, full range; tests/test_color.py). 10-bit input (P016 from NVDEC; yuv420p10le in
-// FFmpeg) uses the same arithmetic with two more input bits: a 10-bit value v10 enters as v10 << 1,
-// which is exactly the 8-bit (v8 << 3) scale. swscale converts 10-bit frames through its generic
-// scaler (interpolated chroma, dithering), which this does not reproduce: agreement there is
-// lower and is measured, not assumed (tests/test_color.py).
+// The CPU path's RGB is PyAV's to_ndarray(format="rgb24"), i.e. swscale's unscaled yuv420p ->
+// rgb24 converter: nearest chroma per 2x2 luma, Y/U/V as 16-bit words with 3 fractional bits
+// less their offsets, pmulhw ((a * b) >> 16, floor) by swscale's 16-bit coefficients, saturating
+// pack to [0, 255]. Reproducing that integer arithmetic gives PyAV's RGB bit for bit on 8-bit
+// input; 10-bit (P016) enters as v10 << 1 with the same arithmetic, which swscale's generic scaler
+// does not match exactly (measured in tests/test_color.py). Details: docs/notes.md.
+
 #pragma once
 
 #include <cstdint>

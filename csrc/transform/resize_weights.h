@@ -3,35 +3,20 @@
 // bicubic]".
 //
 // Note [matching ATen's AA bicubic]
-// torchvision resizes a uint8 tensor with BICUBIC + antialias by calling
-// F.interpolate(x.float(), mode="bicubic", align_corners=False, antialias=True), then clamp(0,
-// 255), round (half to even) and a cast to uint8. On CPU, ATen (aten/src/ATen/native/cpu/
-// UpSampleKernel.cpp, HelperInterpCubic + _compute_indices_min_size_weights_aa) computes, per axis,
-// with scalar_t = float:
-//   scale   = float(in) / out                               (area_pixel_compute_scale<float>)
-//   support = scale >= 1 ? (4 * 0.5) * scale : 4 * 0.5      (interp_size 4), float
-//   taps    = ceil(support) * 2 + 1                           (max_interp_size)
-//   center  = float(scale * (i + 0.5))                        (the product is taken in double)
-//   invscale= scale >= 1 ? float(1.0 / scale) : 1             (the quotient in double)
-//   xmin    = max(int64(double(center - support) + 0.5), 0)
-//   xsize   = clamp(min(int64(double(center + support) + 0.5), in) - xmin, 0, taps)
-//   w_j     = cubic(float((double(float(j + xmin) - center) + 0.5) * invscale)), a = -0.5
-//   w_j    /= sum_j w_j                                       (float, summed in tap order)
-// and interpolates each axis as out = src_0 * w_0; out += src_j * w_j (tap order), the last
-// (width) axis first, skipping an axis whose size does not change. The helpers below reproduce
-// these mixed float/double steps literally. The float operations go through mul_rn/add_rn/mul_add
-// so that no compiler contracts them on its own: the CUDA kernel computes exactly what the CPU
-// does.
+// torchvision's uint8 BICUBIC + antialias resize is F.interpolate(x.float(), mode="bicubic",
+// antialias=True), clamp(0, 255), round half to even, cast. ATen's CPU kernel computes per-axis
+// weights (a = -0.5, normalised) in mixed float/double steps and sums taps in order, width axis
+// first, skipping an axis whose size does not change. The helpers below reproduce those steps
+// literally, through mul_rn/add_rn/mul_add so no compiler contracts them: CUDA computes exactly
+// what the CPU does. Details (the formulas, ATen's source): docs/notes.md.
 //
 // Note [FMA mode]
-// ATen's kernels in aten/src/ATen/native/cpu are compiled once per CPU capability; the AVX2 and
-// AVX512 builds enable FMA and gcc contracts `out += src * w` and the cubic polynomial into fused
-// multiply-adds, the DEFAULT build does not. Both are "the reference" (torch picks one at run time,
-// ATEN_CPU_CAPABILITY overrides it), and they disagree on ~1e-5 of natural pixels (up to 5e-4 on
-// synthetic patterns with many exact .5 ties). The kernels therefore take a flag, `fma`: off
-// reproduces the DEFAULT build bit for bit, on reproduces the AVX2 build (fused filter polynomial
-// and fused accumulation; the first tap is a plain product in both). The Python wrapper sets it
-// from torch.backends.cpu.get_cpu_capability(), so the result equals the torch of the process.
+// ATen's AVX2/AVX512 CPU builds fuse `out += src * w` and the cubic polynomial into FMAs, its
+// DEFAULT build does not, and they disagree on ~1e-5 of natural pixels. The kernels take a flag,
+// `fma`: off reproduces the DEFAULT build bit for bit, on the AVX2 build; the Python wrapper sets
+// it from torch.backends.cpu.get_cpu_capability(), so the result equals this process's torch.
+// Details: docs/notes.md.
+
 #pragma once
 
 #include <cmath>

@@ -1,28 +1,18 @@
 """Two things ffmpeg 5.1's MPEG-4 Part 2 decoder does that FFmpeg 8's (PyAV's) does not.
 
 Note [mpeg4 scratch]
-    ffmpeg 5.1 decodes MPEG-4 Part 2 with frame threads (``-threads`` auto, on a machine with more
-    than one core). Every packet after the first starts in a thread context updated from the
-    previous packet's (``ff_mpeg_update_thread_context``); while no packet has allocated a
-    picture yet, that context's linesize is 0 and 5.1 logs, at error level, "Context scratch
-    buffers could not be allocated due to unknown size." and decodes on. A packet allocates no
-    picture when its VOPs are B-VOPs before any reference (skipped) or not coded (N-VOPs), so a
-    stream opening with n such packets (MPEG-4 in MPEG-TS cut mid-GOP) gets n lines, one as each
-    following packet starts, and fails the check. FFmpeg 8 no longer prints it, and the checker
-    decodes with one thread, so the lines are written here. Measured with the ffmpeg 5.1 CLI on
-    MPEG-TS cuts of a B-frame stream (tests/test_check.py): two lines for two leading B-VOPs with
-    ``-threads 2``, ``4`` and by default, none with ``-threads 1``.
+    ffmpeg 5.1 decodes MPEG-4 Part 2 with frame threads; while no packet has allocated a picture
+    (leading skipped B-VOPs or not-coded N-VOPs, e.g. MPEG-TS cut mid-GOP), each following packet
+    starts in a context with linesize 0 and 5.1 logs "Context scratch buffers could not be
+    allocated due to unknown size." at error level, failing the check. FFmpeg 8 does not print
+    it and the checker decodes on one thread, so the lines are written here. Details:
+    docs/notes.md.
 
 Note [mpeg4 flush pts]
-    FFmpeg 8 remembers that the last VOP was not coded (an N-VOP: Xvid's placeholder after a
-    B-frame group, or a dropped frame) and at EOF answers it with a picture stamped with the
-    N-VOP packet's pts: with B-frames that is the reference picture the decoder still holds,
-    without them a repeat of the last picture. ffmpeg 5.1 flushes the held picture with the pts
-    of the packet that carried it, and repeats nothing. Xvid with B-frames in MPEG-TS ends
-    ``..., P 294750, B 294750, B 298500, N 302250``: 5.1 (``ffprobe -show_frames``) gives the
-    last frame pts 294750 and its null muxer prints "46 >= 45"; FFmpeg 8 gives 302250 and
-    nothing. An AVI without B-frames ending on an N-VOP: 5.1 outputs 40 frames, FFmpeg 8 41.
-    ``flushed`` turns FFmpeg 8's flush into 5.1's.
+    At EOF after a not-coded VOP (N-VOP), FFmpeg 8 outputs a picture stamped with the N-VOP
+    packet's pts (the held reference with B-frames, else a repeat of the last picture); ffmpeg
+    5.1 flushes the held picture with the pts of the packet that carried it and repeats nothing.
+    ``flushed`` turns FFmpeg 8's flush into 5.1's. Details: docs/notes.md.
 """
 
 from __future__ import annotations
@@ -30,7 +20,7 @@ from __future__ import annotations
 import os
 
 from pyvidfast.curation.ffmpeg_log import format_line
-from pyvidfast.io.mpeg4 import B_VOP, VopReader
+from pyvidfast.io.bitstream.mpeg4 import B_VOP, VopReader
 
 MESSAGE = "Context scratch buffers could not be allocated due to unknown size."
 

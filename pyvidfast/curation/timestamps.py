@@ -19,20 +19,11 @@ disables the check (``cur_dts && ...`` in mux.c). The dts the muxer sees:
   ``av_rescale_delta`` into ``1 / sample_rate``, which is also the encoder time base.
 
 Note [AVI pts]
-    PyAV ships FFmpeg 8; the reference is ffmpeg 5.1, and their demuxers disagree on one thing that
-    reaches the muxer. AVI stores no presentation time, only the decode order (dts = frame index).
-    For a stream with B-frames (H.264 with has_b_frames > 0, MPEG-4 part 2 with B-VOPs, packed or
-    not), FFmpeg 8's ``compute_pkt_fields`` derives a pts for the packets whose pts differs from
-    their dts; 5.1 leaves those packets without pts (``ffprobe -show_packets`` of 5.1 against
-    PyAV's packets: identical everywhere else, on every generated AVI and the real corpus). With
-    no pts, 5.1's decoder falls back to the dts of the packet that released the frame, which
-    rises by one per frame, so ffmpeg 5.1 prints nothing; with FFmpeg 8's pts the flushed last
-    frames of x264 B-pyramids collide ("89 >= 89"). ``demuxed_pts`` gives the 5.1 value, and the
-    checker feeds the decoder that.
-
-    Every other container gives the same packet timestamps in both versions. Xvid's B-frames in
-    MPEG-TS (5.1 prints "58 >= 57") differ in the decoder, not here: Note [mpeg4 flush pts] in
-    ``pyvidfast/curation/mpeg4_quirks.py``.
+    AVI stores only decode order (dts = frame index). With B-frames FFmpeg 8's demuxer derives a
+    pts where it differs from the dts; ffmpeg 5.1 leaves none, so its decoder falls back to dts
+    (nothing printed) where FFmpeg 8's pts make flushed B-pyramid frames collide ("89 >= 89").
+    ``demuxed_pts`` gives the 5.1 value for the decoder; other containers agree (for MPEG-TS Xvid
+    see Note [mpeg4 flush pts] in ``pyvidfast/curation/mpeg4_quirks.py``). Details: docs/notes.md.
 """
 
 from __future__ import annotations

@@ -5,6 +5,20 @@ through PyAV), NVDEC decoding (the ``nvdec`` package), one entry for both
 Names are imported on first use: metadata workers (``probe``) should not pay for torch.
 """
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what ``__getattr__`` imports on first use, for type checkers
+    from pyvidfast.io.errors import (  # noqa: F401
+        FrameIndexError,
+        NoVideoStreamError,
+        VideoDecodeError,
+        VideoOpenError,
+        VideoReadError,
+        VideoTooShortError,
+    )
+    from pyvidfast.io.reader import VideoReader  # noqa: F401
+    from pyvidfast.io.video import Video, open_video  # noqa: F401
+
 _EXPORTS = {
     "VideoReader": "pyvidfast.io.reader",
     "FrameIndexError": "pyvidfast.io.errors",
@@ -20,7 +34,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         import importlib
 

@@ -1,15 +1,11 @@
 """The memory decoded frames are written into.
 
 Note [fresh pages]
-    A batch of 1080p frames is hundreds of MB of memory the process has never touched, and the
-    first write to each page costs a page fault: on the 2-core VM of benchmarks/results about
-    0.45 ms per MB, as much as converting the frame. numpy asks for transparent huge pages for
-    large arrays, which is 4x cheaper while the kernel has free huge pages and 4x dearer (2 ms
-    per MB, compaction stalls) once earlier batches hold them. So a batch is a torch tensor
-    (4 KiB pages) whose pages are faulted in by ``madvise(MADV_POPULATE_WRITE)`` (0.28 ms per MB
-    measured; Linux >= 5.14, skipped where refused), frame by frame: the decoding thread just
-    before it writes a frame, and a helper thread from the last frame backwards, so that on a
-    clip that decodes faster than it converts the two cores share the faults.
+    The first write to each page of a new batch costs a page fault (about 0.45 ms per MB on the
+    2-core VM, as much as converting the frame; numpy's huge pages swing 4x either way). So a
+    batch is a torch tensor whose pages ``madvise(MADV_POPULATE_WRITE)`` faults in frame by frame:
+    the decoding thread just before it writes a frame, a helper thread from the last frame
+    backwards. Details: docs/notes.md.
 
 Note [reused pages]
     Faulting in costs 0.36-0.46 ms per MB here, and 3.3 ms per MB once the VM has to back
@@ -28,6 +24,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -39,7 +36,7 @@ _PAGE = 4096
 _POPULATE_FROM = 8 << 20  # smaller buffers come from reused heap memory: nothing to gain
 
 
-def _madvise():
+def _madvise() -> Callable[[int, int, int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:

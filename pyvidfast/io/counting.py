@@ -3,11 +3,18 @@ demuxed packets, or by decoding (Note [frame count] in io/probe.py says which fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import av
 
-from pyvidfast.io.mpeg4 import VopCounter
+from pyvidfast.io.bitstream.mpeg4 import VopCounter
+from pyvidfast.io.bitstream.vpx import vp8_shown_frames, vp9_shown_frames
 from pyvidfast.io.ts_start import TsStart
-from pyvidfast.io.vpx import vp8_shown_frames, vp9_shown_frames
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
 
 __all__ = ["MAX_NUM_FRAMES", "PACKET_PER_FRAME", "decode_count", "demux_count", "header_count"]
 
@@ -41,7 +48,7 @@ PACKET_PER_FRAME = frozenset(
 _INDEXED_FORMATS = frozenset({"mov", "mp4"})
 
 
-def header_count(container, stream) -> int | None:
+def header_count(container: InputContainer, stream: VideoStream) -> int | None:
     """The frame count from an MP4/MOV sample index, or None where it cannot be trusted."""
     names = set(container.format.name.split(","))
     if not names & _INDEXED_FORMATS or stream.frames <= 0:
@@ -60,12 +67,17 @@ _SHOWN_FRAMES = {"vp9": vp9_shown_frames, "libvpx-vp9": vp9_shown_frames}
 _SHOWN_FRAMES.update({"vp8": vp8_shown_frames, "libvpx": vp8_shown_frames})
 
 
-def demux_count(container, stream, cap: int, first=None) -> int | None:
+def demux_count(
+    container: InputContainer,
+    stream: VideoStream,
+    cap: int,
+    first: Callable[[bytes], bool] | None = None,
+) -> int | None:
     """Packets that become frames (non-empty, not discarded, pts >= 0 or unknown), at most cap.
 
     For VP8/VP9 a packet counts for the shown frames it carries (hidden alt-ref frames yield no
     picture). None when packets cannot stand for frames (MPEG-TS: see ``pyvidfast/io/ts_start.py``;
-    MPEG-4 Part 2: see ``pyvidfast/io/mpeg4.py``), or when ``first(packet bytes)`` is false for
+    MPEG-4 Part 2: see ``pyvidfast/io/bitstream/mpeg4.py``), or when ``first(packet bytes)`` is false for
     the first non-empty packet.
     """
     shown = _SHOWN_FRAMES.get(stream.codec_context.name)
@@ -97,7 +109,9 @@ def demux_count(container, stream, cap: int, first=None) -> int | None:
     return count
 
 
-def decode_count(container, stream, cap: int, threads: bool = True) -> tuple[int, int, int]:
+def decode_count(
+    container: InputContainer, stream: VideoStream, cap: int, threads: bool = True
+) -> tuple[int, int, int]:
     """``(count, height, width)`` by decoding without RGB conversion, as the reference counts.
 
     Decoding stops at the first decode error or after ``cap`` frames; leading frames with

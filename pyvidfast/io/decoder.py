@@ -14,36 +14,30 @@ Note [cursor]
     is at or before that point (``io.keyframes.runs``), and seeks otherwise; frames past the last
     wanted one are decoded in full, so nothing is decoded twice. docs/notes.md has the numbers.
 
-Note [cut TS tail]
-    A TS file that ends inside a transport packet gives a cut last frame not flagged corrupt,
-    which frame threads conceal differently on every run: it is decoded on one thread.
-
 Frames come out upright as decord 0.6.0 turns them (``io.orientation``); turned or resized
 frames and all but 8-bit 4:2:0 ones go through decord's graph (``io.scaler``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
 import torch
 
 from pyvidfast.io.buffers import Prefaulter, new_batch
 from pyvidfast.io.errors import FrameIndexError, VideoDecodeError, ffmpeg_text
-from pyvidfast.io.forks import track
-from pyvidfast.io.keyframes import keyframe_before, runs
-from pyvidfast.io.nal import x264_build
-from pyvidfast.io.opening import open_stream
-from pyvidfast.io.orientation import decord_rotation, rotated_shape
+from pyvidfast.io.keyframes import runs
+from pyvidfast.io.orientation import rotated_shape
 from pyvidfast.io.scaler import DecordScaler, plain_conversion_matches, plain_rgb
-from pyvidfast.io.source import Source, as_seekable, source_name
+from pyvidfast.io.source import Source
+from pyvidfast.io.stream import OpenedStream
 from pyvidfast.io.stream_index import decoded_index, demuxed_index
-from pyvidfast.io.ts_start import file_ends_mid_packet
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["FFmpegDecoder"]
 
@@ -51,16 +45,11 @@ __all__ = ["FFmpegDecoder"]
 _SKIP_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video", "vp9"})
 
 
-# Demuxers whose seek goes by a sample index (MP4/MOV, Matroska/WebM): a seek to the first
-# packet lands there, so the first GOP needs no reopening (which would probe the file again).
-_INDEXED_FORMATS = frozenset({"mov", "matroska"})
-
-
 class _IndexMismatch(Exception):
     """Decoded frames disagree with the demuxed index (internal; triggers a rescan)."""
 
 
-class FFmpegDecoder:
+class FFmpegDecoder(OpenedStream):
     """RGB uint8 frames of a stream's best video stream, by index, oriented as decord's.
 
     ``size`` is decord's ``(width, height)``: the output size after rotation, each side left as
@@ -69,49 +58,21 @@ class FFmpegDecoder:
     """
 
     def __init__(self, source: Source, num_threads: int = 0, size: tuple[int, int] = (-1, -1)):
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
-            raise ValueError(f"num_threads must be an int >= 0, got num_threads={num_threads!r}")
-        self.path = source_name(source)
-        self.num_threads = num_threads
-        self._source = as_seekable(source)
-        path_like = isinstance(self._source, (str, os.PathLike))
-        self._start_pos = None if path_like else self._source.tell()
-        self._container = None
         self._gen: Iterator[av.VideoFrame] | None = None
         self._pos: int | None = -1  # index of the last frame self._gen produced (None: unknown)
-        self._verified = False  # True once every frame has been decoded and indexed
         self._skip_pts: set[int] | None = None  # see _iter_frames
         self._skip_below = 0  # ... and only packets with a pts below this one are skipped
         self._can_skip = True
-        self._reopen = False  # set in a forked child (Note [fork])
-        track(self)
         self._prefault: Prefaulter | None = None  # while a batch is being written
         self._slot: dict[int, int] = {}  # frame index -> position in that batch
         self.frames_decoded = 0  # pictures the decoder has output (each frame once: Note [cursor])
         self._size = size
         self.decode_errors = 0
-        self._x264_build: int | None = None  # Note [x264 build] in io/nal.py
-        self._cut_tail = False  # Note [cut TS tail]
-        self._open()
-        if self._container.format.name == "mpegts" and file_ends_mid_packet(self._source):
-            self._cut_tail = True
-            self._open()
-        stream = self._stream
-        self.codec = stream.codec_context.name
-        self.pix_fmt = stream.codec_context.pix_fmt
-        self.stored_width = int(stream.codec_context.width or 0)
-        self.stored_height = int(stream.codec_context.height or 0)
-        self.rotation = decord_rotation(stream, self._source)
-        self.time_base = stream.time_base
-        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
-        self.sample_aspect_ratio: Fraction | None = Fraction(sar) if sar else None
-        # decord reports the stream's average frame rate; fall back to FFmpeg's guess
-        rates = (stream.average_rate, stream.guessed_rate, stream.base_rate)
-        self._avg_fps = next((float(r) for r in rates if r is not None and r > 0), 0.0)
+        self._scaler: DecordScaler | None = None  # made on the first frame, for its output size
+        super().__init__(source, num_threads)
         # turning and resizing run as decord runs them: one FFmpeg filter graph (transposing the
         # YUV planes costs about nothing; a strided copy of RGB rows costs 10x the conversion)
         self._use_graph = self.rotation != 0 or max(size) >= 1
-        self._scaler: DecordScaler | None = None  # made on the first frame, for its output size
         try:
             self._build_index()
         except (av.error.FFmpegError, OSError) as exc:
@@ -121,6 +82,9 @@ class FFmpegDecoder:
             ) from exc
         self._open_pictures = self.num_pictures
         self.num_frames = self.num_decodable
+
+    def _moved(self) -> None:
+        self._gen, self._pos = None, -1
 
     @property
     def num_pictures(self) -> int:
@@ -141,38 +105,14 @@ class FFmpegDecoder:
         width, height = self._size
         return (height if height >= 1 else h, width if width >= 1 else w, 3)
 
-    def _open(self) -> None:
-        self.close()
-        if self._start_pos is not None:
-            self._source.seek(self._start_pos)
-        # Frame threads drop different frames after a decode error depending on the thread
-        # count: a file that needed a rescan is decoded on one thread from then on.
-        threads = None if self._verified or self._cut_tail else self.num_threads
-        opened = open_stream(self._source, self.path, threads, self._x264_build)
-        self._container, self._stream = opened
-        self._gen, self._pos = None, -1
-
     def _build_index(self) -> None:
-        packets = self._container.demux(self._stream)
-        index = demuxed_index(self._first_packet_read(packets) if self.codec == "h264" else packets)
+        packets = self._first_packets(self._opened.demux(self._stream))
+        index = demuxed_index(packets)
         self._gen, self._pos = None, -1
         if index is None:
             self._rescan()
         else:
             self.index = index
-
-    def _first_packet_read(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
-        """``packets``, the first one's x264 version kept for every decoder (Note [x264 build])."""
-        for packet in packets:
-            if packet.size:
-                ctx = self._stream.codec_context
-                self._x264_build = x264_build(bytes(packet), ctx.extradata or b"")
-                if self._x264_build is not None:
-                    ctx.options = {"x264_build": str(self._x264_build)}  # not opened yet
-            yield packet
-            if packet.size:
-                break
-        yield from packets
 
     def _rescan(self) -> None:
         """Decode every frame (no colour conversion) and index what actually comes out."""
@@ -197,7 +137,7 @@ class FFmpegDecoder:
 
     def _note_frame(self, frame: av.VideoFrame) -> None:
         if not self.stored_width or not self.stored_height:
-            self.stored_width, self.stored_height = frame.width, frame.height
+            self.info = self.info.with_size(frame.width, frame.height)
 
     def _iter_frames(self) -> Iterator[av.VideoFrame]:
         """Frames from the container's current position; packets that fail to decode are counted
@@ -205,7 +145,7 @@ class FFmpegDecoder:
         last wanted pts go with ``skip_frame=NONREF`` (dropped if nothing refers to them; the
         other frames are bit-identical); later ones decode in full (Note [cursor])."""
         ctx = self._stream.codec_context
-        packets = self._container.demux(self._stream)
+        packets = self._opened.demux(self._stream)
         while True:
             try:
                 packet = next(packets)
@@ -238,30 +178,27 @@ class FFmpegDecoder:
         return self.index.pts is None or self._pos >= self._keyframe_before(first) - 1
 
     def _start_at(self, first: int) -> None:
-        """Position the decoder so that the next frames lead up to frame ``first``: a seek (to
-        the stream's first packet for the first GOP: reopening would probe the file again)."""
-        if self.index.pts is None:
-            self._open()
-        elif self._keyframe_before(first) == 0:
-            if self._container.format.name.split(",")[0] in _INDEXED_FORMATS:
-                self._seek(min([self.index.pts[0], *self.index.discarded]))
-            else:  # a timestamp seek in MPEG-TS, AVI, FLV, ... may land past the start
-                self._open()
-        else:
-            self._seek(self.index.pts[self._keyframe_before(first)])
+        """Position the decoder so that the next frames lead up to frame ``first``."""
+        self._position(first)
         self._restart()
 
-    def _keyframe_before(self, index: int) -> int:
-        return keyframe_before(self.index.keys, index)
+    def _frames(self) -> Iterator[av.VideoFrame]:
+        """The frame generator a decode pass reads (``_restart`` made it, or the one continued)."""
+        assert self._gen is not None, "a pass restarts or continues a generator before reading"
+        return self._gen
 
-    def _seek(self, pts: int) -> None:
-        try:
-            self._container.seek(int(pts), stream=self._stream, backward=True, any_frame=False)
-        except av.error.FFmpegError:
-            self._open()
+    def _frame_number(self, frame: av.VideoFrame) -> int:
+        """Index of ``frame``: the next one where frames are counted, else the index of its pts."""
+        if self.index.pts is None:
+            assert self._pos is not None, "counted frames start from a known position (_restart)"
+            return self._pos + 1
+        k = None if frame.pts is None else self.index.index_of.get(frame.pts)
+        if k is None:
+            raise _IndexMismatch(f"decoded pts {frame.pts} is not in the index")
+        return k
 
     def _decode_pass(
-        self, wanted: list[int], out: dict[int, np.ndarray], from_start: bool = False
+        self, wanted: list[int], out: dict[int, npt.NDArray[np.uint8]], from_start: bool = False
     ) -> None:
         first, last = wanted[0], wanted[-1]
         want = set(wanted)
@@ -269,9 +206,10 @@ class FFmpegDecoder:
         continuing = not from_start and self._can_continue(first)
         # Skipping unwanted non-reference frames needs frames identified by pts (not counted)
         # and a decoder that reads skip_frame per frame; a reader that ever mismatched stops.
-        skip = self.index.pts is not None and self._can_skip and self.codec in _SKIP_CODECS
-        self._skip_pts = {self.index.pts[i] for i in want} if skip else None
-        self._skip_below = self.index.pts[last] if skip else 0
+        skip = self._can_skip and self.codec in _SKIP_CODECS
+        pts = self.index.pts if skip else None
+        self._skip_pts = {pts[i] for i in want} if pts is not None else None
+        self._skip_below = pts[last] if pts is not None else 0
         if from_start:
             self._open()
             self._restart()
@@ -280,13 +218,9 @@ class FFmpegDecoder:
         tries = 0
         while True:
             late = None
-            for frame in self._gen:
-                if self.index.pts is None:
-                    k = self._pos + 1
-                else:
-                    k = self.index.index_of.get(frame.pts)
-                    if k is None:
-                        raise _IndexMismatch(f"decoded pts {frame.pts} is not in the index")
+            for frame in self._frames():
+                k = self._frame_number(frame)
+                if self.index.pts is not None:
                     if self._pos is None:  # first frame after repositioning
                         if k > first:
                             late = k
@@ -305,6 +239,7 @@ class FFmpegDecoder:
             # The seek landed after ``first`` (leading frames of an open GOP, or a container whose
             # seek is approximate): try the keyframe before, then the very start.
             earlier = self._keyframe_before(min(first, late - 1))
+            assert self.index.pts is not None, "a late frame was found by its pts"
             if tries == 0 and 0 < earlier < late:
                 self._seek(self.index.pts[earlier])
             else:
@@ -320,7 +255,7 @@ class FFmpegDecoder:
             return False
         return not any(i in want for i in range(start, stop))
 
-    def _to_rgb(self, frame: av.VideoFrame, out: np.ndarray, k: int) -> None:
+    def _to_rgb(self, frame: av.VideoFrame, out: npt.NDArray[np.uint8], k: int) -> None:
         """Convert into ``out`` (an upright ``[H, W, 3]`` uint8 slot) with a single copy."""
         if self._prefault is not None:
             self._prefault.before_write(self._slot[k])  # Note [fresh pages]
@@ -347,7 +282,9 @@ class FFmpegDecoder:
                 self._prefault.close()
                 self._prefault = None
 
-    def _decode_into(self, wanted: list[int], out: dict, batch: torch.Tensor) -> torch.Tensor:
+    def _decode_into(
+        self, wanted: list[int], out: dict[int, npt.NDArray[np.uint8]], batch: torch.Tensor
+    ) -> torch.Tensor:
         for attempt in range(3):
             try:
                 for run in (
@@ -373,27 +310,8 @@ class FFmpegDecoder:
                     ) from None
         raise AssertionError("unreachable")
 
-    def abandon_native(self) -> list:
-        """Drop the FFmpeg objects without freeing them (in a forked child, Note [fork]): the
-        next read reopens the file."""
-        kept = [self._container, self._gen, self._scaler]
-        self._container, self._gen, self._scaler = None, None, None
-        self._reopen = True
+    def abandon_native(self) -> list[object]:
+        """Also the decoder and the filter graph (Note [fork])."""
+        kept: list[object] = [self._gen, self._scaler, *super().abandon_native()]
+        self._scaler = None
         return kept
-
-    def close(self) -> None:
-        self._reopen = False
-        if self._container is not None:
-            self._gen = None
-            self._container.close()
-            self._container = None
-
-    def __enter__(self) -> FFmpegDecoder:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        with contextlib.suppress(Exception):  # a half-built object or interpreter shutdown
-            self.close()

@@ -22,7 +22,7 @@ class VideoReadError(RuntimeError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[VideoReadError], tuple[str, str]]:
         # Errors cross process boundaries (DataLoader workers): rebuild from (path, reason).
         return (type(self), (self.path, self.reason))
 

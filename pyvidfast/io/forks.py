@@ -20,7 +20,7 @@ class _Forkable(Protocol):
     def abandon_native(self) -> list[Any]: ...
 
 
-_live: weakref.WeakSet = weakref.WeakSet()
+_live: weakref.WeakSet[_Forkable] = weakref.WeakSet()
 _inherited: list[Any] = []  # a child's copies of its parent's FFmpeg objects: never freed
 
 

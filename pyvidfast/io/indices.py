@@ -6,23 +6,11 @@ reader decodes ``distinct`` once, in file order, whatever transform follows work
 frames, and ``FrameIndices.expand`` puts the repeats and the order back at the very end.
 
 Note [padded count]
-    decord 0.6.0 counts every packet of the stream, including those the MP4/MOV demuxer marks
-    as discarded: the samples of the first GOP before an edit list's start, which FFmpeg's
-    decoder never outputs (``ffmpeg -ss T -i in.mp4 -c copy`` cuts; pre-roll pictures such as
-    mp4__iibbibb_editlist_videoonly.mp4's). Its ``len()`` is the pictures that decode plus the
-    discarded packets. Read in order from frame 0, frame ``i`` is the ``i``-th picture and each
-    index past the last picture gives a copy of it (decord's end-of-file fallback). Its
-    timestamps are those of all packets, the discarded ones first (before 0), so they run ahead
-    of the pictures returned. pyvidfast follows the in-order reading, known on open from the
-    packet flags: ``num_pictures`` pictures, and indices from ``padded_from`` to ``len() - 1``
-    give the last one. After a seek decord contradicts itself on these files: it identifies the
-    picture it decoded by a pts table that includes the discarded packets, so frame ``i`` comes
-    ``d`` pictures early on a closed-GOP cut (``d`` discarded) and varies by index on an open
-    GOP; on the iibbibb file, whose keyframe indices are decode-order counts, one picture late.
-    CogVideoX's SFTDataset reads one range from a fresh reader, in order unless the range
-    starts at or past decord's second keyframe index: there its frames differ from ours.
-    tests/test_decord_parity.py runs decord on each case (that one a strict xfail). Files
-    without discarded packets are unaffected.
+    decord 0.6.0 counts an MP4 edit list's discarded packets too: ``len()`` is the pictures that
+    decode plus those packets, and read in order, indices past the last picture repeat it.
+    pyvidfast follows that in-order reading (``num_pictures``, ``padded_from``); decord's frames
+    after a seek on such files contradict it and are not followed. docs/notes.md has the cases;
+    tests/test_decord_parity.py runs decord on each.
 """
 
 from __future__ import annotations

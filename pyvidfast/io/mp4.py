@@ -9,12 +9,14 @@ test corpus). For plain ISO-BMFF files everything Open-Sora's ``--info`` needs i
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from pyvidfast.io.source import open_bytes, source_size
+from pyvidfast.io.bitstream.boxes import Bytes, children, find_box, read_moov, u32
+from pyvidfast.io.source import source_size
 
-# Every reader here takes a path or an open binary file (a remote object: io/remote.py).
-Bytes = str | BinaryIO
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class MoovInfo(NamedTuple):
@@ -43,81 +45,10 @@ _MP4_CODECS = {
     b"vvc1": "vvc",
     b"vvi1": "vvc",
 }
-_ISO_TOP = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
-MAX_MOOV = 64 << 20  # bigger moov boxes are not read (FFmpeg reads them)
 _INT_MAX = 2**31 - 1
 
-
-def is_iso_bmff(path: Bytes) -> bool:
-    """True when the file starts with an ISO-BMFF / QuickTime box we know (ftyp, moov, ...)."""
-    try:
-        with open_bytes(path) as f:
-            f.seek(0)
-            head = f.read(8)
-    except OSError:
-        return False
-    return len(head) == 8 and head[4:8] in _ISO_TOP
-
-
-def children(buf: memoryview, start: int = 0, end: int | None = None):
-    """(type, payload start, payload end) of the boxes in buf[start:end]; stops at a bad size."""
-    end = len(buf) if end is None else end
-    pos = start
-    while pos + 8 <= end:
-        size = int.from_bytes(buf[pos : pos + 4], "big")
-        kind = bytes(buf[pos + 4 : pos + 8])
-        header = 8
-        if size == 1:
-            if pos + 16 > end:
-                return
-            size = int.from_bytes(buf[pos + 8 : pos + 16], "big")
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            raise ValueError(f"bad box size {size} for {kind!r}")
-        yield kind, pos + header, pos + size
-        pos += size
-
-
-def find_box(buf: memoryview, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
-    for k, a, b in children(buf, start, end):
-        if k == kind:
-            return a, b
-    return None
-
-
-def read_moov(path: Bytes) -> bytes | None:
-    """The payload of the top-level moov box, or None (no moov, moof fragments, bad boxes)."""
-    size_total = source_size(path)
-    with open_bytes(path) as f:
-        pos = 0
-        while pos + 8 <= size_total:
-            f.seek(pos)
-            head = f.read(16)
-            size = int.from_bytes(head[:4], "big")
-            kind = head[4:8]
-            header = 8
-            if size == 1:
-                size = int.from_bytes(head[8:16], "big")
-                header = 16
-            elif size == 0:
-                size = size_total - pos
-            if size < header or pos + size > size_total:
-                return None  # FFmpeg gives up on such files too ("moov atom not found")
-            if kind == b"moov":
-                if size > MAX_MOOV:
-                    return None
-                f.seek(pos + header)
-                return f.read(size - header)
-            if kind == b"moof":
-                return None
-            pos += size
-    return None
-
-
-def u32(buf, at: int) -> int:
-    return int.from_bytes(buf[at : at + 4], "big")
+# box type -> (payload start, payload end) of the children of one box
+Boxes = dict[bytes, tuple[int, int]]
 
 
 def video_trak(moov: memoryview) -> tuple[int, int] | None:
@@ -131,7 +62,9 @@ def video_trak(moov: memoryview) -> tuple[int, int] | None:
     return None
 
 
-def _table(buf: memoryview, box: tuple[int, int], signed: bool = False):
+def _table(
+    buf: memoryview, box: tuple[int, int], signed: bool = False
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(count, value) pairs of an stts/ctts box as two numpy arrays."""
     import numpy as np
 
@@ -168,13 +101,15 @@ def moov_info(path: Bytes) -> MoovInfo | None:
         return None
     movie_scale = u32(moov, mvhd[0] + (20 if moov[mvhd[0]] == 1 else 12))
     mdia = find_box(moov, *trak, b"mdia")
+    if mdia is None:  # video_trak found hdlr inside it, so it is there
+        return None
     mdhd = find_box(moov, *mdia, b"mdhd")
     minf = find_box(moov, *mdia, b"minf")
     stbl = minf and find_box(moov, *minf, b"stbl")
     if mdhd is None or stbl is None:
         return None
     media_scale = u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12))
-    boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
+    boxes: Boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
     entry = _sample_entry(moov, boxes)
     samples = _sample_count(moov, boxes)
     if entry is None or samples is None or samples > source_size(path):
@@ -193,7 +128,7 @@ def moov_info(path: Bytes) -> MoovInfo | None:
     return MoovInfo(samples, height, width, float(fps), codec)
 
 
-def _sample_entry(moov: memoryview, boxes: dict) -> tuple[str, int, int] | None:
+def _sample_entry(moov: memoryview, boxes: Boxes) -> tuple[str, int, int] | None:
     """``(codec, width, height)`` of the one sample description, or None."""
     if b"stsd" not in boxes:
         return None
@@ -209,14 +144,16 @@ def _sample_entry(moov: memoryview, boxes: dict) -> tuple[str, int, int] | None:
     return codec, width, height
 
 
-def _sample_count(moov: memoryview, boxes: dict) -> int | None:
+def _sample_count(moov: memoryview, boxes: Boxes) -> int | None:
     for kind in (b"stsz", b"stz2"):
         if kind in boxes:
             return u32(moov, boxes[kind][0] + 8)
     return None
 
 
-def _presentation_range(moov: memoryview, boxes: dict, samples: int):
+def _presentation_range(
+    moov: memoryview, boxes: Boxes, samples: int
+) -> tuple[int, int, int] | None:
     """``(first presentation time, end, sum of durations)`` in media units, or None when the
     stts/ctts tables do not describe exactly ``samples`` samples."""
     import numpy as np
@@ -240,7 +177,9 @@ def _presentation_range(moov: memoryview, boxes: dict, samples: int):
     return int(cts.min()), int((cts + dur).max()), duration
 
 
-def _edit_keeps_every_sample(moov, trak, first: int, end: int, scales: tuple[int, int]) -> bool:
+def _edit_keeps_every_sample(
+    moov: memoryview, trak: tuple[int, int], first: int, end: int, scales: tuple[int, int]
+) -> bool:
     """True when FFmpeg discards no sample: no edit list and no time below 0, or one edit at
     rate 1 that starts at or before ``first`` and lasts past ``end``."""
     media_scale, movie_scale = scales

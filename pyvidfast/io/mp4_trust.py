@@ -7,7 +7,8 @@ None when every sample the tables describe exists and is well formed as far as a
 can tell. ``pyvidfast.io.probe`` then counts exactly (decodes, without RGB) only the files that
 fail. Checks (each one is a class of real broken files, issue 12):
 
-* ``mdhd`` timescale is positive;
+* ``mdhd`` timescale is positive (else the NAL walk still runs: Note [no timescale] in
+  io/bad_nal.py);
 * STSC is non-empty, starts at chunk 1, increases, and with STCO and STSZ describes exactly the
   STSZ sample count (contradictory tables make FFmpeg build a different index);
 * every sample lies inside the file (downloads cut short, moov-first files truncated in mdat);
@@ -36,11 +37,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
-from pyvidfast.io.h264_sps import avcc_parameter_sets
-from pyvidfast.io.mp4 import Bytes, children, find_box, read_moov, u32, video_trak
+from pyvidfast.io.bitstream.boxes import Bytes, children, find_box, read_moov, u32
+from pyvidfast.io.bitstream.h264_sps import avcc_parameter_sets
+from pyvidfast.io.mp4 import video_trak
 from pyvidfast.io.source import source_size
 
 # sample-entry fourcc -> the box holding its NAL length size (lengthSizeMinusOne) and its offset
@@ -52,6 +55,8 @@ _NAL_CONFIG = {
 }
 # bytes of a visual sample entry before its child boxes (ISO/IEC 14496-12 VisualSampleEntry)
 _VISUAL_ENTRY_HEADER = 8 + 78
+# an stbl's child boxes: fourcc -> (payload start, end) in the moov
+_Boxes = dict[bytes, tuple[int, int]]
 
 
 def _array(buf: memoryview, at: int, count: int, width: int, end: int) -> np.ndarray:
@@ -61,7 +66,7 @@ def _array(buf: memoryview, at: int, count: int, width: int, end: int) -> np.nda
     return np.frombuffer(buf[at : at + count * width], dtype=dtype).astype(np.int64)
 
 
-def _sample_sizes(moov: memoryview, boxes: dict) -> np.ndarray | None:
+def _sample_sizes(moov: memoryview, boxes: _Boxes) -> np.ndarray | None:
     if b"stsz" not in boxes:
         return None  # stz2 (compact sizes): leave it to FFmpeg's header
     a, b = boxes[b"stsz"]
@@ -71,7 +76,7 @@ def _sample_sizes(moov: memoryview, boxes: dict) -> np.ndarray | None:
     return _array(moov, a + 12, count, 4, b)
 
 
-def _chunk_offsets(moov: memoryview, boxes: dict) -> np.ndarray | None:
+def _chunk_offsets(moov: memoryview, boxes: _Boxes) -> np.ndarray | None:
     for kind, width in ((b"stco", 4), (b"co64", 8)):
         if kind in boxes:
             a, b = boxes[kind]
@@ -92,7 +97,7 @@ def _samples_per_chunk(moov: memoryview, stsc: tuple[int, int], chunks: int) -> 
     return np.repeat(runs[:, 1], lengths)
 
 
-def sample_ranges(moov: memoryview, boxes: dict) -> tuple[np.ndarray, np.ndarray] | str:
+def sample_ranges(moov: memoryview, boxes: _Boxes) -> tuple[np.ndarray, np.ndarray] | str:
     """(offsets, sizes) of every sample, or the reason the tables contradict each other."""
     sizes, chunk_offsets = _sample_sizes(moov, boxes), _chunk_offsets(moov, boxes)
     if sizes is None or chunk_offsets is None or b"stsc" not in boxes:
@@ -132,7 +137,7 @@ def _nal_length_size(fourcc: bytes, config: bytes) -> int:
 class _Slices:
     """``f[a:b]`` of an open binary file, as the mmap of a path is sliced."""
 
-    def __init__(self, f) -> None:
+    def __init__(self, f: BinaryIO) -> None:
         self.f = f
 
     def __getitem__(self, part: slice) -> bytes:
@@ -141,7 +146,7 @@ class _Slices:
 
 
 @contextmanager
-def _sliceable(path: Bytes) -> Iterator:
+def _sliceable(path: Bytes) -> Iterator[_Slices | mmap.mmap]:
     if not isinstance(path, (str, os.PathLike)):
         yield _Slices(path)
         return
@@ -189,12 +194,17 @@ class HeaderProblem:
     """Why the sample tables cannot replace a decode. For a NAL problem, ``bad_sample`` is the
     first sample whose NAL lengths do not walk it (the sample the file's end cuts counts as one
     when a NAL length runs past that end); ``end_sample`` the first sample wholly past the end
-    of a file cut between samples; ``parameter_sets`` the avcC's SPS. See Note [cut short]."""
+    of a file cut between samples; ``parameter_sets`` the avcC's SPS. See Note [cut short].
+    ``no_timescale``: the ``mdhd`` is missing or its timescale 0 (then only ``bad_sample`` is
+    set, with ``leading_offsets``, the file offsets of samples 0..bad_sample: Note [no
+    timescale] in io/bad_nal.py)."""
 
     reason: str
     bad_sample: int | None = None
     parameter_sets: tuple[bytes, ...] = ()
     end_sample: int | None = None
+    no_timescale: bool = False
+    leading_offsets: tuple[int, ...] = ()
 
 
 def header_problem(path: Bytes) -> str | None:
@@ -222,9 +232,35 @@ def header_distrust(path: Bytes, walk_nals: bool = True) -> HeaderProblem | None
     if stbl is None:
         return None
     if mdhd is None:
-        return HeaderProblem("no mdhd box: no timescale")
+        return _with_timescale("no mdhd box: no timescale", path, moov, stbl, walk_nals)
     if u32(moov, mdhd[0] + (20 if moov[mdhd[0]] == 1 else 12)) == 0:
-        return HeaderProblem("invalid mdhd timescale 0")
+        return _with_timescale("invalid mdhd timescale 0", path, moov, stbl, walk_nals)
+    return _table_distrust(path, moov, stbl, walk_nals)
+
+
+def _with_timescale(
+    reason: str, path: Bytes, moov: memoryview, stbl: tuple[int, int], walk_nals: bool
+) -> HeaderProblem:
+    """The timescale problem, with the first bad NAL where the tables show one (Note [no
+    timescale] in io/bad_nal.py); a cut or any other table problem is left to decoding."""
+    try:
+        found = _table_distrust(path, moov, stbl, walk_nals)
+        if found is None or found.bad_sample is None or found.reason.startswith(_CUT):
+            return HeaderProblem(reason, no_timescale=True)
+        ranges = sample_ranges(moov, {k: (a, b) for k, a, b in children(moov, *stbl)})
+    except (ValueError, IndexError):
+        return HeaderProblem(reason, no_timescale=True)
+    if isinstance(ranges, str):  # never: _table_distrust found the bad NAL in these tables
+        return HeaderProblem(reason, no_timescale=True)
+    offsets, _ = ranges
+    leading = tuple(offsets[: found.bad_sample + 1].tolist())
+    reason = f"{reason}; {found.reason}"
+    return HeaderProblem(reason, found.bad_sample, found.parameter_sets, None, True, leading)
+
+
+def _table_distrust(
+    path: Bytes, moov: memoryview, stbl: tuple[int, int], walk_nals: bool
+) -> HeaderProblem | None:
     boxes = {k: (a, b) for k, a, b in children(moov, *stbl)}
     count = u32(moov, boxes[b"stsz"][0] + 8) if b"stsz" in boxes else None
     if count == 0:

@@ -24,13 +24,15 @@ import io
 import math
 import os
 import re
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, overload
 
 import numpy as np
 
-from pyvidfast.io.mp4 import MAX_MOOV
+from pyvidfast.io.bitstream.boxes import children, read_moov
 
 if TYPE_CHECKING:
+    import av.stream
+    import numpy.typing as npt
     import torch
 
 __all__ = [
@@ -42,7 +44,8 @@ __all__ = [
 ]
 
 _ROTATIONS = (0, 90, 180, 270)
-_IDENTITY = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)
+_Scalar = TypeVar("_Scalar", bound=np.generic)
+_IDENTITY: tuple[int, ...] = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)
 _FLOAT_PREFIX = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -66,7 +69,9 @@ def _atof(text: str) -> float:
     return float(m.group(0)) if m else 0.0
 
 
-def decord_rotation(stream, source: str | os.PathLike | BinaryIO | None = None) -> int:
+def decord_rotation(
+    stream: av.stream.Stream, source: str | os.PathLike[str] | BinaryIO | None = None
+) -> int:
     """Clockwise rotation (0, 90, 180 or 270) decord 0.6.0 applies to ``stream``'s frames.
 
     ``stream`` is a PyAV video stream. The display matrix is read from ``source`` (a path or a
@@ -100,7 +105,9 @@ def _ffmpeg41_rotate_tag(matrix: tuple[int, ...]) -> float:
     return _atof(f"{angle:g}")
 
 
-def _mp4_display_matrix(stream, source) -> tuple[int, ...] | None:
+def _mp4_display_matrix(
+    stream: av.stream.Stream, source: str | os.PathLike[str] | BinaryIO | None
+) -> tuple[int, ...] | None:
     """The combined tkhd x mvhd matrix of ``stream``'s track, as FFmpeg 4.1 computes it; None
     when the file is not ISO-BMFF, the matrix is the identity, or anything cannot be read."""
     if source is None:
@@ -122,7 +129,7 @@ def _mp4_display_matrix(stream, source) -> tuple[int, ...] | None:
 
 def _matrix_from(f: BinaryIO, track: int) -> tuple[int, ...] | None:
     try:
-        moov = _read_moov(f)
+        moov = read_moov(f, cut_ok=True)
         if moov is None:
             return None
         return _track_matrix(memoryview(moov), track)
@@ -130,67 +137,26 @@ def _matrix_from(f: BinaryIO, track: int) -> tuple[int, ...] | None:
         return None
 
 
-def _boxes(buf, start: int, end: int):
-    """(type, payload start, payload end) of the boxes in ``buf[start:end]``."""
-    pos = start
-    while pos + 8 <= end:
-        size = int.from_bytes(buf[pos : pos + 4], "big")
-        header = 8
-        if size == 1 and pos + 16 <= end:
-            size, header = int.from_bytes(buf[pos + 8 : pos + 16], "big"), 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            return
-        yield bytes(buf[pos + 4 : pos + 8]), pos + header, pos + size
-        pos += size
-
-
-def _read_moov(f: BinaryIO) -> bytes | None:
-    f.seek(0, io.SEEK_END)
-    total = f.tell()
-    pos = 0
-    while pos + 8 <= total:
-        f.seek(pos)
-        head = f.read(16)
-        if len(head) < 8:
-            return None
-        size, header = int.from_bytes(head[:4], "big"), 8
-        if size == 1 and len(head) == 16:
-            size, header = int.from_bytes(head[8:16], "big"), 16
-        elif size == 0:
-            size = total - pos
-        if size < header:
-            return None
-        if head[4:8] == b"moov":
-            if size - header > MAX_MOOV:
-                return None
-            f.seek(pos + header)
-            return f.read(size - header)[: max(total - pos - header, 0)]
-        pos += size
-    return None
-
-
-def _matrix_at(buf, at: int) -> tuple[int, ...]:
+def _matrix_at(buf: memoryview, at: int) -> tuple[int, ...]:
     values = np.frombuffer(bytes(buf[at : at + 36]), dtype=">i4")
     if values.size != 9:
         raise ValueError("truncated matrix")
     return tuple(int(v) for v in values)
 
 
-def _track_matrix(moov, track: int) -> tuple[int, ...] | None:
+def _track_matrix(moov: memoryview, track: int) -> tuple[int, ...] | None:
     """tkhd matrix of the ``track``-th trak (FFmpeg makes one stream per trak, in order) times
     the mvhd matrix, with FFmpeg 4.1's fixed-point arithmetic (``mov_read_tkhd``)."""
     movie = _IDENTITY
     traks = []
-    for kind, a, b in _boxes(moov, 0, len(moov)):
+    for kind, a, b in children(moov, 0, len(moov), strict=False):
         if kind == b"mvhd":
             movie = _matrix_at(moov, a + (40 if moov[a] == 1 else 28) + 8)
         elif kind == b"trak":
             traks.append((a, b))
     if track >= len(traks):
         return None
-    tkhd = next((t for t in _boxes(moov, *traks[track]) if t[0] == b"tkhd"), None)
+    tkhd = next((t for t in children(moov, *traks[track], strict=False) if t[0] == b"tkhd"), None)
     if tkhd is None:
         return None
     a = tkhd[1]
@@ -209,14 +175,24 @@ def rotated_shape(height: int, width: int, rotation: int) -> tuple[int, int]:
     return (width, height) if rotation in (90, 270) else (height, width)
 
 
-def unrotated_view(frames: np.ndarray, rotation: int) -> np.ndarray:
+def unrotated_view(frames: npt.NDArray[_Scalar], rotation: int) -> npt.NDArray[_Scalar]:
     """A writable view of upright ``frames`` (``[..., H, W, C]``) in stored orientation: what is
     written into it lands in ``frames`` turned clockwise by ``rotation`` (no copy)."""
     _check_rotation(rotation)
     return np.rot90(frames, k=rotation // 90, axes=(-3, -2))
 
 
-def rotate_frames(frames: torch.Tensor | np.ndarray, rotation: int) -> torch.Tensor | np.ndarray:
+@overload
+def rotate_frames(frames: torch.Tensor, rotation: int) -> torch.Tensor: ...
+
+
+@overload
+def rotate_frames(frames: npt.NDArray[_Scalar], rotation: int) -> npt.NDArray[_Scalar]: ...
+
+
+def rotate_frames(
+    frames: torch.Tensor | npt.NDArray[Any], rotation: int
+) -> torch.Tensor | npt.NDArray[Any]:
     """``frames`` (``[T, H, W, C]``, uint8 or any dtype) turned clockwise by ``rotation``
     (0, 90, 180 or 270), as decord turns them; one contiguous copy, none for 0."""
     _check_rotation(rotation)

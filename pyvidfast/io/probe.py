@@ -15,7 +15,8 @@ Note [frame count]
       that do not walk a sample, e.g. annex-B H.264 or a corrupt NAL size) is decoded, see
       ``pyvidfast/io/mp4_trust.py``. About 1 ms a healthy file (it reads only NAL headers).
       An invalid NAL size in H.264 whose SPS declares its reorder depth is counted without
-      decoding (``bad_nal``): Note [first bad NAL] in ``pyvidfast/io/bad_nal.py``.
+      decoding (``bad_nal``): Note [first bad NAL] in ``pyvidfast/io/bad_nal.py``, also where
+      the ``mdhd`` timescale is 0 or missing (Note [no timescale] there).
     * ``moov``: plain MP4/MOV (one sample description of a common codec, no fragments, no edit
       list or one that cuts nothing, no negative presentation time) is read by ``moov_info``
       from the moov box alone, without FFmpeg: sample count, sample-entry size, FFmpeg's
@@ -30,7 +31,7 @@ Note [frame count]
       H.264/HEVC stream must open with a keyframe carrying an access unit delimiter and its
       parameter sets, or from its first IDR on (``io/ts_start.py``); others are decoded. MPEG-4
       Part 2 is counted this way only while every packet is one coded VOP after a valid start
-      (``pyvidfast/io/mpeg4.py``): packed B-frames and N-VOPs are decoded.
+      (``pyvidfast/io/bitstream/mpeg4.py``): packed B-frames and N-VOPs are decoded.
     * ``decode``: everything else (other codecs that can pack two frames in a packet or emit
       none; streams whose decoder could not produce a picture while probing, i.e. no pixel
       format) is decoded without RGB conversion.
@@ -59,27 +60,35 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import av
 
 from pyvidfast.io.bad_nal import count_before_bad_nal
+from pyvidfast.io.bitstream.boxes import Bytes, is_iso_bmff
+from pyvidfast.io.bitstream.vpx import (  # noqa: F401  (the shown-frame counters: re-exported)
+    vp8_shown_frames,
+    vp9_keyframe_size,
+    vp9_shown_frames,
+)
 from pyvidfast.io.counting import (  # noqa: F401  (re-exported for callers and tests)
     MAX_NUM_FRAMES,
     PACKET_PER_FRAME,
     decode_count,
     demux_count,
     header_count,
-    vp8_shown_frames,
-    vp9_shown_frames,
 )
 from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError, ffmpeg_text
-from pyvidfast.io.mp4 import Bytes, is_iso_bmff, moov_info
+from pyvidfast.io.mp4 import moov_info
 from pyvidfast.io.mp4_trust import HeaderProblem, header_distrust
 from pyvidfast.io.remote import open_remote
 from pyvidfast.io.source import open_bytes
 from pyvidfast.io.storage import is_remote, walk_remote_nals
 from pyvidfast.io.ts_start import annexb_nal_types, clean_ts_start  # noqa: F401
-from pyvidfast.io.vpx import vp9_keyframe_size
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -112,12 +121,12 @@ class VideoProbe:
         return self.error is None
 
 
-def failed(reason: str, **extra) -> VideoProbe:
+def failed(reason: str, **extra: str) -> VideoProbe:
     """The failure result: Open-Sora's ``0, 0, 0, NaN`` values with the reason."""
     return VideoProbe(0, 0, 0, math.nan, "failed", reason, **extra)
 
 
-def _fps(stream) -> float:
+def _fps(stream: VideoStream) -> float:
     rate = stream.average_rate
     return float(rate) if rate is not None else math.nan
 
@@ -138,7 +147,7 @@ def probe_image(path: str, exact: bool = False) -> VideoProbe:
     if not is_remote(path) and not os.path.exists(path):
         return failed(f"missing file: {path}")
     try:
-        with Image.open(open_remote(path) if is_remote(path) else path) as img:
+        with Image.open(_readable(path)) as img:
             if exact:
                 img.load()
             width, height = img.size
@@ -149,6 +158,12 @@ def probe_image(path: str, exact: bool = False) -> VideoProbe:
     except Exception as exc:
         return failed(f"cannot open image: {_short(exc)}")
     return VideoProbe(1, height, width, math.nan, "image")
+
+
+def _readable(path: str) -> str | BinaryIO:
+    """A path as it is, a URL opened by byte ranges (a ``RangeReader``: the ``BinaryIO`` it
+    stands in for, as ``io.source.as_seekable`` says)."""
+    return cast(BinaryIO, open_remote(path)) if is_remote(path) else path
 
 
 def _header_distrust(path: Bytes, walk_nals: bool) -> HeaderProblem | None:
@@ -180,7 +195,7 @@ _VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
 _EBML = b"\x1a\x45\xdf\xa3"
 
 
-def _header_only_format(source: Bytes) -> dict | None:
+def _header_only_format(source: Bytes) -> dict[str, str] | None:
     """The open options for Matroska/WebM naming an H.264, HEVC or VP9 track in its first 64 KiB,
     or MPEG-TS; None for other files."""
     with open_bytes(source) as f:
@@ -193,18 +208,18 @@ def _header_only_format(source: Bytes) -> dict | None:
     return _HEADER_ONLY_OPTIONS if len(head) > 188 and head[0] == head[188] == 0x47 else None
 
 
-def _open_without_probe_decode(source: Bytes, options: dict):
+def _open_without_probe_decode(source: Bytes, options: dict[str, str]) -> InputContainer | None:
     """The FFmpeg container of ``source`` opened with ``options`` from its start, or None (the
     full open that follows reports why)."""
     if not isinstance(source, str):
         source.seek(0)
     try:
-        return av.open(source, metadata_errors="ignore", options=options)
+        return av.open(source, mode="r", metadata_errors="ignore", options=options)
     except Exception:
         return None
 
 
-def _header_only_probe(source: Bytes, options: dict) -> VideoProbe | None:
+def _header_only_probe(source: Bytes, options: dict[str, str]) -> VideoProbe | None:
     """The demuxed row without FFmpeg's probe decode (Note [no probe decode]), or None."""
     container = _open_without_probe_decode(source, options)
     if container is None:
@@ -214,7 +229,8 @@ def _header_only_probe(source: Bytes, options: dict) -> VideoProbe | None:
         cc = stream.codec_context if stream is not None else None
         vp9 = cc is not None and cc.name == "vp9" and options is _VP9_OPTIONS
         if (
-            cc is None
+            stream is None
+            or cc is None
             or not (vp9 or cc.name in _HEADER_ONLY_CODECS)
             or min(cc.width, cc.height) <= 0
         ):
@@ -251,7 +267,7 @@ def _remote_probe(url: str, exact_frames: bool, walk_nals: bool) -> VideoProbe:
     on the file (FFmpeg may have taken the failed read for the end of the file)."""
     try:
         with open_remote(url) as f:
-            found = _probe(url, f, exact_frames, walk_nals)
+            found = _probe(url, cast(BinaryIO, f), exact_frames, walk_nals)
     except RemoteNotFoundError:
         return failed(f"missing file: {url}")
     except RemoteIOError as exc:
@@ -263,7 +279,7 @@ def _probe(path: str, source: Bytes, exact_frames: bool, walk_nals: bool) -> Vid
     if not exact_frames and is_iso_bmff(source):
         problem = _header_distrust(source, walk_nals)
         exact_frames = problem is not None
-        found = _bad_nal_probe(source, problem) if exact_frames else _moov_probe(source)
+        found = _bad_nal_probe(source, problem) if problem is not None else _moov_probe(source)
         if found is not None:
             return found
     elif not exact_frames and (options := _header_only_format(source)) is not None:
@@ -273,7 +289,7 @@ def _probe(path: str, source: Bytes, exact_frames: bool, walk_nals: bool) -> Vid
     if not isinstance(source, str):
         source.seek(0)
     try:
-        container = av.open(source, metadata_errors="ignore", options=_PROBE_OPTIONS)
+        container = av.open(source, mode="r", metadata_errors="ignore", options=_PROBE_OPTIONS)
     except Exception as exc:
         return failed(f"cannot open: {_short(exc)}")
     with container:
@@ -294,7 +310,7 @@ def _bad_nal_probe(source: Bytes, problem: HeaderProblem) -> VideoProbe | None:
         if not container.streams.video:
             return None
         stream = container.streams.video[0]
-        count = count_before_bad_nal(stream, problem)
+        count = count_before_bad_nal(container, stream, problem)
         if count is None:
             return None
         info = {"codec": "h264", "container": container.format.name}
@@ -304,7 +320,7 @@ def _bad_nal_probe(source: Bytes, problem: HeaderProblem) -> VideoProbe | None:
         return VideoProbe(count, cc.height, cc.width, _fps(stream), "bad_nal", None, **info)
 
 
-def _container_probe(container, path: str, exact_frames: bool) -> VideoProbe:
+def _container_probe(container: InputContainer, path: str, exact_frames: bool) -> VideoProbe:
     if not container.streams.video:
         return failed("no video stream", container=container.format.name)
     stream = container.streams.video[0]

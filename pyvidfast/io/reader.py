@@ -18,6 +18,7 @@ decord does.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 import av
 import numpy as np
@@ -30,8 +31,20 @@ from pyvidfast.io.source import Source
 
 __all__ = ["Source", "VideoReader"]
 
+# Frame indices as the readers take them (io/indices.py checks them).
+Indices = Sequence[int] | np.ndarray | torch.Tensor
 
-def _device_of(ctx, device) -> torch.device:
+
+class _DecordContext(Protocol):
+    """``decord.cpu(0)`` / ``decord.gpu(k)``."""
+
+    device_type: int
+    device_id: int
+
+
+def _device_of(
+    ctx: _DecordContext | str | torch.device | None, device: str | torch.device | None
+) -> torch.device:
     """decord's ``ctx`` (``decord.cpu(0)``/``gpu(k)`` or anything torch.device takes) or
     pyvidfast's ``device``; giving both is an error unless they agree."""
     chosen = []
@@ -41,13 +54,14 @@ def _device_of(ctx, device) -> torch.device:
         kind = getattr(value, "device_type", None)  # a decord.Context: 1 = CPU, 2 = GPU
         if isinstance(kind, int):
             value = "cpu" if kind == 1 else f"cuda:{int(getattr(value, 'device_id', 0))}"
-        chosen.append(torch.device(value))
+        # anything else torch.device takes or rejects (TypeError) as it is
+        chosen.append(torch.device(cast("str | torch.device", value)))
     if len(chosen) == 2 and chosen[0] != chosen[1]:
         raise ValueError(f"ctx={ctx!r} and device={device!r} disagree; give one of them")
     return chosen[0] if chosen else torch.device("cpu")
 
 
-def _size_arg(name: str, value) -> int:
+def _size_arg(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int (-1: unchanged), got {name}={value!r}")
     return int(value)
@@ -85,14 +99,14 @@ class VideoReader(FFmpegDecoder):
     def __init__(
         self,
         uri: Source,
-        ctx=None,
+        ctx: _DecordContext | str | torch.device | None = None,
         width: int = -1,
         height: int = -1,
         num_threads: int = 0,
         fault_tol: int | float = -1,
         *,
         device: str | torch.device | None = None,
-    ):
+    ) -> None:
         target = _device_of(ctx, device)
         if target.type != "cpu":
             # One class per backend, one entry that picks it (as torchcodec's VideoDecoder).
@@ -150,7 +164,7 @@ class VideoReader(FFmpegDecoder):
             self._gen = None
             raise VideoDecodeError(self.path, f"decoding failed: {ffmpeg_text(exc)}") from exc
 
-    def get_batch(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
+    def get_batch(self, indices: Indices) -> torch.Tensor:
         """Frames ``indices`` (any order, repeats allowed) as uint8 ``[N, H, W, 3]`` RGB."""
         request = frame_indices(indices, len(self), self.path, self.padded_from)
         return request.expand(self.get_frames(request))
@@ -194,7 +208,7 @@ class VideoReader(FFmpegDecoder):
 
     def get_batch_resized(
         self,
-        indices: Sequence[int],
+        indices: Indices,
         size: tuple[int, int],
         *,
         out_dtype: torch.dtype = torch.float32,
@@ -207,8 +221,10 @@ class VideoReader(FFmpegDecoder):
         from pyvidfast.transform import resize_crop_normalize  # io sits below transform
 
         request = frame_indices(indices, len(self), self.path, self.padded_from)
-        options = dict(crop=crop, out_dtype=out_dtype, layout=layout, generator=generator)
-        out = resize_crop_normalize(self.get_frames(request), size, **options)
+        frames = self.get_frames(request)
+        out = resize_crop_normalize(
+            frames, size, crop=crop, out_dtype=out_dtype, layout=layout, generator=generator
+        )
         return request.expand(out, 0 if layout == "TCHW" else 1)
 
     @property

@@ -15,9 +15,13 @@ from __future__ import annotations
 import io
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyvidfast.io.errors import RemoteIOError, RemoteNotFoundError
 from pyvidfast.io.storage import is_remote, remote_size, resolve, retrying
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = [
     "FetchStats",
@@ -73,7 +77,7 @@ class RangeReader(io.RawIOBase):
     """Seekable, read-only file over ``url``; raises ``RemoteNotFoundError`` on open when the
     object is gone and ``RemoteIOError`` from a read that kept failing."""
 
-    def __init__(self, url: str, block: int = BLOCK, max_ahead: int = MAX_AHEAD):
+    def __init__(self, url: str, block: int = BLOCK, max_ahead: int = MAX_AHEAD) -> None:
         super().__init__()
         self.name = url
         self._stats = fetch_stats(url)
@@ -108,11 +112,11 @@ class RangeReader(io.RawIOBase):
         self._pos = base + offset
         return self._pos
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
             n = self.size - self._pos
         n = max(0, min(n, self.size - self._pos))
-        parts = []
+        parts: list[bytes] = []
         while n > 0:
             piece = self._cached(self._pos, n) or self._fetch(self._pos, n)
             parts.append(piece)
@@ -120,9 +124,10 @@ class RangeReader(io.RawIOBase):
             n -= len(piece)
         return b"".join(parts)
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer)
+        data = self.read(len(view))
+        view[: len(data)] = data
         return len(data)
 
     def readall(self) -> bytes:
@@ -160,7 +165,7 @@ class RangeReader(io.RawIOBase):
         fs, path = resolve(self.name)
         self._stats.requests += 1
         try:
-            data = fs.cat_file(path, start=start, end=start + length)
+            data: bytes = fs.cat_file(path, start=start, end=start + length)
         except Exception:
             self._stats.retries += 1
             raise
@@ -173,11 +178,11 @@ class RangeReader(io.RawIOBase):
         return data
 
 
-def open_remote(url: str, **options) -> RangeReader:
+def open_remote(url: str, **options: int) -> RangeReader:
     """A seekable binary file over ``url`` (options: ``block``, ``max_ahead``)."""
     return RangeReader(url, **options)
 
 
-def open_source(path: str):
+def open_source(path: str) -> RangeReader | io.BufferedReader:
     """``open(path, "rb")`` for a local path, ``open_remote(path)`` for a URL."""
     return open_remote(path) if is_remote(path) else open(path, "rb")

@@ -10,34 +10,28 @@ transposing the YUV planes there is cheaper than writing RGB rows through a rota
 4K frame the graph costs what ``reformat`` alone does; the strided RGB copy 10x more).
 
 Note [decord chroma rows]
-    decord's wheel bundles FFmpeg 4.1.6. Where its scale keeps the frame's height and the chroma
-    has half as many rows (4:2:0), its swscale writes each RGB row from one chroma row or the
-    plain average of two (the ``yuv2packed1`` path rounds the bilinear weight to 0 or 1/2), and
-    fills the last row with the average of the last two; FFmpeg 8's swscale (PyAV's) weights
-    them 1/4 and 3/4. The decoded YUV planes are identical (PyAV's against the ffmpeg 5.1 CLI),
-    and decord's swscale run on PyAV's planes gives decord's frames bit for bit, so the
-    conversion is the whole difference: 83-86% of values within 2 levels on the 10-bit clips of
-    the corpus (decord's FFmpeg takes this path for 10-bit even without a resize), 98% on HLG,
-    78% on a width-only resize of 8-bit video. Moving the source chroma a row down
-    (``in_v_chr_pos=256``; the default, 128, is halfway) makes FFmpeg 8's weights exactly 0 and
-    1/2, which gives decord's rows; its last row is the first row of the bottom eight flipped,
-    with the chroma a row up (``in_v_chr_pos=-256``). Together: bit-identical to decord on those
-    clips. Not reproduced: an odd output width (swscale then interpolates chroma across each row
-    and decord's last row is neither; the other rows match) and an odd height (chroma rows off
-    the half rows: 75-84% within 2 levels on noise; neither is in the corpus). 8-bit 4:2:0 at
-    its own size takes swscale's unscaled converter in both versions, with identical output, and
-    stays on ``VideoFrame.reformat`` (``plain_conversion_matches``).
+    decord's FFmpeg 4.1 swscale writes each RGB row of a 4:2:0 frame scaled to its own height
+    from one chroma row or the plain average of two (and its last row specially); FFmpeg 8
+    weights them 1/4 and 3/4. ``in_v_chr_pos=256`` (and ``-256`` for the last row) gives decord's
+    rows bit for bit on the corpus; odd output sizes are not reproduced. 8-bit 4:2:0 at its own
+    size converts the same in both and stays on ``reformat``. Details: docs/notes.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from fractions import Fraction
+from typing import cast
+
 import av
 import av.filter
 import numpy as np
+import numpy.typing as npt
+from av.filter.context import FilterContext
 
 __all__ = ["DecordScaler", "plain_conversion_matches", "plain_rgb"]
 
-_TRANSPOSE = {0: [], 90: ["1"], 180: ["1", "1"], 270: ["2"]}
+_TRANSPOSE: dict[int, list[str]] = {0: [], 90: ["1"], 180: ["1", "1"], 270: ["2"]}
 # Formats whose rgb24 conversion at the frame's own size is the same in FFmpeg 8 as in decord's
 # FFmpeg 4.1 (swscale's unscaled yuv420p converter; Note [decord chroma rows]).
 _PLAIN_FORMATS = frozenset({"yuv420p", "yuvj420p"})
@@ -48,7 +42,9 @@ def plain_conversion_matches(frame: av.VideoFrame) -> bool:
     return frame.format.name in _PLAIN_FORMATS
 
 
-def _chain(graph: av.filter.Graph, last, steps) -> av.filter.context.FilterContext:
+def _chain(
+    graph: av.filter.Graph, last: FilterContext, steps: Iterable[tuple[str, str | None]]
+) -> FilterContext:
     """Link ``steps`` (``(filter, args)``) after ``last``; the last one is returned."""
     for name, args in steps:
         node = graph.add(name, args)
@@ -57,34 +53,34 @@ def _chain(graph: av.filter.Graph, last, steps) -> av.filter.context.FilterConte
     return last
 
 
-def _sink(graph: av.filter.Graph, last, output: int = 0) -> av.filter.context.FilterContext:
+def _sink(graph: av.filter.Graph, last: FilterContext, output: int = 0) -> FilterContext:
     sink = graph.add("buffersink")
     last.link_to(sink, output, 0)
     return sink
 
 
-def _rgb_rows(frame: av.VideoFrame) -> np.ndarray:
+def _rgb_rows(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
     plane = frame.planes[0]
-    rows = np.frombuffer(plane, dtype=np.uint8).reshape(frame.height, plane.line_size)
+    rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(frame.height, plane.line_size)
     return rows[:, : frame.width * 3].reshape(frame.height, frame.width, 3)
 
 
 class DecordScaler:
     """Frames -> upright, ``width`` x ``height`` RGB uint8 ``[H, W, 3]`` arrays, as decord."""
 
-    def __init__(self, rotation: int, width: int, height: int):
+    def __init__(self, rotation: int, width: int, height: int) -> None:
         self.rotation, self.width, self.height = rotation, width, height
-        self._graph = None
-        self._sinks = ()
-        self._key = None
+        self._graph: av.filter.Graph | None = None
+        self._sinks: tuple[FilterContext, ...] = ()
+        self._key: tuple[int, int, str] | None = None
 
-    def _build(self, frame: av.VideoFrame) -> None:
+    def _build(self, frame: av.VideoFrame) -> av.filter.Graph:
         graph = av.filter.Graph()
         last = graph.add_buffer(
             width=frame.width,
             height=frame.height,
-            format=frame.format.name,
-            time_base=frame.time_base or 1,
+            format=frame.format.name,  # type: ignore[arg-type]  # PyAV's stub: it takes a name too
+            time_base=frame.time_base or Fraction(1),
         )
         last = _chain(graph, last, [("transpose", t) for t in _TRANSPOSE[self.rotation]])
         rows, cols = frame.height, frame.width
@@ -96,7 +92,10 @@ class DecordScaler:
         halved = rows == self.height and rows % 2 == 0 and not unscaled
         halved = halved and frame.format.chroma_height(rows) == rows // 2
         size = f"{self.width}:{self.height}:flags=bilinear"
-        main = [("scale", f"{size}:in_v_chr_pos=256" if halved else size), ("format", "rgb24")]
+        main: list[tuple[str, str | None]] = [
+            ("scale", f"{size}:in_v_chr_pos=256" if halved else size),
+            ("format", "rgb24"),
+        ]
         if halved and rows >= 8 and self.width % 2 == 0:
             split = _chain(graph, last, [("split", "2")])
             self._sinks = (_sink(graph, _chain(graph, split, main)),)
@@ -104,25 +103,33 @@ class DecordScaler:
             scale = f"{self.width}:8:flags=bilinear:in_v_chr_pos=-256"
             node = graph.add("null")
             split.link_to(node, 1, 0)
-            steps = [("vflip", None), ("crop", "iw:8:0:0"), ("scale", scale), ("format", "rgb24")]
+            steps: list[tuple[str, str | None]] = [
+                ("vflip", None),
+                ("crop", "iw:8:0:0"),
+                ("scale", scale),
+                ("format", "rgb24"),
+            ]
             self._sinks += (_sink(graph, _chain(graph, node, steps)),)
         else:
             self._sinks = (_sink(graph, _chain(graph, last, main)),)
         graph.configure()
         self._graph = graph
         self._key = (frame.width, frame.height, frame.format.name)
+        return graph
 
-    def __call__(self, frame: av.VideoFrame, out: np.ndarray) -> None:
+    def __call__(self, frame: av.VideoFrame, out: npt.NDArray[np.uint8]) -> None:
         """Convert ``frame`` into ``out`` (``[height, width, 3]`` uint8)."""
-        if self._key != (frame.width, frame.height, frame.format.name):
-            self._build(frame)  # the first frame, or a mid-stream change of size or format
-        self._graph.push(frame)
-        out[...] = _rgb_rows(self._sinks[0].pull())
+        graph = self._graph
+        if graph is None or self._key != (frame.width, frame.height, frame.format.name):
+            graph = self._build(frame)  # the first frame, or a mid-stream change of size or format
+        graph.push(frame)
+        # a buffersink after rgb24 video filters gives video frames
+        out[...] = _rgb_rows(cast(av.VideoFrame, self._sinks[0].pull()))
         if len(self._sinks) == 2:
-            out[-1] = _rgb_rows(self._sinks[1].pull())[0]
+            out[-1] = _rgb_rows(cast(av.VideoFrame, self._sinks[1].pull()))[0]
 
 
-def plain_rgb(frame: av.VideoFrame, out: np.ndarray) -> None:
+def plain_rgb(frame: av.VideoFrame, out: npt.NDArray[np.uint8]) -> None:
     """Convert ``frame`` into ``out`` (``[H, W, 3]`` uint8) with a single copy, unturned; a
     frame of another size (a mid-stream change) is scaled to ``out``'s, as decord does."""
     h, w = out.shape[:2]
@@ -135,5 +142,5 @@ def plain_rgb(frame: av.VideoFrame, out: np.ndarray) -> None:
     else:
         rgb = frame.reformat(format="rgb24", threads=1)
     plane = rgb.planes[0]
-    rows = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)
+    rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(h, plane.line_size)
     out.reshape(h, w * 3)[...] = rows[:, : w * 3]  # whole rows: a 3-byte inner loop is 10x slower

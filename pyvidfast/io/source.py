@@ -6,17 +6,20 @@ import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = ["FromHere", "Source", "as_seekable", "open_bytes", "source_name", "source_size"]
 
-Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
 
 class FromHere(io.RawIOBase):
     """A binary file seen from its position at open: FFmpeg seeks in absolute offsets."""
 
-    def __init__(self, f: BinaryIO):
+    def __init__(self, f: BinaryIO) -> None:
         super().__init__()
         self._f, self._base = f, f.tell()
         self.name = getattr(f, "name", None)
@@ -27,9 +30,10 @@ class FromHere(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
-        data = self._f.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer)
+        data = self._f.read(len(view))
+        view[: len(data)] = data
         return len(data)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
@@ -50,9 +54,12 @@ def source_name(source: Source) -> str:
     return str(name) if isinstance(name, (str, bytes)) else f"<{type(source).__name__}>"
 
 
-def as_seekable(source: Source) -> str | os.PathLike | BinaryIO:
+def as_seekable(source: Source) -> str | os.PathLike[str] | BinaryIO:
     """A path as it is, a URL opened by byte ranges (io/remote.py), bytes as a BytesIO, a file
-    object seen from its current position."""
+    object seen from its current position.
+
+    ``RangeReader`` and ``FromHere`` are ``io.RawIOBase`` files of bytes, returned as the
+    ``BinaryIO`` they stand in for (typeshed's ``BinaryIO`` is a class, not a protocol)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source))
     if isinstance(source, str):
@@ -60,14 +67,14 @@ def as_seekable(source: Source) -> str | os.PathLike | BinaryIO:
         from pyvidfast.io.storage import is_remote
 
         if is_remote(source):
-            return open_remote(source)
+            return cast(BinaryIO, open_remote(source))
     if not isinstance(source, (str, os.PathLike)) and source.tell() != 0:
-        return FromHere(source)
+        return cast(BinaryIO, FromHere(source))
     return source
 
 
 @contextmanager
-def open_bytes(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
+def open_bytes(source: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
     """A path opened for reading (closed after), or an open binary file as it is."""
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
@@ -76,7 +83,7 @@ def open_bytes(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
         yield source
 
 
-def source_size(source: str | os.PathLike | BinaryIO) -> int:
+def source_size(source: str | os.PathLike[str] | BinaryIO) -> int:
     """The size in bytes of a path or of an open seekable binary file (its position is kept)."""
     if isinstance(source, (str, os.PathLike)):
         return os.path.getsize(source)

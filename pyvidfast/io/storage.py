@@ -76,7 +76,8 @@ def _http_defaults(options: dict[str, Any]) -> dict[str, Any]:
     return {**options, "client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_read=timeout)}}
 
 
-_resolved: dict[tuple, Any] = {}
+# (pid, protocol, storage options, S3 endpoint) -> fsspec filesystem (fsspec has no types)
+_resolved: dict[tuple[int, str, str, str | None], Any] = {}
 
 
 def resolve(url: str) -> tuple[Any, str]:
@@ -224,7 +225,8 @@ def find_files(root: str) -> list[tuple[str, int]]:
 
 def read_bytes(url: str) -> bytes:
     """A small object's whole content (captions, meta files), with retries."""
-    return retrying(url, lambda: _call(url, "cat_file"), "read")
+    data: bytes = retrying(url, lambda: _call(url, "cat_file"), "read")
+    return data
 
 
 def walk_remote_nals() -> bool:

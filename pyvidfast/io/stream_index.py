@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import av
+    from av.video.stream import VideoStream
 
 __all__ = ["StreamIndex", "decoded_index", "demuxed_index"]
 
@@ -36,13 +41,13 @@ class StreamIndex:
         object.__setattr__(self, "index_of", index_of)
 
 
-def demuxed_index(packets: Iterable) -> StreamIndex | None:
+def demuxed_index(packets: Iterable[av.Packet[VideoStream]]) -> StreamIndex | None:
     """The index from PyAV packets of one stream, or None when they cannot be trusted (a corrupt
     packet, a demux error, a missing or repeated pts, no keyframe)."""
     pts: list[int] = []
     discarded: list[int] = []
     durations: dict[int, int] = {}
-    key_pts = []
+    key_pts: list[int] = []
     try:
         for packet in packets:
             if packet.size == 0:  # AVI "dropped frames": not pictures

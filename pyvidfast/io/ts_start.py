@@ -9,7 +9,14 @@ Note [TS cut before an IDR]
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
 from pyvidfast.io.source import open_bytes, source_size
+
+if TYPE_CHECKING:
+    import av
 
 __all__ = [
     "TsStart",
@@ -24,7 +31,7 @@ _PACKET_SIZES = (188, 192, 204)  # plain, M2TS (4-byte time code first), with 16
 
 # Annex-B NAL unit type from its first header byte; the access unit delimiter type; the
 # parameter sets a decoder needs before the first picture.
-_ANNEXB = {
+_ANNEXB: dict[str, tuple[Callable[[int], int], int, set[int]]] = {
     "h264": (lambda b: b & 0x1F, 9, {7, 8}),
     "hevc": (lambda b: (b >> 1) & 0x3F, 35, {32, 33, 34}),
 }
@@ -34,14 +41,15 @@ _H264_IDR = 5
 def annexb_nal_types(data: bytes, codec: str) -> list[int]:
     """The NAL unit types of an annex-B packet, in order (``codec``: h264 or hevc)."""
     nal_type = _ANNEXB[codec][0]
-    types, pos = [], data.find(b"\x00\x00\x01")
+    types: list[int] = []
+    pos = data.find(b"\x00\x00\x01")
     while 0 <= pos < len(data) - 3:
         types.append(nal_type(data[pos + 3]))
         pos = data.find(b"\x00\x00\x01", pos + 3)
     return types
 
 
-def clean_ts_start(packet, codec: str) -> bool:
+def clean_ts_start(packet: av.Packet[Any], codec: str) -> bool:
     """True when an MPEG-TS H.264/HEVC stream's first packet lets packets stand for frames.
 
     It must be a keyframe that opens with an access unit delimiter and carries the parameter
@@ -62,12 +70,12 @@ class TsStart:
     (True), a packet before the first IDR that decodes to nothing (False), or that packets
     cannot stand for frames in this stream (None: decode it)."""
 
-    def __init__(self, codec: str):
+    def __init__(self, codec: str) -> None:
         self.codec = codec
         self.first = True
         self.before_idr = False
 
-    def counts(self, packet) -> bool | None:
+    def counts(self, packet: av.Packet[Any]) -> bool | None:
         if self.first:
             self.first = False
             if not clean_ts_start(packet, self.codec):
@@ -88,7 +96,7 @@ class TsStart:
 def ends_mid_packet(head: bytes, size: int) -> bool:
     """Does a TS file of ``size`` bytes, starting with ``head`` (a kilobyte or more), end inside
     a transport packet, as a download or copy that stopped does? (Note [cut TS tail] in
-    io/decoder.py.) False when no packet size fits the sync bytes of ``head``."""
+    io/stream.py.) False when no packet size fits the sync bytes of ``head``."""
     for packet in _PACKET_SIZES:
         for offset in range(min(packet, len(head) - 3 * packet)):
             if all(head[offset + k * packet] == _SYNC for k in range(4)):
@@ -96,7 +104,7 @@ def ends_mid_packet(head: bytes, size: int) -> bool:
     return False
 
 
-def file_ends_mid_packet(source) -> bool:
+def file_ends_mid_packet(source: str | os.PathLike[str] | BinaryIO) -> bool:
     """``ends_mid_packet`` of a path or a seekable binary file (its position is kept)."""
     with open_bytes(source) as f:
         pos = f.tell()

@@ -7,11 +7,14 @@ which keeps the CPU reader's frame numbers and falls back to it file by file (as
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 
-from pyvidfast.io.reader import Source, VideoReader
+from pyvidfast.io.reader import Indices, Source, VideoReader
+
+if TYPE_CHECKING:
+    from pyvidfast.io.nvdec.pool import DecoderPool
 
 __all__ = ["Video", "open_video"]
 
@@ -29,9 +32,18 @@ class Video(Protocol):
 
     def get_avg_fps(self) -> float: ...
 
-    def get_batch(self, indices) -> torch.Tensor: ...
+    def get_batch(self, indices: Indices) -> torch.Tensor: ...
 
-    def get_batch_resized(self, indices, size: tuple[int, int], **options: Any) -> torch.Tensor: ...
+    def get_batch_resized(
+        self,
+        indices: Indices,
+        size: tuple[int, int],
+        *,
+        out_dtype: torch.dtype = ...,
+        layout: str = ...,
+        crop: str | tuple[int, int] = ...,
+        generator: torch.Generator | None = ...,
+    ) -> torch.Tensor: ...
 
     @property
     def frame_shape(self) -> tuple[int, int, int]: ...
@@ -43,7 +55,11 @@ class Video(Protocol):
 
 
 def open_video(
-    source: Source, device: str | torch.device = "cpu", *, num_threads: int = 0, pool: Any = None
+    source: Source,
+    device: str | torch.device = "cpu",
+    *,
+    num_threads: int = 0,
+    pool: DecoderPool | None = None,
 ) -> Video:
     """A reader of ``source`` decoding on ``device``.
 

@@ -6,16 +6,11 @@ force-cancelled and its item gets ``on_timeout(item)``; a task that raises or wh
 gets ``on_crash(item, exc)``. ``on_result(index, result)`` is called once per item, as it finishes.
 
 Note [lost nodes]: a task whose node died says nothing about its file, so the driver sends it
-again (fresh deadline, at most ``MAX_RESUBMITS`` times): ``NodeDiedError`` and a lost result
-object always mean that. A ``WorkerCrashedError`` is ambiguous: the worker may have died of its
-file (segfault, OOM kill: the local pool's ``crash``) or with its node, reported so when the
-node's raylet outlived the worker by a moment, and the GCS lists a dead node as alive for seconds
-longer. So it means a lost node once a node is known lost during the run, and otherwise the task
-runs once more: a file that kills its worker twice gets its ``crash`` verdict. Ray's own retries
-are off (``max_retries=0``) so each of these is the driver's decision, counted. Each
-resubmission is logged and counted in the ``RayRunStats`` that ``map_on_ray`` returns, and the
-number in flight shrinks to the CPUs of the nodes left (the node a ``NodeDiedError`` names counts
-as lost at once: the GCS lists a SIGKILLed node as alive for seconds after the driver knows).
+again (fresh deadline, at most ``MAX_RESUBMITS`` times) on ``NodeDiedError`` or a lost result. A
+``WorkerCrashedError`` means a lost node once a node is known lost during the run; otherwise the
+task runs once more, so a file that kills its worker twice gets its ``crash`` verdict. Ray's own
+retries are off; resubmissions are logged and counted in ``RayRunStats``, and the number in
+flight shrinks to the CPUs of the nodes left. Details: docs/notes.md.
 """
 
 from __future__ import annotations

@@ -7,25 +7,11 @@ reader decodes each distinct frame once and the dataset gathers. They reproduce 
 sample; see "Note [reference crashes]" for the inputs on which it does not.
 
 Note [reference crashes]
-    1. SFTDataset, long branch, source fps below the wanted fps (``A < f``): the reference's step
-       ``(end - start) // M`` is 0 and ``np.arange`` raises. pyvidfast resamples to ``f`` by nearest
-       earlier frame, ``start + floor(k * A / f)`` for ``k < M``: the clip still covers ``M / f``
-       seconds at ``f`` frames per second, showing each source frame ``f / A`` times (what an fps
-       filter does). ``num_frames`` stays ``M`` as in that branch.
-    2. SFTDataset, long branch, indices at or past the last decodable frame (``L < end``, possible
-       when ``skip > 0``): the reference indexes every ``arange`` entry, even those that
-       ``pad_last_frame`` would drop, and fails. pyvidfast keeps the first ``M`` entries (what
-       ``pad_last_frame`` keeps) and any that are still past the end become the last frame, which
-       is the reference's own padding rule.
-    3. A clip too short to leave a frame after skipping (short branch ``4k+1 <= 0``, or an empty
-       medium range), a non-positive frame rate or no frames: the reference crashes on an empty
-       tensor or divides by zero. pyvidfast raises ``SamplingError`` (the datasets name the file).
-    4. VideoDataset with a float ``skip_frms_num``: ``random.randint(3.0, b)`` is deprecated in
-       Python 3.11 and a TypeError from 3.12, so the reference skips every sample. pyvidfast draws
-       ``random.randint(ceil(S), b)``, which consumes the same random numbers as the reference on
-       3.11 for integral ``S``.
-    5. VideoDataset indices past the decodable end (a duration or fps that over-promises): the
-       reference's decode fails and it skips the sample; pyvidfast pads with the last frame.
+    Where the reference fails or skips the sample: (1) SFTDataset long branch, fps ``A < f``:
+    resample to ``f`` by nearest earlier frame, ``start + floor(k * A / f)``; (2) long-branch
+    indices past the last frame: keep the first ``M``, pad with the last frame; (3) nothing left
+    after skipping, fps <= 0 or no frames: raise ``SamplingError``; (4) float ``skip_frms_num``:
+    ``randint(ceil(S), b)``; (5) VideoDataset indices past the end: pad. Details: docs/notes.md.
 """
 
 from __future__ import annotations

@@ -11,15 +11,15 @@ code). Without the native extension a plain-torch reference runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from pyvidfast import _extension
 from pyvidfast.transform.fused import yuv_resize_crop_normalize_fused
-from pyvidfast.transform.geometry import positive_size, resized_crop
+from pyvidfast.transform.geometry import Drawn, positive_size, resized_crop
 from pyvidfast.transform.reference import (
     resize_crop_normalize_reference,
     yuv_to_rgb_reference,
@@ -33,6 +33,8 @@ from pyvidfast.transform.spec import (
 )
 
 __all__ = ["MATRICES", "yuv_resize_crop_normalize", "yuv_to_rgb"]
+
+_T = TypeVar("_T")
 
 _SAMPLE_DTYPES = (torch.uint8, torch.uint16, torch.int16)
 
@@ -49,7 +51,7 @@ def _as_list(value: Any, name: str) -> list[torch.Tensor]:
     return items
 
 
-def _per_frame(value: Any, n: int, name: str, check) -> list:
+def _per_frame(value: Any, n: int, name: str, check: Callable[[Any, str], _T]) -> list[_T]:
     """``value`` for every frame: one value for all, or a list of ``n``."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
@@ -266,7 +268,7 @@ def _yuv_resize_cpu(
         (n, 3, th, tw) if layout == "TCHW" else (3, n, th, tw), dtype=out_dtype, device=device
     )
     out_tchw = out if layout == "TCHW" else out.permute(1, 0, 2, 3)
-    drawn: dict = {}
+    drawn: Drawn = {}
     for i, (y, c) in enumerate(zip(ys, cs)):
         h, w = int(y.shape[0]), int(y.shape[1])
         rh, rw, top, left = resized_crop(h, w, (th, tw), resize_hw, crop, generator, drawn)

@@ -16,13 +16,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import torch
 
 from pyvidfast import _extension
-from pyvidfast.transform.geometry import positive_size, resized_crop
+from pyvidfast.transform.geometry import Drawn, positive_size, resized_crop
 from pyvidfast.transform.inputs import as_thwc
 from pyvidfast.transform.native import fma_mode
 from pyvidfast.transform.spec import (
@@ -41,7 +42,8 @@ __all__ = [
 ]
 
 _PLAN_CACHE_SIZE = 256
-_plans: dict[tuple, tuple[torch.Tensor, Any]] = {}
+# (device, geometry, fma) -> (plan on the device, its summary from pyvidfast._C)
+_plans: dict[tuple[torch.device, Geometry, bool], tuple[torch.Tensor, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ GROUP_FIELDS = (
 
 
 @functools.lru_cache(maxsize=1)
-def _native_fused():
+def _native_fused() -> ModuleType:
     """The native module, once checked to name the same record fields in the same order."""
     mod = _extension.native()
     native_fields = tuple(mod.fused_group_fields())
@@ -111,12 +113,15 @@ def _group_row(
     plan: tuple[torch.Tensor, Any],
     matrix: str,
     full_range: bool,
-) -> tuple:
+) -> tuple[int, ...]:
     """One record, in GROUP_FIELDS order: ``luma`` is [H, W] or [N, H, W] (or [N, H, W, 3] RGB),
     ``chroma`` [h, w, 2], [N, h, w, 2] or None (RGB)."""
     buf, info = plan
     ls, shape = luma.stride(), luma.shape
+    cs: tuple[int, ...] | None
+    cshape: tuple[int, ...] | None
     if len(shape) == 2:  # one frame [H, W] with chroma [h, w, 2]
+        assert chroma is not None  # _as_groups pairs a 2-D luma with a 3-D chroma
         (h, w), n, ls = shape, 1, (0, *ls, 0)
         cs, cshape = (0, *chroma.stride()), chroma.shape
     else:
@@ -124,17 +129,24 @@ def _group_row(
         ls = ls if len(ls) == 4 else (*ls, 0)
         cs, cshape = (chroma.stride(), chroma.shape[1:]) if chroma is not None else (None, None)
     c_ptr = 0 if chroma is None else chroma.data_ptr()
-    cs, cshape = cs or (0, 0, 0, 0), cshape or (0, 0, 0)
+    c_strides, c_shape = cs or (0, 0, 0, 0), cshape or (0, 0, 0)
     return (
         luma.data_ptr(), c_ptr, buf.data_ptr(), n,
         *ls,
-        *cs, h, w, *cshape,
+        *c_strides, h, w, *c_shape,
         MATRIX_CODES[matrix], int(full_range),
         info.src_h, info.src_w, info.max_cols, info.x_union, info.y_union,
     )  # fmt: skip
 
 
-def _run(kind: str, rows: list[tuple], crop_hw, out_tchw: torch.Tensor, out_dtype, fma) -> None:
+def _run(
+    kind: str,
+    rows: list[tuple[int, ...]],
+    crop_hw: tuple[int, int],
+    out_tchw: torch.Tensor,
+    out_dtype: torch.dtype,
+    fma: bool,
+) -> None:
     """Validate the records in C++ and launch on the current stream (or emulate on the CPU)."""
     mod = _native_fused()
     records = np.array(rows, dtype=np.int64)
@@ -146,7 +158,9 @@ def _run(kind: str, rows: list[tuple], crop_hw, out_tchw: torch.Tensor, out_dtyp
         mod.fused_resize_emulate(kind, records, crop_hw, *dst, max(1, torch.get_num_threads()))
 
 
-def _output(n: int, size, out_dtype, layout, device) -> tuple[torch.Tensor, torch.Tensor]:
+def _output(
+    n: int, size: tuple[int, int], out_dtype: torch.dtype, layout: str, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The new output and its [t, c, y, x] view."""
     th, tw = size
     out = torch.empty(
@@ -195,7 +209,7 @@ def _kind_of(ys: list[torch.Tensor], cs: list[torch.Tensor]) -> str:
     return "nv12" if dtype == torch.uint8 else "p016"
 
 
-def _each(value: Any, n: int, name: str) -> list:
+def _each(value: Any, n: int, name: str) -> list[Any]:
     """``value`` for each of ``n`` groups: one value for all, or a list of ``n``."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
@@ -237,9 +251,9 @@ def yuv_resize_crop_normalize_fused(
         return out
     kind = _kind_of(ys, cs)
     fma = fma_mode()  # the CPU op's choice, so CUDA equals CPU
-    drawn: dict = {}
-    plans: dict = {}  # (h, w) -> plan, for this call
-    rows = []
+    drawn: Drawn = {}
+    plans: dict[tuple[int, int], tuple[torch.Tensor, Any]] = {}  # (h, w) -> plan, for this call
+    rows: list[tuple[int, ...]] = []
     for y, c, m, fr in zip(ys, cs, matrices, ranges):
         h, w = y.shape[-2:]
         if y.dim() == 3 and y.shape[0] == 0:

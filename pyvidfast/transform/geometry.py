@@ -102,6 +102,10 @@ def crop_offsets(
     return int(top), int(left)
 
 
+# resized (height, width) -> crop (top, left), drawn once per size in one call
+Drawn = dict[tuple[int, int], tuple[int, int]]
+
+
 def resized_crop(
     height: int,
     width: int,
@@ -109,7 +113,7 @@ def resized_crop(
     resize_hw: Any,
     crop: Any,
     generator: Any,
-    drawn: dict,
+    drawn: Drawn,
 ) -> tuple[int, int, int, int]:
     """``(resize_h, resize_w, top, left)`` of a ``height x width`` frame: the rectangle rule (or
     ``resize_hw``) and ``crop_offsets``. ``drawn`` remembers the offsets per resized size across

@@ -51,11 +51,12 @@ def check_output_spec(
             raise ValueError(f"out_dtype must be one of {names}, got {out_dtype!r}")
         if not isinstance(out_dtype, torch.dtype):
             raise TypeError(f"out_dtype must be a torch.dtype, got out_dtype={out_dtype!r}")
-        names = ", ".join(f"torch.{OUT_DTYPE_NAMES[d]}" for d in allowed)
-        raise ValueError(f"out_dtype must be {names}, got out_dtype={out_dtype}")
+        listed = ", ".join(f"torch.{OUT_DTYPE_NAMES[d]}" for d in allowed)
+        raise ValueError(f"out_dtype must be {listed}, got out_dtype={out_dtype}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be 'TCHW' or 'CTHW', got layout={layout!r}")
-    return out_dtype
+    dtype: torch.dtype = out_dtype  # a key of OUT_DTYPE_NAMES
+    return dtype
 
 
 def check_matrix(v: Any, name: str = "matrix") -> str:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes x264_core142_lossless444.mp4: lossless H.264 High 4:4:4 from x264 core 142 as built
 # before its commit af8e768e "Disable i8x8 in lossless" (2014-07-19), the class of file FFmpeg
-# decodes with its x264_build < 151 workaround (Note [x264 build] in pyvidfast/io/nal.py).
+# decodes with its x264_build < 151 workaround (Note [x264 build] in pyvidfast/io/bitstream/nal.py).
 # Needs a clone of x264 (https://code.videolan.org/videolan/x264.git), gcc and ffmpeg.
 #   bash tests/data/make_x264_core142.sh /path/to/x264-clone
 set -euo pipefail

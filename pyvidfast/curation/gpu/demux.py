@@ -22,7 +22,7 @@ from pyvidfast.curation.ffmpeg_log import format_line
 from pyvidfast.curation.gpu.nal import split_errors
 from pyvidfast.curation.gpu.shown import ShownCounter
 from pyvidfast.curation.integrity import ErrorLog, pick_streams, strerror
-from pyvidfast.io.nal import length_size
+from pyvidfast.io.bitstream.nal import length_size
 from pyvidfast.io.nvdec import StreamFormat, stream_format_of
 from pyvidfast.io.nvdec.packets import ANNEX_B_FILTERS, Packet
 

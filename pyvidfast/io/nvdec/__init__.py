@@ -24,7 +24,6 @@ from pyvidfast.io.nvdec.caps import (
     engines_for_name,
     gpu_decision,
 )
-from pyvidfast.io.nvdec.formats import StreamFormat, stream_color, stream_format_of
 from pyvidfast.io.nvdec.library import (
     DRIVER_LIBRARIES,
     NvdecUnavailableError,
@@ -38,6 +37,7 @@ from pyvidfast.io.nvdec.numbering import FrameNumbering, NumberingError, plan_in
 from pyvidfast.io.nvdec.pool import DecoderKey, DecoderPool, decoder_pool
 from pyvidfast.io.nvdec.reader import NvdecVideoReader
 from pyvidfast.io.nvdec.surfaces import split_packed, split_planes
+from pyvidfast.io.stream_format import StreamFormat, stream_color, stream_format_of
 
 __all__ = [
     "DRIVER_LIBRARIES",

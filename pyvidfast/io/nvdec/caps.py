@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 import torch
 
-from pyvidfast.io.nvdec.formats import StreamFormat
 from pyvidfast.io.nvdec.library import NvdecUnavailableError, nvdec_module
+from pyvidfast.io.stream_format import StreamFormat
 
 __all__ = [
     "MEASURED_CAPS",
@@ -78,6 +78,11 @@ MEASURED_CAPS = {
 AV1_LIMITS = CodecLimits((8, 10), (128, 128), (8192, 8192))
 
 
+# ``GetDecoderCaps``' answer as a dict: field name (``num_decoder_engines``, ``width_max``, ...)
+# -> value (PyNvVideoCodec is untyped)
+DecoderCaps = dict[str, Any]
+
+
 class Decision(NamedTuple):
     """``(ok, reason)``: may NVDEC decode this stream here; the reason says why not."""
 
@@ -85,7 +90,7 @@ class Decision(NamedTuple):
     reason: str
 
 
-def _limits_from_caps(caps: dict, depth: int) -> CodecLimits | None:
+def _limits_from_caps(caps: DecoderCaps, depth: int) -> CodecLimits | None:
     """``GetDecoderCaps``' answer as ``CodecLimits`` (None when it reports no decoder)."""
     engines = int(caps.get("num_decoder_engines", 0) or 0)
     width_max = int(caps.get("width_max", 0) or 0)
@@ -125,7 +130,7 @@ def _size_reason(nv: str, fmt: StreamFormat, limits: CodecLimits) -> str:
 def gpu_decision(
     fmt: StreamFormat,
     capability: tuple[int, int] | None = None,
-    caps: dict | None = None,
+    caps: DecoderCaps | None = None,
     *,
     for_pixels: bool = True,
 ) -> Decision:
@@ -166,10 +171,13 @@ def engines_for_name(name: str) -> int | None:
     return None
 
 
-_caps_cache: dict[tuple, dict | None] = {}
+# (id of the module, GPU, codec, chroma, bit depth) -> caps
+_caps_cache: dict[tuple[int, int, str, str, int], DecoderCaps | None] = {}
 
 
-def query_caps(nvc: Any, gpu_id: int, nv_codec: str, chroma: str, bit_depth: int) -> dict | None:
+def query_caps(
+    nvc: Any, gpu_id: int, nv_codec: str, chroma: str, bit_depth: int
+) -> DecoderCaps | None:
     """``GetDecoderCaps`` as a dict (cached per GPU and format), or None when this
     PyNvVideoCodec cannot answer (then ``MEASURED_CAPS`` decides)."""
     key = (id(nvc), gpu_id, nv_codec, chroma, bit_depth)
@@ -178,7 +186,9 @@ def query_caps(nvc: Any, gpu_id: int, nv_codec: str, chroma: str, bit_depth: int
     return _caps_cache[key]
 
 
-def _caps_uncached(nvc, gpu_id: int, nv_codec: str, chroma: str, bit_depth: int) -> dict | None:
+def _caps_uncached(
+    nvc: Any, gpu_id: int, nv_codec: str, chroma: str, bit_depth: int
+) -> DecoderCaps | None:
     try:
         codec = getattr(nvc.cudaVideoCodec, nv_codec)
         chroma_enum = getattr(nvc.cudaVideoChromaFormat, f"_{chroma}", None) or getattr(

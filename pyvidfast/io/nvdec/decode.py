@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 
@@ -51,7 +51,9 @@ class _CopyOut:
         self.device = device
         self._pending: torch.cuda.Event | None = None
 
-    def copy(self, frame: DecodedFrame, height: int, width: int):
+    def copy(
+        self, frame: DecodedFrame, height: int, width: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         luma, chroma = frame.planes(height, width, self.device)
         out = luma.clone(), chroma.clone()
         if self.device.type == "cuda":
@@ -72,7 +74,7 @@ def _decode_run(
     want: dict[int, int],
     copier: _CopyOut,
     size: tuple[int, int],
-    out: list,
+    out: list[tuple[torch.Tensor, torch.Tensor] | None],
 ) -> None:
     last = max(want)
     done = False
@@ -113,7 +115,7 @@ def decode_frames(
     from the start).
     Raises ``NumberingError`` when the output cannot be proven to be the index's frames.
     """
-    out: list = [None] * len(distinct)
+    out: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(distinct)
     position = {k: j for j, k in enumerate(distinct)}
     copier = _CopyOut(device)
     for run in seek_runs(distinct, numbering):
@@ -132,4 +134,6 @@ def decode_frames(
             decoder.decode(None)
             order = FrameOrder(numbering, 0)
             _decode_run(decoder, packets_from(None), order, want, copier, size, out)
-    return [y for y, _ in out], [c for _, c in out]
+    # every slot is filled: _decode_run raises unless it reached the last frame it wants
+    planes = cast(list[tuple[torch.Tensor, torch.Tensor]], out)
+    return [y for y, _ in planes], [c for _, c in planes]

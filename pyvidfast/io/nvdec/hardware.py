@@ -30,7 +30,9 @@ class HardwareFrame:
         self._frame = frame
         self.stamp = int(frame.getPTS())
 
-    def planes(self, height: int, width: int, device: torch.device):
+    def planes(
+        self, height: int, width: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return frame_planes(self._frame, height, width, device)
 
 

@@ -102,7 +102,9 @@ def nvdec_module(
         else:
             try:
                 if importer is None:
-                    import PyNvVideoCodec as module  # noqa: N813
+                    import PyNvVideoCodec
+
+                    module = PyNvVideoCodec
                 else:
                     module = importer()
             except Exception as exc:  # ImportError, or its RuntimeError on an old driver

@@ -1,27 +1,24 @@
 """Frame numbers for NVDEC's output, from the CPU reader's index (the one truth for both backends).
 
 Note [stamps]
-    PyNvVideoCodec stamps every frame with ``pts + (dts0 - pts0)``, where ``dts0``/``pts0`` are
-    the first video packet's dts and pts as FFmpeg's demuxer reports them (edit list applied).
-    Measured on an H200 (../shared/gpu/README.md): vpf/test.mp4 -1024, mp4__h265_bframes.mp4
-    -6000, nasa_13013.mp4 -2002, mp4__bt601.mp4 (no B-frames) 0. So a frame's index is
-    ``index_of[stamp - (dts0 - pts0)]`` with ``dts0 - pts0`` read from the container, never
-    inferred from the decoded frames: a uniform shift inferred from a batch would hide a true
-    off-by-one. The old rule (stamps must equal the index's pts) failed every MP4 with B-frames.
-
-    The numbering is then proven while decoding: after feeding packets from the keyframe ``K``
-    before the first wanted frame, frames must come out as ``K, K+1, ...`` with no gap. A stamp
-    that is no frame's pts, or a gap, is a ``NumberingError`` and the file falls back to the CPU
-    with that reason. Frames before ``K`` (leading pictures of an open GOP) are not used.
+    PyNvVideoCodec stamps a frame ``pts + (dts0 - pts0)`` of the first video packet (measured on
+    an H200), so frame ``i`` is ``index_of[stamp - shift]`` with the shift read from the
+    container (``StreamInfo.stamp_shift``), never inferred from frames. After a feed from
+    keyframe ``K`` frames must come out as ``K, K+1, ...``; anything else is a
+    ``NumberingError`` and the file goes to the CPU. Details: docs/notes.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyvidfast.io.indices import frame_indices
 from pyvidfast.io.keyframes import keyframe_before
+
+if TYPE_CHECKING:
+    from pyvidfast.io.reader import Indices
 
 __all__ = ["FrameNumbering", "FrameOrder", "LateSeek", "NumberingError", "plan_indices"]
 
@@ -73,7 +70,7 @@ class FrameNumbering:
 class FrameOrder:
     """Checks that frames come out as ``start, start+1, ...`` (Note [stamps])."""
 
-    def __init__(self, numbering: FrameNumbering, start: int):
+    def __init__(self, numbering: FrameNumbering, start: int) -> None:
         self.numbering = numbering
         self.start = start
         self.next = start
@@ -95,7 +92,7 @@ class FrameOrder:
 
 
 def plan_indices(
-    indices, length: int, path: str = "<video>", padded_from: int | None = None
+    indices: Indices, length: int, path: str = "<video>", padded_from: int | None = None
 ) -> tuple[list[int], list[int]]:
     """``(distinct, rows)``: the sorted distinct frames to decode, and for every requested
     index its row in ``distinct``. Negative indices count from the end (as decord); any index

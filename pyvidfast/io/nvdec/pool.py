@@ -10,17 +10,17 @@ any decoder exists, for the real hardware and for the stand-in alike.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from pyvidfast.io.nvdec.caps import engine_count, query_caps
-from pyvidfast.io.nvdec.formats import StreamFormat
+from pyvidfast.io.nvdec.caps import DecoderCaps, engine_count, query_caps
 from pyvidfast.io.nvdec.hardware import NvcDecoder
 from pyvidfast.io.nvdec.library import nvdec_module
+from pyvidfast.io.stream_format import StreamFormat
 
 __all__ = ["DecoderKey", "DecoderPool", "decoder_pool"]
 
@@ -58,7 +58,7 @@ class DecoderPool:
         size: int,
         *,
         capability: tuple[int, int] | None = (9, 0),
-        caps: Callable[[StreamFormat], dict | None] | None = None,
+        caps: Callable[[StreamFormat], DecoderCaps | None] | None = None,
     ):
         if size < 1:
             raise ValueError(f"size must be >= 1, got size={size}")
@@ -110,7 +110,7 @@ class DecoderPool:
             self._cond.notify()
 
     @contextmanager
-    def acquire(self, key: DecoderKey):
+    def acquire(self, key: DecoderKey) -> Iterator[Any]:
         """``with pool.acquire(key) as decoder:``; a decoder that raised is dropped."""
         decoder = self._take(key)
         if decoder is None:
@@ -156,7 +156,7 @@ def decoder_pool(device: int = 0, size: int | None = None) -> DecoderPool:
         if pool is None:
             nvc = nvdec_module()
 
-            def caps(fmt: StreamFormat) -> dict | None:
+            def caps(fmt: StreamFormat) -> DecoderCaps | None:
                 if fmt.nv_codec is None or fmt.chroma not in ("420", "444"):
                     return None
                 return query_caps(nvc, device, fmt.nv_codec, fmt.chroma, fmt.bit_depth)

@@ -21,6 +21,8 @@ to ``NvdecVideoReader`` / ``open_video`` / the datasets.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import av
 import numpy as np
 import torch
@@ -32,7 +34,11 @@ from pyvidfast.io.nvdec.surfaces import split_packed
 
 __all__ = ["StandinDecoder", "StandinFrame", "standin_pool"]
 
-PYAV_DECODERS = {"H264": "h264", "HEVC": "hevc", "VP9": "vp9"}
+PYAV_DECODERS: dict[str, Literal["h264", "hevc", "vp9"]] = {
+    "H264": "h264",
+    "HEVC": "hevc",
+    "VP9": "vp9",
+}
 PITCH_ALIGN = 256  # NVDEC surfaces are pitched; views must honour the pitch
 ROW_ALIGN = 16  # luma rows are padded to the coded height (1088 for 1080)
 SCRIBBLE = 0x5A
@@ -46,7 +52,9 @@ class StandinFrame:
         self.surface = _surface(frame, bit_depth)
         self.unlocked = False
 
-    def planes(self, height: int, width: int, device: torch.device):
+    def planes(
+        self, height: int, width: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.unlocked:
             raise RuntimeError(
                 "stand-in NVDEC: this frame's buffer was unlocked by the next Decode call"
@@ -68,8 +76,8 @@ def _surface(frame: av.VideoFrame, bit_depth: int) -> torch.Tensor:
     rows = -(-h // ROW_ALIGN) * ROW_ALIGN
     ch = (h + 1) // 2
     buf = np.full((rows + rows // 2, pitch), 77, dtype)
-    luma = np.frombuffer(planes[0], dtype).reshape(-1, planes[0].line_size // itemsize)
-    uv = np.frombuffer(planes[1], dtype).reshape(-1, planes[1].line_size // itemsize)
+    luma = np.frombuffer(memoryview(planes[0]), dtype).reshape(-1, planes[0].line_size // itemsize)
+    uv = np.frombuffer(memoryview(planes[1]), dtype).reshape(-1, planes[1].line_size // itemsize)
     buf[:h, :w] = luma[:h, :w]
     buf[rows : rows + ch, : 2 * ((w + 1) // 2)] = uv[:ch, : 2 * ((w + 1) // 2)]
     out = torch.from_numpy(buf)
@@ -118,11 +126,17 @@ class StandinDecoder:
             av_packet = av.Packet(packet.data)
             av_packet.pts, av_packet.dts = packet.pts, packet.dts
             frames = self._ctx.decode(av_packet)
-        self._out = [StandinFrame(f, f.pts + shift, self.key.bit_depth) for f in frames]
+        self._out = [StandinFrame(f, _pts(f) + shift, self.key.bit_depth) for f in frames]
         return list(self._out)
 
     def close(self) -> None:
         self._out = []
+
+
+def _pts(frame: av.VideoFrame) -> int:
+    if frame.pts is None:  # every packet fed has a pts (nvdec.packets.Packet)
+        raise RuntimeError("stand-in NVDEC: FFmpeg gave a frame without a pts")
+    return frame.pts
 
 
 def standin_pool(size: int = 2, capability: tuple[int, int] | None = (9, 0)) -> DecoderPool:

@@ -6,9 +6,12 @@ unlocked then), so callers consume or copy the views before feeding the next pac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
+from torch.utils.dlpack import from_dlpack
 
 __all__ = [
     "frame_planes",
@@ -75,7 +78,9 @@ def split_packed(
     return s[:height, :width], interleaved_chroma(s[luma_rows:], height, width)
 
 
-def frame_planes(frame, height: int, width: int, device: torch.device):
+def frame_planes(
+    frame: Any, height: int, width: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Zero-copy ``(luma, chroma)`` torch views of one decoded NATIVE frame (NV12 or P016).
 
     ``torch.from_dlpack(frame)`` is preferred: PyNvVideoCodec's ``__dlpack__(stream)`` makes the
@@ -83,7 +88,7 @@ def frame_planes(frame, height: int, width: int, device: torch.device):
     ``__cuda_array_interface__`` view per plane through ``cuda()``; those are the fallback.
     """
     try:
-        return split_packed(torch.from_dlpack(frame), height, width)
+        return split_packed(from_dlpack(frame), height, width)
     except (RuntimeError, TypeError, ValueError, BufferError) as exc:
         dlpack_error = exc
     planes = list(frame.cuda()) if callable(getattr(frame, "cuda", None)) else []
@@ -101,7 +106,7 @@ def frame_planes(frame, height: int, width: int, device: torch.device):
 
 
 @contextmanager
-def held_views(device: torch.device):
+def held_views(device: torch.device) -> Iterator[None]:
     """While the decoder is held: its device is current, and on exit the host waits for the
     work queued on the current stream (the kernels reading the decoder's buffers), because the
     decoder may overwrite them once it is given back. Nothing to wait for on the CPU."""

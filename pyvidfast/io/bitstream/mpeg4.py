@@ -12,7 +12,9 @@ cannot read) returns None and the caller decodes. Syntax: ISO/IEC 14496-2, 6.2.3
 
 from __future__ import annotations
 
-from pyvidfast.io.bits import BitReader
+from collections.abc import Iterator
+
+from pyvidfast.io.bitstream.bits import BitReader
 
 _START = b"\x00\x00\x01"
 _VOP = 0xB6
@@ -21,7 +23,7 @@ _RECTANGULAR = 0
 B_VOP = 2
 
 
-def _start_codes(data: bytes):
+def _start_codes(data: bytes) -> Iterator[tuple[int, int]]:
     """``(code, payload offset)`` of every start code in ``data``."""
     pos = data.find(_START)
     while 0 <= pos <= len(data) - 4:

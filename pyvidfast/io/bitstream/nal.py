@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pyvidfast.io.h264_sps import rbsp
+from pyvidfast.io.bitstream.h264_sps import rbsp
 
 __all__ = ["length_size", "units", "x264_build"]
 

@@ -9,7 +9,7 @@ whole stream, which ``pyvidfast.io.probe`` relies on (Note [first bad NAL]).
 
 from __future__ import annotations
 
-from pyvidfast.io.bits import BitReader
+from pyvidfast.io.bitstream.bits import BitReader
 
 _HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 _EXTENDED_SAR = 255

@@ -7,6 +7,10 @@ made before any decoder exists.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from av.video.stream import VideoStream
 
 __all__ = ["NVDEC_CODECS", "StreamFormat", "pix_fmt_layout", "stream_color", "stream_format_of"]
 
@@ -65,7 +69,9 @@ def pix_fmt_layout(pix_fmt: str | None) -> tuple[str, int]:
     return "?", depth
 
 
-def stream_color(colorspace: int | None, color_range: int | None, pix_fmt: str | None):
+def stream_color(
+    colorspace: int | None, color_range: int | None, pix_fmt: str | None
+) -> tuple[str, bool]:
     """``(matrix, full_range)`` the CPU reader's swscale conversion uses for this stream.
 
     Measured on PyAV 18 against the real clips: a stream tagged BT.709 (AVCOL_SPC 1) converts
@@ -83,7 +89,7 @@ def stream_color(colorspace: int | None, color_range: int | None, pix_fmt: str |
     return matrix, full
 
 
-def stream_format_of(stream) -> StreamFormat:
+def stream_format_of(stream: VideoStream) -> StreamFormat:
     """``StreamFormat`` of a PyAV video stream (header values; no decoding)."""
     cc = stream.codec_context
     pix_fmt = cc.pix_fmt

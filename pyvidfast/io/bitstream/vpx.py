@@ -3,7 +3,7 @@ hidden alt-ref frames), for ``pyvidfast.io.probe``'s packet counts."""
 
 from __future__ import annotations
 
-from pyvidfast.io.bits import BitReader
+from pyvidfast.io.bitstream.bits import BitReader
 
 
 def _vp9_shown(frame: memoryview) -> int:

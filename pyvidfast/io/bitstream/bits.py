@@ -1,5 +1,5 @@
 """A big-endian bit reader for the few header fields the probe reads without a decoder
-(MPEG-4 Part 2 VOL/VOP headers in ``io/mpeg4.py``, H.264 SPS in ``io/h264_sps.py``)."""
+(MPEG-4 Part 2 VOL/VOP headers in ``io/bitstream/mpeg4.py``, H.264 SPS in ``io/bitstream/h264_sps.py``)."""
 
 from __future__ import annotations
 
