@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 __all__ = ["VideoReader", "__version__", "has_cuda", "has_native"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type:
     # Imported on first use so that `import pyvidfast` (and the CLI's --help) stays light.
     if name == "VideoReader":
         from pyvidfast.io.reader import VideoReader

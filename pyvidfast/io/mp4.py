@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
-from pyvidfast.io.bitstream.boxes import Bytes, children, find_box, read_moov, u32
+from pyvidfast.io.bitstream.boxes import Boxes, Bytes, children, find_box, read_moov, u32
 from pyvidfast.io.source import source_size
 
 if TYPE_CHECKING:
@@ -46,9 +46,6 @@ _MP4_CODECS = {
     b"vvi1": "vvc",
 }
 _INT_MAX = 2**31 - 1
-
-# box type -> (payload start, payload end) of the children of one box
-Boxes = dict[bytes, tuple[int, int]]
 
 
 def video_trak(moov: memoryview) -> tuple[int, int] | None:

@@ -41,7 +41,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from pyvidfast.io.bitstream.boxes import Bytes, children, find_box, read_moov, u32
+from pyvidfast.io.bitstream.boxes import Boxes, Bytes, children, find_box, read_moov, u32
 from pyvidfast.io.bitstream.h264_sps import avcc_parameter_sets
 from pyvidfast.io.mp4 import video_trak
 from pyvidfast.io.source import source_size
@@ -55,8 +55,6 @@ _NAL_CONFIG = {
 }
 # bytes of a visual sample entry before its child boxes (ISO/IEC 14496-12 VisualSampleEntry)
 _VISUAL_ENTRY_HEADER = 8 + 78
-# an stbl's child boxes: fourcc -> (payload start, end) in the moov
-_Boxes = dict[bytes, tuple[int, int]]
 
 
 def _array(buf: memoryview, at: int, count: int, width: int, end: int) -> np.ndarray:
@@ -66,7 +64,7 @@ def _array(buf: memoryview, at: int, count: int, width: int, end: int) -> np.nda
     return np.frombuffer(buf[at : at + count * width], dtype=dtype).astype(np.int64)
 
 
-def _sample_sizes(moov: memoryview, boxes: _Boxes) -> np.ndarray | None:
+def _sample_sizes(moov: memoryview, boxes: Boxes) -> np.ndarray | None:
     if b"stsz" not in boxes:
         return None  # stz2 (compact sizes): leave it to FFmpeg's header
     a, b = boxes[b"stsz"]
@@ -76,7 +74,7 @@ def _sample_sizes(moov: memoryview, boxes: _Boxes) -> np.ndarray | None:
     return _array(moov, a + 12, count, 4, b)
 
 
-def _chunk_offsets(moov: memoryview, boxes: _Boxes) -> np.ndarray | None:
+def _chunk_offsets(moov: memoryview, boxes: Boxes) -> np.ndarray | None:
     for kind, width in ((b"stco", 4), (b"co64", 8)):
         if kind in boxes:
             a, b = boxes[kind]
@@ -97,7 +95,7 @@ def _samples_per_chunk(moov: memoryview, stsc: tuple[int, int], chunks: int) -> 
     return np.repeat(runs[:, 1], lengths)
 
 
-def sample_ranges(moov: memoryview, boxes: _Boxes) -> tuple[np.ndarray, np.ndarray] | str:
+def sample_ranges(moov: memoryview, boxes: Boxes) -> tuple[np.ndarray, np.ndarray] | str:
     """(offsets, sizes) of every sample, or the reason the tables contradict each other."""
     sizes, chunk_offsets = _sample_sizes(moov, boxes), _chunk_offsets(moov, boxes)
     if sizes is None or chunk_offsets is None or b"stsc" not in boxes:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import av
     from av.video.stream import VideoStream
 
-__all__ = ["StreamIndex", "decoded_index", "demuxed_index"]
+__all__ = ["StreamIndex", "decoded_index", "demuxed_index", "gives_picture"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ class StreamIndex:
     def __post_init__(self) -> None:
         index_of = {p: i for i, p in enumerate(self.pts or ())}
         object.__setattr__(self, "index_of", index_of)
+
+
+def gives_picture(packet: av.Packet[VideoStream]) -> bool:
+    """A packet the index counts as a picture: not empty (AVI "dropped frames"), not discarded
+    by an edit list, with a pts."""
+    return packet.size > 0 and not packet.is_discard and packet.pts is not None
 
 
 def demuxed_index(packets: Iterable[av.Packet[VideoStream]]) -> StreamIndex | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from pyvidfast.io.orientation import decord_rotation
 from pyvidfast.io.stream_format import StreamFormat, stream_format_of
+from pyvidfast.io.stream_index import gives_picture
 
 if TYPE_CHECKING:
     import av
@@ -77,6 +78,6 @@ def read_stream_info(
 def first_usable_shift(packet: av.Packet[VideoStream]) -> int | None:
     """``dts - pts`` of a packet that gives a picture (0 without a dts), None for one that does
     not (empty, discarded by an edit list, or without a pts)."""
-    if not packet.size or packet.is_discard or packet.pts is None:
+    if not gives_picture(packet) or packet.pts is None:
         return None
-    return 0 if packet.dts is None else int(packet.dts) - int(packet.pts)
+    return 0 if packet.dts is None else int(packet.dts) - packet.pts

@@ -9,10 +9,12 @@ from typing import BinaryIO
 
 from pyvidfast.io.source import open_bytes, source_size
 
-__all__ = ["MAX_MOOV", "Bytes", "children", "find_box", "is_iso_bmff", "read_moov", "u32"]
+__all__ = ["MAX_MOOV", "Boxes", "Bytes", "children", "find_box", "is_iso_bmff", "read_moov", "u32"]
 
 # Every reader here takes a path or an open binary file (a remote object: io/remote.py).
 Bytes = str | BinaryIO
+# box type -> (payload start, payload end) of the children of one box
+Boxes = dict[bytes, tuple[int, int]]
 
 _ISO_TOP = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
 MAX_MOOV = 64 << 20  # bigger moov boxes are not read (FFmpeg reads them)

@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import av
 from av.bitstream import BitStreamFilterContext
 from av.container import InputContainer
 
 from pyvidfast.io.decoder import FFmpegDecoder
+from pyvidfast.io.stream_index import gives_picture
 
 if TYPE_CHECKING:
-    from av.video.stream import VideoStream
+    pass
 
 __all__ = ["Packet", "PacketSource"]
 
@@ -36,12 +36,6 @@ class Packet:
     pts: int
     dts: int | None
     is_keyframe: bool
-
-
-def _usable(packet: av.Packet[VideoStream]) -> bool:
-    # As the CPU index (Note [frame index] in io/decoder.py): empty and discarded packets never
-    # give a frame.
-    return packet.size > 0 and not packet.is_discard and packet.pts is not None
 
 
 class PacketSource:
@@ -65,7 +59,7 @@ class PacketSource:
         container = stream.container
         assert isinstance(container, InputContainer), "the reader's stream is demuxed (an input)"
         for packet in container.demux(stream):
-            if not _usable(packet):
+            if not gives_picture(packet):  # as the CPU index counts pictures
                 continue
             key = bool(packet.is_keyframe)  # read first: filtering takes the packet's data
             # An approximate seek (MPEG-TS) can land before the keyframe: nothing before it
