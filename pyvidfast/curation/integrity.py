@@ -38,7 +38,8 @@ from pyvidfast.io.storage import is_remote
 AV_TIME_BASE = Fraction(1, 1_000_000)
 # The in-loop deblocking filter only changes pixels: FFmpeg's H.264/HEVC filters have no error
 # path, so skipping it changes no line of ffmpeg's log, and saves about a fifth of a decode.
-# (Only the verdict and the log are kept here; no pixel leaves the check.)
+# (Only the verdict and the log are kept here; no pixel leaves the check.) The open passes it to
+# avformat_find_stream_info's probe decoders too: nor does it change a parameter they report.
 _VIDEO_OPTIONS = {"skip_loop_filter": "all"}
 _CODECS = frozenset(av.codecs_available) | {"NULL"}
 
@@ -226,7 +227,7 @@ def _check_source(path: str, source, threads: int) -> dict:
     with capture_errors() as captured:
         log = ErrorLog(captured)
         try:
-            container = av.open(source)
+            container = av.open(source, options=_VIDEO_OPTIONS)
         except Exception as exc:  # PyAV raises many types; all mean "could not open"
             log.drain("open")
             code = getattr(exc, "errno", None)

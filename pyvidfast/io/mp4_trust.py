@@ -32,6 +32,7 @@ Note [annex-B in MP4]
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
 from collections.abc import Iterator
@@ -146,6 +147,10 @@ class _Slices:
 @contextmanager
 def _sliceable(path: Bytes) -> Iterator[_Slices | mmap.mmap]:
     if not isinstance(path, (str, os.PathLike)):
+        if isinstance(path, io.BufferedReader):  # a local file: mapped, as its path would be
+            with mmap.mmap(path.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                yield data
+            return
         yield _Slices(path)
         return
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
