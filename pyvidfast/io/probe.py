@@ -85,7 +85,11 @@ from pyvidfast.io.mp4_trust import HeaderProblem, header_distrust
 from pyvidfast.io.remote import open_remote
 from pyvidfast.io.source import open_bytes
 from pyvidfast.io.storage import is_remote, walk_remote_nals
-from pyvidfast.io.ts_start import annexb_nal_types, clean_ts_start  # noqa: F401
+from pyvidfast.io.ts_start import (  # noqa: F401
+    annexb_nal_types,
+    clean_ts_start,
+    pmt_stream_types,
+)
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -197,6 +201,8 @@ _VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
 # average rate from it, so the probe reads one packet, not 5 MB (an 8K file: 10 -> 3.5 ms).
 _SHORT_PROBE = {"probesize": "32", "analyzeduration": "0"}
 _EBML = b"\x1a\x45\xdf\xa3"
+# TS stream types that may carry H.264 or HEVC: 0x1B, 0x24, and private data (0x06)
+_TS_HEADER_ONLY_TYPES = frozenset({0x1B, 0x24, 0x06})
 
 
 def _header_only_format(source: Bytes) -> dict[str, str] | None:
@@ -216,7 +222,12 @@ def _header_only_format(source: Bytes) -> dict[str, str] | None:
         if durations and None not in durations:
             return {**options, **_SHORT_PROBE}
         return options
-    return _HEADER_ONLY_OPTIONS if len(head) > 188 and head[0] == head[188] == 0x47 else None
+    if len(head) <= 188 or not head[0] == head[188] == 0x47:
+        return None
+    types = pmt_stream_types(head)
+    if types is not None and not _TS_HEADER_ONLY_TYPES & set(types):
+        return None  # MPEG-2, MPEG-4 Part 2, ...: the full open at once, not after this one
+    return _HEADER_ONLY_OPTIONS
 
 
 def _open_without_probe_decode(source: Bytes, options: dict[str, str]) -> InputContainer | None:

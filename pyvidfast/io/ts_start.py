@@ -111,3 +111,52 @@ def file_ends_mid_packet(source: str | os.PathLike[str] | BinaryIO) -> bool:
         head = f.read(4096)
         f.seek(pos)
     return ends_mid_packet(head, source_size(source))
+
+
+def pmt_stream_types(head: bytes) -> list[int] | None:
+    """The elementary stream types of the first program map table in ``head`` (188-byte TS
+    packets from offset 0), in table order; None when no PAT and PMT section is found whole in
+    one packet each (0x1B is H.264, 0x24 HEVC, 0x02 MPEG-2 video, 0x10 MPEG-4 Part 2)."""
+    try:
+        return _pmt_stream_types(head)
+    except IndexError:  # a section cut short
+        return None
+
+
+def _pmt_stream_types(head: bytes) -> list[int] | None:
+    pmt_pid = None
+    for at in range(0, len(head) - 187, 188):
+        packet = head[at : at + 188]
+        if packet[0] != _SYNC or not packet[1] & 0x40:  # payload_unit_start_indicator
+            continue
+        pid = ((packet[1] & 0x1F) << 8) | packet[2]
+        if pid != 0 and pid != pmt_pid:
+            continue
+        start = 4
+        if packet[3] & 0x20:  # adaptation field
+            start += 1 + packet[4]
+        if not packet[3] & 0x10 or start >= 187:
+            continue
+        start += 1 + packet[start]  # pointer_field
+        section_length = ((packet[start + 1] & 0x0F) << 8) | packet[start + 2]
+        end = start + 3 + section_length - 4  # without the CRC
+        if start + 8 > 188 or end > 188:
+            return None
+        if pid == 0:
+            if packet[start] != 0x00:
+                return None
+            programs = packet[start + 8 : end]
+            for k in range(0, len(programs) - 3, 4):
+                if (programs[k] << 8) | programs[k + 1]:  # program 0 is the network PID
+                    pmt_pid = ((programs[k + 2] & 0x1F) << 8) | programs[k + 3]
+                    break
+            continue
+        if packet[start] != 0x02:
+            return None
+        info_length = ((packet[start + 10] & 0x0F) << 8) | packet[start + 11]
+        pos, types = start + 12 + info_length, []
+        while pos + 5 <= end:
+            types.append(packet[pos])
+            pos += 5 + (((packet[pos + 3] & 0x0F) << 8) | packet[pos + 4])
+        return types
+    return None
