@@ -314,3 +314,32 @@ def test_sft_on_edit_list_files_where_decord_seeks(real_dir, cuts, tmp_path, cli
     item = SFTDataset(str(tmp_path), [32, 48], fps, 5, skip)[0]
     assert item["num_frames"] == num  # the same indices: only the frames differ
     assert pixels_agree(item["mp4"], expected, normalised=True)
+
+
+@pytest.mark.parametrize(
+    "pix_fmt, width, height",
+    [
+        ("yuv444p", 64, 48),
+        ("yuv444p", 321, 241),
+        ("yuvj444p", 99, 67),
+        ("yuv422p", 322, 240),
+        ("yuvj422p", 64, 48),
+    ],
+)
+def test_8bit_422_and_444_frames_equal_decords(tmp_path, pix_fmt, width, height):
+    """8-bit 4:2:2 and 4:4:4 take the plain conversion (io/scaler.py): exactly decord's pixels."""
+    path = str(tmp_path / f"{pix_fmt}.mp4")
+    rng = np.random.default_rng(0)
+    with av.open(path, "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        for _ in range(6):
+            img = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with VideoReader(path) as reader:
+        ours = reader.get_batch(list(range(6))).numpy()
+    theirs = decord.VideoReader(path, ctx=decord.cpu(0)).get_batch(list(range(6))).asnumpy()
+    assert np.array_equal(ours, theirs)

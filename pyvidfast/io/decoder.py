@@ -15,7 +15,7 @@ Note [cursor]
     wanted one are decoded in full, so nothing is decoded twice. docs/notes.md has the numbers.
 
 Frames come out upright as decord 0.6.0 turns them (``io.orientation``); turned or resized
-frames and all but 8-bit 4:2:0 ones go through decord's graph (``io.scaler``).
+frames and all but 8-bit 4:2:0, 4:2:2 and 4:4:4 ones go through decord's graph (``io.scaler``).
 """
 
 from __future__ import annotations

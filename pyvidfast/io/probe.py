@@ -197,10 +197,11 @@ def _moov_probe(path: Bytes) -> VideoProbe | None:
 _HEADER_ONLY_OPTIONS = {"skip_frame": "all"}
 _HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
 _VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
-# Matroska whose video tracks all have a DefaultDuration (bitstream/ebml.py): FFmpeg takes the
-# average rate from it, so the probe reads one packet, not 5 MB (an 8K file: 10 -> 3.5 ms).
-_SHORT_PROBE = {"probesize": "32", "analyzeduration": "0"}
 _EBML = b"\x1a\x45\xdf\xa3"
+
+# Matroska whose video tracks all have a DefaultDuration (bitstream/ebml.py): FFmpeg takes the
+# average rate from it, so the probe reads one packet, not 5 MB (docs/notes.md, same note).
+_SHORT_PROBE = {"probesize": "32", "analyzeduration": "0"}
 # TS stream types that may carry H.264 or HEVC: 0x1B, 0x24, and private data (0x06)
 _TS_HEADER_ONLY_TYPES = frozenset({0x1B, 0x24, 0x06})
 

@@ -13,8 +13,8 @@ Note [decord chroma rows]
     decord's FFmpeg 4.1 swscale writes each RGB row of a 4:2:0 frame scaled to its own height
     from one chroma row or the plain average of two (and its last row specially); FFmpeg 8
     weights them 1/4 and 3/4. ``in_v_chr_pos=256`` (and ``-256`` for the last row) gives decord's
-    rows bit for bit on the corpus; odd output sizes are not reproduced. 8-bit 4:2:0 at its own
-    size converts the same in both and stays on ``reformat``. Details: docs/notes.md.
+    rows bit for bit on the corpus; odd output sizes are not reproduced. 8-bit 4:2:0, 4:2:2 and
+    4:4:4 at their own size convert the same in both and stay on ``reformat``. Details: docs/notes.md.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ __all__ = ["DecordScaler", "plain_conversion_matches", "plain_rgb"]
 
 _TRANSPOSE: dict[int, list[str]] = {0: [], 90: ["1"], 180: ["1", "1"], 270: ["2"]}
 # Formats whose rgb24 conversion at the frame's own size is the same in FFmpeg 8 as in decord's
-# FFmpeg 4.1 (swscale's unscaled yuv420p converter; Note [decord chroma rows]).
-_PLAIN_FORMATS = frozenset({"yuv420p", "yuvj420p"})
+# FFmpeg 4.1 (swscale's unscaled converters; Note [decord chroma rows]). 8-bit 4:2:2 and 4:4:4
+# have no chroma rows to weigh: equal to decord 0.6.0 itself at odd sizes too
+# (tests/test_decord_parity.py), and the plain path skips the graph's per-frame push and pull.
+_PLAIN_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"})
 
 
 def plain_conversion_matches(frame: av.VideoFrame) -> bool:
