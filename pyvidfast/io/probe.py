@@ -194,7 +194,10 @@ def _moov_probe(path: Bytes) -> VideoProbe | None:
 #     NAL or a cut open without FFmpeg's probe decode (``skip_frame``; an 8K frame costs 150 ms).
 #     Size, fps and count do not depend on it; a parsed non-zero size (for VP9: the first key
 #     frame's header, equal to the container's) replaces the decoded-picture check. docs/notes.md.
-_HEADER_ONLY_OPTIONS = {"skip_frame": "all"}
+
+# No probe decoder opens at all ("none" names no decoder): with skip_frame alone, FFmpeg's H.264
+# decoder still splits and unescapes every NAL the probe reads (docs/notes.md, same note).
+_HEADER_ONLY_OPTIONS = {"skip_frame": "all", "codec_whitelist": "none"}
 _HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
 _VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
 _EBML = b"\x1a\x45\xdf\xa3"
