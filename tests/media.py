@@ -71,11 +71,13 @@ def make_clip(
     options: dict[str, str] | None = None,
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
+    audio: str | None = None,
 ) -> Path:
     """Encode ``num_frames`` pattern frames to ``path`` (container from the suffix).
 
     ``size`` is (width, height). ``pts`` (in ``time_base``) makes variable-frame-rate clips;
-    by default frame ``i`` has pts ``i`` in ``1/fps``.
+    by default frame ``i`` has pts ``i`` in ``1/fps``. ``audio`` names an audio encoder whose
+    stream is declared (in the header, an MPEG-TS program map) but gets no packets.
     """
     path = Path(path)
     rate = as_fraction(fps)
@@ -88,6 +90,8 @@ def make_clip(
         stream.codec_context.time_base = tb
         if options:
             stream.options = dict(options)
+        if audio is not None:
+            out.add_stream(audio, rate=48000)
         for i in range(num_frames):
             frame = av.VideoFrame.from_ndarray(pattern(i, height, width), format="rgb24")
             frame = frame.reformat(format=pix_fmt)

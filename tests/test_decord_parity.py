@@ -16,7 +16,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from media import frame_number
+from media import frame_number, make_clip
 from media_editlist import CUTS, make_cut
 from media_rotation import ROTATED, make_rotated
 from test_sampling import reference_sft
@@ -328,17 +328,7 @@ def test_sft_on_edit_list_files_where_decord_seeks(real_dir, cuts, tmp_path, cli
 )
 def test_8bit_422_and_444_frames_equal_decords(tmp_path, pix_fmt, width, height):
     """8-bit 4:2:2 and 4:4:4 take the plain conversion (io/scaler.py): exactly decord's pixels."""
-    path = str(tmp_path / f"{pix_fmt}.mp4")
-    rng = np.random.default_rng(0)
-    with av.open(path, "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        for _ in range(6):
-            img = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    path = str(make_clip(tmp_path / f"{pix_fmt}.mp4", 6, size=(width, height), pix_fmt=pix_fmt))
     with VideoReader(path) as reader:
         ours = reader.get_batch(list(range(6))).numpy()
     theirs = decord.VideoReader(path, ctx=decord.cpu(0)).get_batch(list(range(6))).asnumpy()

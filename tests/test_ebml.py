@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 
 import av
-import numpy as np
 import pytest
 from conftest import REAL_DIR
+from media import make_clip
 
 from pyvidfast.io import probe
 from pyvidfast.io.bitstream.ebml import video_default_durations
@@ -62,19 +62,6 @@ def test_no_answer_unless_the_tracks_are_all_there(head):
     assert video_default_durations(head) is None
 
 
-def _mkv(path, codec: str, rate: int) -> str:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(12):
-            img = np.full((48, 64, 3), 20 * i, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return str(path)
-
-
 def _row(path: str, options: dict[str, str]) -> tuple:
     with av.open(path, options=options) as c:
         s = c.streams.video[0]
@@ -89,7 +76,7 @@ def _full_options(options: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("codec", ["libx264", "libvpx-vp9"])
 def test_short_probe_gives_the_full_probes_row(tmp_path, codec):
-    path = _mkv(tmp_path / "clip.mkv", codec, 24)
+    path = str(make_clip(tmp_path / "clip.mkv", 12, fps=24, codec=codec))
     with open(path, "rb") as f:
         assert video_default_durations(f.read(1 << 16)) == [41_666_666]
     options = probe._header_only_format(path)

@@ -4,38 +4,23 @@ an MPEG-2 or MPEG-4 Part 2 TS once (its header-only open serves H.264 and HEVC o
 from __future__ import annotations
 
 import av
-import numpy as np
 import pytest
+from media import make_clip
 
 from pyvidfast.io import probe
 from pyvidfast.io.ts_start import pmt_stream_types
 
 
-def _ts(path, codec: str, audio: bool) -> str:
-    with av.open(str(path), "w", format="mpegts") as out:
-        video = out.add_stream(codec, rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        if audio:
-            out.add_stream("mp2", rate=48000)
-        for i in range(10):
-            img = np.full((48, 64, 3), 20 * i, dtype=np.uint8)
-            for packet in video.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-    return str(path)
-
-
 @pytest.mark.parametrize(
     "codec, audio, types",
     [
-        ("libx264", True, [0x1B, 0x03]),
-        ("mpeg2video", True, [0x02, 0x03]),
-        ("mpeg4", False, [0x10]),
+        ("libx264", "mp2", [0x1B, 0x03]),
+        ("mpeg2video", "mp2", [0x02, 0x03]),
+        ("mpeg4", None, [0x10]),
     ],
 )
 def test_stream_types_and_opens(tmp_path, monkeypatch, codec, audio, types):
-    path = _ts(tmp_path / "clip.ts", codec, audio)
+    path = str(make_clip(tmp_path / "clip.ts", 10, fps=25, codec=codec, audio=audio))
     with open(path, "rb") as f:
         assert pmt_stream_types(f.read(1 << 16)) == types
     opened = []

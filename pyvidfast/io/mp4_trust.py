@@ -168,18 +168,13 @@ def _sliceable(path: Bytes) -> Iterator[_Slices | _Preads]:
 _START_CODE = b"\x00\x00\x00\x01"
 
 
-def all_annexb(path: Bytes, offsets: np.ndarray) -> bool:
-    """True when every sample starts with a 4-byte start code (Note [annex-B in MP4])."""
-    with _sliceable(path) as data:
-        return _all_annexb(data, offsets)
-
-
 def _all_annexb(data: _Slices | _Preads, offsets: np.ndarray) -> bool:
+    """True when every sample starts with a 4-byte start code (Note [annex-B in MP4])."""
     return all(data[pos : pos + 4] == _START_CODE for pos in offsets.tolist())
 
 
-def first_bad_nal(
-    path: Bytes, offsets: np.ndarray, sizes: np.ndarray, length_size: int
+def _first_bad_nal(
+    data: _Slices | _Preads, offsets: np.ndarray, sizes: np.ndarray, length_size: int
 ) -> tuple[int | None, str] | None:
     """``(sample index, reason)`` of the first sample whose NAL lengths do not tile it.
 
@@ -188,13 +183,6 @@ def first_bad_nal(
     ``get_nalsize`` rejects both), in a packet FFmpeg does not take for annex-B (first four
     bytes 00 00 00 01, the start code its per-packet check looks for) after none such before.
     """
-    with _sliceable(path) as data:
-        return _first_bad_nal(data, offsets, sizes, length_size)
-
-
-def _first_bad_nal(
-    data: _Slices | _Preads, offsets: np.ndarray, sizes: np.ndarray, length_size: int
-) -> tuple[int | None, str] | None:
     annexb_seen = False
     for index, (pos, size) in enumerate(zip(offsets.tolist(), sizes.tolist())):
         end = pos + size
@@ -307,7 +295,7 @@ def _table_distrust(
     if length_size not in (1, 2, 4):
         return HeaderProblem("invalid NAL length size")
     fourcc, payload = config
-    with _sliceable(path) as data:  # one mapping for both walks
+    with _sliceable(path) as data:  # one file for both walks
         if cut is None and fourcc in (b"avc1", b"avc3") and _all_annexb(data, offsets):
             return None  # Note [annex-B in MP4]
         if cut is not None:  # Note [cut short]: up to the cut, the last sample as far as it goes

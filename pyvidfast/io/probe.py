@@ -66,6 +66,7 @@ import av
 
 from pyvidfast.io.bad_nal import count_before_bad_nal
 from pyvidfast.io.bitstream.boxes import Bytes, is_iso_bmff
+from pyvidfast.io.bitstream.ebml import MAGIC as EBML_MAGIC
 from pyvidfast.io.bitstream.ebml import video_default_durations
 from pyvidfast.io.bitstream.vpx import (  # noqa: F401  (the shown-frame counters: re-exported)
     vp8_shown_frames,
@@ -200,7 +201,6 @@ def _moov_probe(path: Bytes) -> VideoProbe | None:
 _HEADER_ONLY_OPTIONS = {"skip_frame": "all", "codec_whitelist": "none"}
 _HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
 _VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
-_EBML = b"\x1a\x45\xdf\xa3"
 
 # Matroska whose video tracks all have a DefaultDuration (bitstream/ebml.py): FFmpeg takes the
 # average rate from it, so the probe reads one packet, not 5 MB (docs/notes.md, same note).
@@ -215,7 +215,7 @@ def _header_only_format(source: Bytes) -> dict[str, str] | None:
     with open_bytes(source) as f:
         f.seek(0)
         head = f.read(1 << 16)
-    if head[:4] == _EBML:
+    if head[:4] == EBML_MAGIC:
         if b"V_MPEG4/ISO/AVC" in head or b"V_MPEGH/ISO/HEVC" in head:
             options = _HEADER_ONLY_OPTIONS
         elif b"V_VP9" in head:

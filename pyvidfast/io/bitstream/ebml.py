@@ -18,6 +18,7 @@ _DEFAULT_DURATION = 0x23E383
 _CLUSTER = 0x1F43B675
 _VIDEO = 1
 _UNKNOWN = -1  # an element whose size field is all ones: it runs to its parent's end
+MAGIC = _EBML.to_bytes(4, "big")  # the first four bytes of every Matroska/WebM file
 
 
 def _vint(data: bytes, pos: int, keep_marker: bool) -> tuple[int, int]:
