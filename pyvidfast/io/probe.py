@@ -68,6 +68,8 @@ from pyvidfast.io.bad_nal import count_before_bad_nal
 from pyvidfast.io.bitstream.boxes import Bytes, is_iso_bmff
 from pyvidfast.io.bitstream.ebml import MAGIC as EBML_MAGIC
 from pyvidfast.io.bitstream.ebml import video_default_durations
+from pyvidfast.io.bitstream.flv import flv_video_codec
+from pyvidfast.io.bitstream.nal import declared_size
 from pyvidfast.io.bitstream.vpx import (  # noqa: F401  (the shown-frame counters: re-exported)
     vp8_shown_frames,
     vp9_keyframe_size,
@@ -193,8 +195,9 @@ def _moov_probe(path: Bytes) -> VideoProbe | None:
 # Note [no probe decode]
 #     H.264/HEVC in Matroska/WebM and MPEG-TS, VP9 in Matroska/WebM, and MP4s counted from a bad
 #     NAL or a cut open without FFmpeg's probe decode (``skip_frame``; an 8K frame costs 150 ms).
-#     Size, fps and count do not depend on it; a parsed non-zero size (for VP9: the first key
-#     frame's header, equal to the container's) replaces the decoded-picture check. docs/notes.md.
+#     Size, fps and count do not depend on it; the size the SPS declares (Note [header size];
+#     for VP9: the first key frame's header), equal to the open's, replaces the decoded-picture
+#     check. docs/notes.md.
 
 # No probe decoder opens at all ("none" names no decoder): with skip_frame alone, FFmpeg's H.264
 # decoder still splits and unescapes every NAL the probe reads (docs/notes.md, same note).
@@ -205,6 +208,10 @@ _VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
 # Matroska whose video tracks all have a DefaultDuration (bitstream/ebml.py): FFmpeg takes the
 # average rate from it, so the probe reads one packet, not 5 MB (docs/notes.md, same note).
 _SHORT_PROBE = {"probesize": "32", "analyzeduration": "0"}
+# With the rate from DefaultDuration and the size from the SPS (Note [header size]), H.264/HEVC in
+# Matroska needs nothing of FFmpeg's parser, which unescapes whole slices (8K: 2 ms a frame).
+_NO_PARSER = {"fflags": "noparse"}
+_FLV_HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
 # TS stream types that may carry H.264 or HEVC: 0x1B, 0x24, and private data (0x06)
 _TS_HEADER_ONLY_TYPES = frozenset({0x1B, 0x24, 0x06})
 
@@ -224,8 +231,11 @@ def _header_only_format(source: Bytes) -> dict[str, str] | None:
             return None
         durations = video_default_durations(head)
         if durations and None not in durations:
-            return {**options, **_SHORT_PROBE}
+            short = {**options, **_SHORT_PROBE}
+            return {**short, **_NO_PARSER} if options is _HEADER_ONLY_OPTIONS else short
         return options
+    if flv_video_codec(head) in _FLV_HEADER_ONLY_CODECS:
+        return _HEADER_ONLY_OPTIONS
     if len(head) <= 188 or not head[0] == head[188] == 0x47:
         return None
     types = pmt_stream_types(head)
@@ -262,6 +272,8 @@ def _header_only_probe(source: Bytes, options: dict[str, str]) -> VideoProbe | N
         ):
             return None
         size = (cc.width, cc.height)
+        if not vp9 and declared_size(cc.name, cc.extradata) != size:
+            return None  # Note [header size]
         first = (lambda data: vp9_keyframe_size(data) == size) if vp9 else None
         count = demux_count(container, stream, stream.frames or MAX_NUM_FRAMES, first)
         if not count:

@@ -2,7 +2,8 @@
 
 ``length_size`` says how a stream frames its NAL units (length-prefixed from avcC/hvcC, or Annex B
 start codes); ``units`` splits one packet; ``x264_build`` reads the encoder version the way
-FFmpeg's H.264 decoder does (Note [x264 build]).
+FFmpeg's H.264 decoder does (Note [x264 build]); ``declared_size`` is the picture size of the
+sequence parameter sets in a stream's extradata.
 
 Note [x264 build]
     FFmpeg's H.264 decoder reads "x264 - core N" from the user-data SEI of the access units it
@@ -19,9 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from pyvidfast.io.bitstream import h264_sps, hevc_sps
 from pyvidfast.io.bitstream.h264_sps import rbsp
 
-__all__ = ["length_size", "units", "x264_build"]
+__all__ = ["declared_size", "length_size", "units", "x264_build"]
 
 _SEI = 6  # H.264 nal_unit_type of an SEI
 _USER_DATA_UNREGISTERED = 5
@@ -56,6 +58,26 @@ def units(data: bytes, size_bytes: int | None) -> Iterator[bytes]:
             return
         yield data[pos : pos + size]
         pos += size
+
+
+def declared_size(codec: str, extradata: bytes | None) -> tuple[int, int] | None:
+    """The decoded picture size that every SPS in ``extradata`` (avcC, hvcC or Annex B) of an
+    H.264 or HEVC stream declares (``h264_sps.picture_size``, ``hevc_sps.picture_size``); None
+    when there is none, one is unreadable, or they disagree."""
+    if not extradata or codec not in ("h264", "hevc"):
+        return None
+    module = h264_sps if codec == "h264" else hevc_sps
+    if length_size(codec, extradata) is not None:
+        if codec == "h264":
+            sets = h264_sps.avcc_parameter_sets(extradata)
+        else:
+            sets = hevc_sps.hvcc_parameter_sets(extradata)
+    elif codec == "h264":
+        sets = [nal for nal in units(extradata, None) if nal and nal[0] & 0x1F == 7]
+    else:
+        sets = [nal for nal in units(extradata, None) if hevc_sps.nal_type(nal) == 33]
+    sizes = {module.picture_size(nal) for nal in sets}
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def _sei_messages(data: bytes) -> Iterator[tuple[int, bytes]]:
