@@ -90,7 +90,9 @@ def run_mode(mode: str, paths: list[str]) -> dict:
             "peak_rss_mb": peak_rss_mb(),
         }
     from pyvidfast.opensora.info import compute_info
+    from pyvidfast.parallel.memory import keep_freed_memory
 
+    keep_freed_memory()  # as the command-line tools do (Note [freed memory])
     exact = mode.startswith("exact")
     pool = mode.endswith("_pool")
     t0 = time.perf_counter()

@@ -65,7 +65,9 @@ def info_worker(mode: str, paths: list[str]) -> dict:
             seconds.append(time.perf_counter() - t0)
         return {"rows": rows, "seconds": seconds, "total": sum(seconds)}
     from pyvidfast.opensora.info import INFO_COLUMNS, compute_info, video_info
+    from pyvidfast.parallel.memory import keep_freed_memory
 
+    keep_freed_memory()  # as the command-line tools do (Note [freed memory])
     if mode == "pool":
         t0 = time.perf_counter()
         found = compute_info(paths, parallel=True, progress=False, timeout=600)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pyvidfast.parallel.memory import keep_freed_memory
 from pyvidfast.parallel.outputs import OutputError
 
 
@@ -53,6 +54,7 @@ def stop_on_signals() -> Iterator[None]:
 def run_command(prog: str, func, *args, resumable: bool = False) -> int:
     """``func(*args)`` as an exit code; SIGINT/SIGTERM give one line on stderr and 130/143, an
     output that cannot be written (``OutputError``) one line and 1."""
+    keep_freed_memory()  # Note [freed memory]
     try:
         with stop_on_signals():
             return int(func(*args) or 0)

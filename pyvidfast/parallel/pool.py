@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import wait
 from typing import Any
 
+from pyvidfast.parallel.memory import keep_freed_memory
+
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCHDOG_PERIOD = 0.5  # seconds between the watchdog's looks at the parent process id
 
@@ -49,6 +51,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _worker_loop(conn, func, parent_pid: int) -> None:
+    keep_freed_memory()  # Note [freed memory]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent_pid)
