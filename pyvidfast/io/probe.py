@@ -195,9 +195,8 @@ def _moov_probe(path: Bytes) -> VideoProbe | None:
 # Note [no probe decode]
 #     H.264/HEVC in Matroska/WebM and MPEG-TS, VP9 in Matroska/WebM, and MP4s counted from a bad
 #     NAL or a cut open without FFmpeg's probe decode (``skip_frame``; an 8K frame costs 150 ms).
-#     Size, fps and count do not depend on it; the size the SPS declares (Note [header size];
-#     for VP9: the first key frame's header), equal to the open's, replaces the decoded-picture
-#     check. docs/notes.md.
+#     Size, fps and count do not depend on it; the SPS's size equal to the open's (for VP9: the
+#     first key frame's header) replaces the decoded-picture check. docs/notes.md; Note [header size].
 
 # No probe decoder opens at all ("none" names no decoder): with skip_frame alone, FFmpeg's H.264
 # decoder still splits and unescapes every NAL the probe reads (docs/notes.md, same note).
@@ -208,9 +207,7 @@ _VP9_OPTIONS = {"skip_frame": "nonkey"}  # VP9's probe decode ignores "all"
 # Matroska whose video tracks all have a DefaultDuration (bitstream/ebml.py): FFmpeg takes the
 # average rate from it, so the probe reads one packet, not 5 MB (docs/notes.md, same note).
 _SHORT_PROBE = {"probesize": "32", "analyzeduration": "0"}
-# With the rate from DefaultDuration and the size from the SPS (Note [header size]), H.264/HEVC in
-# Matroska needs nothing of FFmpeg's parser, which unescapes whole slices (8K: 2 ms a frame).
-_NO_PARSER = {"fflags": "noparse"}
+_NO_PARSER = {"fflags": "noparse"}  # H.264/HEVC in Matroska: Note [header size] in docs/notes.md
 _FLV_HEADER_ONLY_CODECS = frozenset({"h264", "hevc"})
 # TS stream types that may carry H.264 or HEVC: 0x1B, 0x24, and private data (0x06)
 _TS_HEADER_ONLY_TYPES = frozenset({0x1B, 0x24, 0x06})
