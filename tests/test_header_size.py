@@ -19,7 +19,7 @@ from pyvidfast.opensora.info import INFO_COLUMNS, video_info
 from pyvidfast.opensora.reference import reference_info
 
 
-def _real_h264_hevc() -> list[str]:
+def _real_videos() -> list[str]:
     if not REAL_DIR.is_dir():
         return []
     suffixes = (".mp4", ".mov", ".mkv", ".webm", ".ts", ".flv", ".3gp")
@@ -30,7 +30,7 @@ def test_sps_size_is_the_first_decoded_frames_size(real_dir):
     """On every real H.264/HEVC file FFmpeg decodes, the SPS size in its extradata is the size of
     its first decoded frame (or unknown: a crop FFmpeg may narrow)."""
     checked = 0
-    for rel in _real_h264_hevc():
+    for rel in _real_videos():
         try:
             with av.open(str(real_dir / rel)) as c:
                 stream = c.streams.video[0]
@@ -121,8 +121,59 @@ def test_flv_codec_of_the_first_video_tag(tmp_path):
     assert flv_video_codec(b"\x00" * 64) is None
 
 
-@pytest.mark.parametrize("rel", [r for r in _real_h264_hevc() if r.endswith(".flv")])
+@pytest.mark.parametrize("rel", [r for r in _real_videos() if r.endswith(".flv")])
 def test_real_flv_rows_equal_the_references(real_dir, rel):
     path = real_dir / rel
     assert probe._header_only_format(str(path)) is not None
     assert _row(path) == tuple(reference_info(str(path), rgb=True))
+
+
+def _lie_in_sample_entry(path: Path, width: int) -> Path:
+    """A copy of an MP4 whose (one) visual sample entry states another width."""
+    data = bytearray(path.read_bytes())
+    entry = data.find(b"stsd") + 12  # size and type, version and flags, entry count
+    data[entry + 32 : entry + 34] = width.to_bytes(2, "big")
+    out = path.with_name("lie_" + path.name)
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265", "libvpx-vp9", "libsvtav1"])
+def test_an_mp4_sample_entry_that_lies_is_not_the_row(tmp_path, codec):
+    """The moov path reads the sample entry's size; it stands only when the SPS (H.264/HEVC) or
+    the first frame's header (VP9, AV1) gives the same size, else FFmpeg's open decides."""
+    clip = make_clip(tmp_path / "clip.mp4", 12, fps=24, codec=codec, size=(128, 96))
+    assert probe.probe_video(str(clip)).method == "moov"  # the honest file keeps the fast path
+    path = _lie_in_sample_entry(clip, 160)
+    found = probe.probe_video(str(path))
+    assert found.method != "moov" and (found.width, found.height) == (128, 96)
+    assert _row(path) == tuple(reference_info(str(path), rgb=True))
+
+
+def test_av1_and_vp8_headers_give_the_decoded_size(real_dir):
+    """``av1_frame_size`` (the av1C or in-band sequence header and the first frame header) and
+    ``vp8_keyframe_size`` equal the first decoded frame's size on every real AV1/VP8 file."""
+    from pyvidfast.io.bitstream.av1_size import av1_frame_size
+    from pyvidfast.io.bitstream.vpx import vp8_keyframe_size
+
+    checked = 0
+    for rel in _real_videos():
+        try:
+            with av.open(str(real_dir / rel)) as c:
+                stream = c.streams.video[0]
+                name = stream.codec_context.name
+                if name not in ("libdav1d", "vp8"):
+                    continue
+                extradata = stream.codec_context.extradata or b""
+                first = bytes(next(p for p in c.demux(stream) if p.size))
+            with av.open(str(real_dir / rel)) as c:
+                frame = next(c.decode(video=0))
+        except (av.error.FFmpegError, IndexError, StopIteration):
+            continue  # no video, or none FFmpeg decodes
+        if name == "vp8":
+            found = vp8_keyframe_size(first)
+        else:
+            found = av1_frame_size(extradata[4:], first)
+        assert found == (frame.width, frame.height), rel
+        checked += 1
+    assert checked >= 5

@@ -11,8 +11,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
+from pyvidfast.io.bitstream.av1_size import av1_frame_size
 from pyvidfast.io.bitstream.boxes import Boxes, Bytes, children, find_box, read_moov, u32
-from pyvidfast.io.source import source_size
+from pyvidfast.io.bitstream.nal import declared_size
+from pyvidfast.io.bitstream.vpx import vp8_keyframe_size, vp9_keyframe_size
+from pyvidfast.io.source import open_bytes, source_size
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,6 +49,15 @@ _MP4_CODECS = {
     b"vvi1": "vvc",
 }
 _INT_MAX = 2**31 - 1
+# sample-entry fourcc -> the box holding its NAL length size (lengthSizeMinusOne) and its offset
+NAL_CONFIG = {
+    b"avc1": (b"avcC", 4),
+    b"avc3": (b"avcC", 4),
+    b"hvc1": (b"hvcC", 21),
+    b"hev1": (b"hvcC", 21),
+}
+# bytes of a visual sample entry before its child boxes (ISO/IEC 14496-12 VisualSampleEntry)
+_VISUAL_ENTRY_HEADER = 8 + 78
 
 
 def video_trak(moov: memoryview) -> tuple[int, int] | None:
@@ -84,7 +96,7 @@ def moov_info(path: Bytes) -> MoovInfo | None:
     starts at or before the first presentation time and covers every sample (then FFmpeg
     discards no sample); no presentation time below 0. Then num_frames = the sample count,
     size = the sample entry's width/height, fps = timescale * samples / sum of stts durations
-    (FFmpeg's avg_frame_rate for MOV).
+    (FFmpeg's avg_frame_rate for MOV), when the sample entry's size is the decoded one.
     """
     data = read_moov(path)
     if data is None:
@@ -115,6 +127,8 @@ def moov_info(path: Bytes) -> MoovInfo | None:
     times = _presentation_range(moov, boxes, samples)
     if times is None or width <= 0 or height <= 0 or media_scale <= 0:
         return None
+    if not _entry_size_decoded(path, moov, boxes, codec, (width, height)):
+        return None  # FFmpeg's probe decode gives the size (docs/notes.md, Note [header size])
     first, end, duration = times
     scales = (media_scale, movie_scale)
     if not _edit_keeps_every_sample(moov, trak, first, end, scales):
@@ -139,6 +153,50 @@ def _sample_entry(moov: memoryview, boxes: Boxes) -> tuple[str, int, int] | None
     width = int.from_bytes(moov[entry + 32 : entry + 34], "big")
     height = int.from_bytes(moov[entry + 34 : entry + 36], "big")
     return codec, width, height
+
+
+def decoder_config(moov: memoryview, stsd: tuple[int, int]) -> tuple[bytes, bytes] | None:
+    """``(fourcc, avcC/hvcC payload)`` of the first sample entry, ``(fourcc, b"")`` when it has
+    no such box, None for entries that are not length-prefixed H.264/HEVC."""
+    entry = stsd[0] + 8
+    fourcc = bytes(moov[entry + 4 : entry + 8])
+    config = NAL_CONFIG.get(fourcc)
+    if config is None:
+        return None
+    entry_end = entry + u32(moov, entry)
+    box = find_box(moov, entry + _VISUAL_ENTRY_HEADER, min(entry_end, stsd[1]), config[0])
+    return fourcc, bytes(moov[box[0] : box[1]]) if box is not None else b""
+
+
+def _entry_size_decoded(
+    path: Bytes, moov: memoryview, boxes: Boxes, codec: str, size: tuple[int, int]
+) -> bool:
+    """Does FFmpeg decode pictures of the sample entry's ``size``? The SPS says for H.264/HEVC,
+    the first sample's key frame header for VP8/VP9, it and the av1C for AV1; VVC: FFmpeg."""
+    if codec in ("h264", "hevc"):
+        found = decoder_config(moov, boxes[b"stsd"])
+        return found is not None and declared_size(codec, found[1]) == size
+    if codec not in ("vp8", "vp9", "libdav1d"):
+        return False
+    offsets = [kind for kind in (b"stco", b"co64") if kind in boxes]
+    if not offsets or b"stsz" not in boxes or u32(moov, boxes[offsets[0]][0] + 4) == 0:
+        return False
+    at = boxes[offsets[0]][0] + 8
+    start = int.from_bytes(moov[at : at + (4 if offsets[0] == b"stco" else 8)], "big")
+    sizes = boxes[b"stsz"][0]
+    length = u32(moov, sizes + 4) or u32(moov, sizes + 12)  # sample 0's size
+    with open_bytes(path) as f:
+        f.seek(start)
+        head = f.read(min(length, 512))
+    if codec == "vp9":
+        return vp9_keyframe_size(head) == size
+    if codec == "vp8":
+        return vp8_keyframe_size(head) == size
+    entry = boxes[b"stsd"][0] + 8
+    end = min(entry + u32(moov, entry), boxes[b"stsd"][1])
+    config = find_box(moov, entry + _VISUAL_ENTRY_HEADER, end, b"av1C")
+    obus = bytes(moov[config[0] + 4 : config[1]]) if config is not None else b""
+    return av1_frame_size(obus, head) == size
 
 
 def _sample_count(moov: memoryview, boxes: Boxes) -> int | None:

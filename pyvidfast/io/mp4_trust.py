@@ -43,18 +43,8 @@ import numpy as np
 
 from pyvidfast.io.bitstream.boxes import Boxes, Bytes, children, find_box, read_moov, u32
 from pyvidfast.io.bitstream.h264_sps import avcc_parameter_sets
-from pyvidfast.io.mp4 import video_trak
+from pyvidfast.io.mp4 import NAL_CONFIG, decoder_config, video_trak
 from pyvidfast.io.source import source_size
-
-# sample-entry fourcc -> the box holding its NAL length size (lengthSizeMinusOne) and its offset
-_NAL_CONFIG = {
-    b"avc1": (b"avcC", 4),
-    b"avc3": (b"avcC", 4),
-    b"hvc1": (b"hvcC", 21),
-    b"hev1": (b"hvcC", 21),
-}
-# bytes of a visual sample entry before its child boxes (ISO/IEC 14496-12 VisualSampleEntry)
-_VISUAL_ENTRY_HEADER = 8 + 78
 
 
 def _array(buf: memoryview, at: int, count: int, width: int, end: int) -> np.ndarray:
@@ -112,21 +102,8 @@ def sample_ranges(moov: memoryview, boxes: Boxes) -> tuple[np.ndarray, np.ndarra
     return offsets, sizes
 
 
-def _decoder_config(moov: memoryview, stsd: tuple[int, int]) -> tuple[bytes, bytes] | None:
-    """``(fourcc, avcC/hvcC payload)`` of the first sample entry, ``(fourcc, b"")`` when it has
-    no such box, None for entries that are not length-prefixed H.264/HEVC."""
-    entry = stsd[0] + 8
-    fourcc = bytes(moov[entry + 4 : entry + 8])
-    config = _NAL_CONFIG.get(fourcc)
-    if config is None:
-        return None
-    entry_end = entry + u32(moov, entry)
-    box = find_box(moov, entry + _VISUAL_ENTRY_HEADER, min(entry_end, stsd[1]), config[0])
-    return fourcc, bytes(moov[box[0] : box[1]]) if box is not None else b""
-
-
 def _nal_length_size(fourcc: bytes, config: bytes) -> int:
-    at = _NAL_CONFIG[fourcc][1]
+    at = NAL_CONFIG[fourcc][1]
     if at >= len(config):
         return 0  # no decoder configuration: not length-prefixed as far as we know
     return (config[at] & 3) + 1
@@ -288,7 +265,7 @@ def _table_distrust(
     file_size = source_size(path)
     past = np.flatnonzero(offsets + sizes > file_size)
     cut = int(past[0]) if len(past) else None
-    config = _decoder_config(moov, boxes[b"stsd"]) if b"stsd" in boxes else None
+    config = decoder_config(moov, boxes[b"stsd"]) if b"stsd" in boxes else None
     if config is None or not len(sizes) or not walk_nals:
         return HeaderProblem(_CUT) if cut is not None else None
     length_size = _nal_length_size(*config)

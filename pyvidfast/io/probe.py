@@ -19,8 +19,8 @@ Note [frame count]
       the ``mdhd`` timescale is 0 or missing (Note [no timescale] there).
     * ``moov``: plain MP4/MOV (one sample description of a common codec, no fragments, no edit
       list or one that cuts nothing, no negative presentation time) is read by ``moov_info``
-      from the moov box alone, without FFmpeg: sample count, sample-entry size, FFmpeg's
-      average frame rate. About 0.2 ms a file; FFmpeg's open decodes frames (300 ms at 4K).
+      from the moov box alone, without FFmpeg: sample count, sample-entry size (if the SPS or
+      first frame agrees: docs/notes.md, Note [header size]), FFmpeg's average frame rate.
     * ``header``: other MP4/MOV files are opened with FFmpeg, which keeps one index entry per
       sample and marks the samples an edit list cuts as discarded. When the stream starts at
       pts >= 0 and the codec outputs one frame per sample (``PACKET_PER_FRAME``), the
@@ -37,9 +37,8 @@ Note [frame count]
       format) is decoded without RGB conversion.
 
     Limits: a bitstream error inside well-formed NAL units of a trusted MP4, or inside a
-    Matroska/WebM/FLV stream, is not visible without decoding; none of the 84 real files nor the
-    generated classes of issue 12 has one (tests/test_opensora_info.py runs the reference on
-    all of them). ``exact_frames=True`` always decodes.
+    Matroska/WebM/FLV stream, is not visible without decoding; no real file nor generated class
+    of issue 12 has one (tests/test_opensora_info.py). ``exact_frames=True`` always decodes.
 
 Note [remote NAL walk]
     A URL (``pyvidfast/io/remote.py``) is read by byte ranges; every check above runs as on a
@@ -357,13 +356,15 @@ def _bad_nal_probe(source: Bytes, problem: HeaderProblem) -> VideoProbe | None:
         if not container.streams.video:
             return None
         stream = container.streams.video[0]
+        cc = stream.codec_context
+        if declared_size("h264", cc.extradata) != (cc.width, cc.height):  # Note [header size]
+            return None
         count = count_before_bad_nal(container, stream, problem)
         if count is None:
             return None
         info = {"codec": "h264", "container": container.format.name}
         if count == 0:
             return failed("no decodable frame", **info)
-        cc = stream.codec_context
         return VideoProbe(count, cc.height, cc.width, _fps(stream), "bad_nal", None, **info)
 
 

@@ -52,6 +52,17 @@ def vp8_shown_frames(data: memoryview) -> int:
     return (data[0] >> 4) & 1 if data else 0
 
 
+def vp8_keyframe_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """``(width, height)`` of a VP8 key frame (RFC 6386 9.1: the frame tag's key frame bit, the
+    start code 9d 01 2a, then 14-bit width and height, each with a 2-bit scale FFmpeg ignores);
+    None for anything else."""
+    if len(data) < 10 or data[0] & 1 or bytes(data[3:6]) != b"\x9d\x01\x2a":
+        return None
+    width = int.from_bytes(data[6:8], "little") & 0x3FFF
+    height = int.from_bytes(data[8:10], "little") & 0x3FFF
+    return (width, height) if width and height else None
+
+
 def vp9_keyframe_size(data: bytes | memoryview) -> tuple[int, int] | None:
     """``(width, height)`` from the uncompressed header of a VP9 packet that opens with a key
     frame (VP9 bitstream spec 6.2: frame marker, profile, frame sync code, colour config, frame
