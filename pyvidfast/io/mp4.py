@@ -127,8 +127,6 @@ def moov_info(path: Bytes) -> MoovInfo | None:
     times = _presentation_range(moov, boxes, samples)
     if times is None or width <= 0 or height <= 0 or media_scale <= 0:
         return None
-    if not _entry_size_decoded(path, moov, boxes, codec, (width, height)):
-        return None  # FFmpeg's probe decode gives the size (docs/notes.md, Note [header size])
     first, end, duration = times
     scales = (media_scale, movie_scale)
     if not _edit_keeps_every_sample(moov, trak, first, end, scales):
@@ -136,6 +134,8 @@ def moov_info(path: Bytes) -> MoovInfo | None:
     fps = Fraction(media_scale * samples, duration)
     if fps.numerator > _INT_MAX or fps.denominator > _INT_MAX:
         return None  # av_reduce would approximate
+    if not _entry_size_decoded(path, moov, boxes, codec, (width, height)):
+        return None  # FFmpeg's probe decode gives the size (docs/notes.md, Note [header size])
     return MoovInfo(samples, height, width, float(fps), codec)
 
 
@@ -155,17 +155,20 @@ def _sample_entry(moov: memoryview, boxes: Boxes) -> tuple[str, int, int] | None
     return codec, width, height
 
 
+def _entry_box(moov: memoryview, stsd: tuple[int, int], kind: bytes) -> bytes:
+    """The payload of the first sample entry's child box ``kind`` (avcC, hvcC, av1C), or b""."""
+    entry = stsd[0] + 8
+    entry_end = entry + u32(moov, entry)
+    box = find_box(moov, entry + _VISUAL_ENTRY_HEADER, min(entry_end, stsd[1]), kind)
+    return bytes(moov[box[0] : box[1]]) if box is not None else b""
+
+
 def decoder_config(moov: memoryview, stsd: tuple[int, int]) -> tuple[bytes, bytes] | None:
     """``(fourcc, avcC/hvcC payload)`` of the first sample entry, ``(fourcc, b"")`` when it has
     no such box, None for entries that are not length-prefixed H.264/HEVC."""
-    entry = stsd[0] + 8
-    fourcc = bytes(moov[entry + 4 : entry + 8])
+    fourcc = bytes(moov[stsd[0] + 12 : stsd[0] + 16])
     config = NAL_CONFIG.get(fourcc)
-    if config is None:
-        return None
-    entry_end = entry + u32(moov, entry)
-    box = find_box(moov, entry + _VISUAL_ENTRY_HEADER, min(entry_end, stsd[1]), config[0])
-    return fourcc, bytes(moov[box[0] : box[1]]) if box is not None else b""
+    return None if config is None else (fourcc, _entry_box(moov, stsd, config[0]))
 
 
 def _entry_size_decoded(
@@ -192,11 +195,8 @@ def _entry_size_decoded(
         return vp9_keyframe_size(head) == size
     if codec == "vp8":
         return vp8_keyframe_size(head) == size
-    entry = boxes[b"stsd"][0] + 8
-    end = min(entry + u32(moov, entry), boxes[b"stsd"][1])
-    config = find_box(moov, entry + _VISUAL_ENTRY_HEADER, end, b"av1C")
-    obus = bytes(moov[config[0] + 4 : config[1]]) if config is not None else b""
-    return av1_frame_size(obus, head) == size
+    config_obus = _entry_box(moov, boxes[b"stsd"], b"av1C")[4:]  # after the av1C header
+    return av1_frame_size(config_obus, head) == size
 
 
 def _sample_count(moov: memoryview, boxes: Boxes) -> int | None:

@@ -3,14 +3,16 @@ for a frame that is decoded but not shown)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pyvidfast.io.bitstream.bits import BitReader
 
-__all__ = ["av1_shown"]
+__all__ = ["av1_shown", "obus"]
 
 _OBU_SEQUENCE_HEADER, _OBU_FRAME_HEADER, _OBU_FRAME = 1, 3, 6
 
 
-def _leb128(data: bytes, pos: int) -> tuple[int, int]:
+def _leb128(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     value = 0
     for i in range(8):
         if pos >= len(data):
@@ -23,27 +25,33 @@ def _leb128(data: bytes, pos: int) -> tuple[int, int]:
     return value, pos
 
 
-def _head(payload: bytes) -> BitReader:
+def _head(payload: bytes | memoryview) -> BitReader:
     """The first bits of an OBU payload; a payload shorter than the 5 bits read gives zeros."""
-    return BitReader(payload[:1] + b"\0")
+    return BitReader(bytes(payload[:1]) + b"\0")
 
 
-def av1_shown(data: bytes, reduced_still: bool = False) -> tuple[int, bool]:
-    """``(frames shown, reduced_still_picture_header)`` for one AV1 temporal unit (AV1 spec
-    5.3-5.9): each frame header OBU with ``show_existing_frame`` or ``show_frame`` shows one.
-    ``reduced_still`` comes from the last sequence header seen (packets may repeat it)."""
-    shown, pos = 0, 0
+def obus(data: bytes | memoryview) -> Iterator[tuple[int, bytes | memoryview]]:
+    """``(obu_type, payload)`` of each OBU in ``data`` (low-overhead format, AV1 spec 5.3); a
+    payload is a slice of ``data`` (no copy for a memoryview)."""
+    pos = 0
     while pos < len(data):
         header = data[pos]
-        obu_type = (header >> 3) & 0xF
-        extension, has_size = header & 4, header & 2
-        pos += 2 if extension else 1
-        if has_size:
+        pos += 2 if header & 4 else 1  # obu_extension_flag
+        if header & 2:  # obu_has_size_field
             size, pos = _leb128(data, pos)
         else:
             size = len(data) - pos
-        payload = _head(bytes(data[pos : pos + size]))
+        yield (header >> 3) & 0xF, data[pos : pos + size]
         pos += size
+
+
+def av1_shown(data: bytes | memoryview, reduced_still: bool = False) -> tuple[int, bool]:
+    """``(frames shown, reduced_still_picture_header)`` for one AV1 temporal unit (AV1 spec
+    5.3-5.9): each frame header OBU with ``show_existing_frame`` or ``show_frame`` shows one.
+    ``reduced_still`` comes from the last sequence header seen (packets may repeat it)."""
+    shown = 0
+    for obu_type, body in obus(data):
+        payload = _head(body)
         if obu_type == _OBU_SEQUENCE_HEADER:
             payload.u(4)  # seq_profile, still_picture
             reduced_still = bool(payload.u(1))

@@ -9,36 +9,16 @@ does not follow (an override, a shown existing frame, a header it cannot read) g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pyvidfast.io.bitstream.av1 import obus
 from pyvidfast.io.bitstream.bits import BitReader
 
-__all__ = ["av1_frame_size", "obus"]
+__all__ = ["av1_frame_size"]
 
 _SEQUENCE_HEADER, _FRAME_HEADER, _FRAME = 1, 3, 6
 _KEY, _SWITCH = 0, 3
 _SELECT = 2  # SELECT_SCREEN_CONTENT_TOOLS, SELECT_INTEGER_MV
-
-
-def obus(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """``(obu_type, payload)`` of each OBU in ``data`` (low-overhead format, 5.3)."""
-    pos = 0
-    while pos < len(data):
-        header = data[pos]
-        pos += 2 if header & 4 else 1  # obu_extension_flag
-        size = len(data) - pos
-        if header & 2:  # obu_has_size_field: leb128
-            size = shift = 0
-            while pos < len(data):
-                byte = data[pos]
-                pos += 1
-                size |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80 or shift > 56:
-                    break
-        yield (header >> 3) & 0xF, data[pos : pos + size]
-        pos += size
 
 
 @dataclass
@@ -112,7 +92,7 @@ def _size_not_overridden(seq: _Sequence, payload: bytes) -> bool:
     """Reads a frame header up to ``frame_size_override_flag`` (5.9.2): True when it is 0."""
     if seq.reduced_still:
         return True
-    r = BitReader(payload[:32])
+    r = BitReader(payload)
     if r.u(1):  # show_existing_frame
         return False
     frame_type = r.u(2)
@@ -139,9 +119,9 @@ def av1_frame_size(config_obus: bytes, sample: bytes) -> tuple[int, int] | None:
     try:
         for kind, payload in [*obus(config_obus), *obus(sample)]:
             if kind == _SEQUENCE_HEADER:
-                seq = _sequence(payload)
+                seq = _sequence(bytes(payload))
             elif kind in (_FRAME_HEADER, _FRAME) and seq is not None:
-                return seq.size if _size_not_overridden(seq, payload) else None
+                return seq.size if _size_not_overridden(seq, bytes(payload[:32])) else None
     except (EOFError, IndexError):
         return None
     return None

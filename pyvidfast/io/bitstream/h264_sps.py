@@ -20,9 +20,10 @@ _HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 
 _EXTENDED_SAR = 255
 
 
-def rbsp(nal: bytes) -> bytes:
-    """The NAL unit's payload without its header byte and emulation prevention bytes."""
-    return nal[1:].replace(b"\x00\x00\x03", b"\x00\x00")
+def rbsp(nal: bytes, header: int = 1) -> bytes:
+    """The NAL unit's payload without its ``header`` bytes (HEVC: 2) and emulation prevention
+    bytes."""
+    return nal[header:].replace(b"\x00\x00\x03", b"\x00\x00")
 
 
 def _scaling_lists(r: BitReader, count: int) -> None:

@@ -10,16 +10,12 @@ keep planes aligned, or a window it rejects (docs/notes.md, Note [header size]).
 from __future__ import annotations
 
 from pyvidfast.io.bitstream.bits import BitReader
+from pyvidfast.io.bitstream.h264_sps import rbsp
 
 _SPS = 33
 _SUB_WIDTH = (1, 2, 2, 1)  # by chroma_format_idc (0 also for separate colour planes)
 _SUB_HEIGHT = (1, 2, 1, 1)
 _PROFILE_BITS = 2 + 1 + 5 + 32 + 4 + 43 + 1  # general/sub-layer profile fields, no level
-
-
-def rbsp(nal: bytes) -> bytes:
-    """The NAL unit's payload without its two header bytes and emulation prevention bytes."""
-    return nal[2:].replace(b"\x00\x00\x03", b"\x00\x00")
 
 
 def nal_type(nal: bytes) -> int:
@@ -43,7 +39,7 @@ def picture_size(nal: bytes) -> tuple[int, int] | None:
     or None (see the module's docstring)."""
     if nal_type(nal) != _SPS or len(nal) < 3 or (nal[0] & 1) or (nal[1] >> 3):
         return None  # not an SPS, or one of another layer (nuh_layer_id > 0)
-    r = BitReader(rbsp(nal))
+    r = BitReader(rbsp(nal, 2))
     try:
         r.u(4)  # sps_video_parameter_set_id
         sub_layers = r.u(3)
